@@ -1,0 +1,1 @@
+"""The three kinds of value: eager `Tensor`, `Variable`, and (in models/) `KerasTensor`."""

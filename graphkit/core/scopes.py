@@ -1,0 +1,80 @@
+"""Scopes that change how variables behave for a while.
+
+- A *state scope* intercepts variable reads and assigns. `stateless_call` uses one to run a
+  layer on given variable values, and the IR tracer uses one to turn reads into graph inputs
+  and assigns into graph outputs. Layer code never knows which.
+- An *autocast scope* makes float variables read as the compute dtype (mixed precision).
+"""
+import contextlib
+import threading
+
+_local = threading.local()
+
+
+def _get(name):
+    s = getattr(_local, name, None)
+    if s is None:
+        s = []
+        setattr(_local, name, s)
+    return s
+
+
+class StateScope:
+    """Base class. `read` returns a value or None (use the variable's own); `assign`
+    returns True when it took the new value (so the variable's storage is left alone)."""
+
+    def read(self, variable):
+        return None
+
+    def assign(self, variable, value):
+        return False
+
+    def __enter__(self):
+        _get("state").append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _get("state").pop()
+
+
+class StatelessScope(StateScope):
+    """Reads come from `state_mapping` (variable -> value); assigns are collected, not applied."""
+
+    def __init__(self, state_mapping=None):
+        self._values = {}
+        self._vars = {}
+        for var, value in (state_mapping or []):
+            self._values[id(var)] = value
+            self._vars[id(var)] = var
+
+    def read(self, variable):
+        return self._values.get(id(variable))
+
+    def assign(self, variable, value):
+        self._values[id(variable)] = value
+        self._vars[id(variable)] = variable
+        return True
+
+    def get_current_value(self, variable):
+        return self._values.get(id(variable))
+
+
+def current_state_scope():
+    s = _get("state")
+    return s[-1] if s else None
+
+
+@contextlib.contextmanager
+def autocast(dtype):
+    """Inside, float variables are read as `dtype` (None switches autocasting off)."""
+    s = _get("autocast")
+    s.append(dtype)
+    try:
+        yield
+    finally:
+        s.pop()
+
+
+def autocast_dtype():
+    s = _get("autocast")
+    return s[-1] if s else None

@@ -1,0 +1,135 @@
+"""`gk.Tensor`: a concrete eager value around a NumPy array.
+
+Tensors are immutable by convention: ops return new Tensors, and `Variable.assign` swaps in a
+new Tensor. That keeps values recorded on a GradientTape valid.
+"""
+import numpy as np
+
+from graphkit import config
+from graphkit.core.operators import OperatorMixin
+from graphkit.ops.primitive import infer_avals
+
+# NumPy ufuncs that have a graphkit op of the same meaning: `np.exp(t)` stays on the tape.
+_UFUNC_TO_OP = {
+    "add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide",
+    "divide": "divide", "negative": "negative", "power": "power", "exp": "exp", "log": "log",
+    "log1p": "log1p", "sqrt": "sqrt", "square": "square", "absolute": "abs", "sign": "sign",
+    "tanh": "tanh", "sin": "sin", "cos": "cos", "maximum": "maximum", "minimum": "minimum",
+    "equal": "equal", "not_equal": "not_equal", "less": "less", "greater": "greater",
+    "less_equal": "less_equal", "greater_equal": "greater_equal", "matmul": "matmul",
+    "floor": "floor", "logical_and": "logical_and", "logical_or": "logical_or",
+    "logical_not": "logical_not",
+}
+
+
+def _as_array(x):
+    return x if type(x) is np.ndarray else np.asarray(x)
+
+
+class Tensor(OperatorMixin):
+    """An eager value. `.numpy()` gives the array; operators go through `gk.ops`."""
+
+    __slots__ = ("_array", "_keras_mask", "__weakref__")
+    _bind_priority = 0
+    _records_gradients = True
+
+    def __init__(self, array):
+        self._array = _as_array(array)
+        self._keras_mask = None
+
+    # -- bind: the eager mode of every op ---------------------------------------------------
+    @classmethod
+    def _bind(cls, prim, args, attrs):
+        arrays = [a._array for a in args]
+        try:
+            out = prim.eager(*arrays, **attrs)
+        except Exception:
+            infer_avals(prim, args, attrs)  # raises a clear error when the operands are at fault
+            raise
+        if prim.n_outputs == 1:
+            result = Tensor(out)
+            if config.check_numerics_enabled():
+                _check_numerics(prim, (result,))
+            return result
+        results = tuple(Tensor(o) for o in out)
+        if config.check_numerics_enabled():
+            _check_numerics(prim, results)
+        return results
+
+    # -- the NumPy-like surface -------------------------------------------------------------
+    @property
+    def shape(self):
+        return self._array.shape
+
+    @property
+    def dtype(self):
+        return self._array.dtype.name
+
+    @property
+    def ndim(self):
+        return self._array.ndim
+
+    @property
+    def size(self):
+        return self._array.size
+
+    def numpy(self):
+        return self._array
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._array
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        op_name = _UFUNC_TO_OP.get(ufunc.__name__)
+        if method == "__call__" and op_name is not None and not kwargs:
+            from graphkit import ops
+            return getattr(ops, op_name)(*inputs)
+        arrays = [np.asarray(i) if hasattr(i, "_bind_priority") or hasattr(i, "_value") else i
+                  for i in inputs]
+        return getattr(ufunc, method)(*arrays, **kwargs)
+
+    def __len__(self):
+        if self._array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._array.shape[0]
+
+    def __iter__(self):
+        if self._array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self._array.shape[0]):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(self._array)
+
+    def __float__(self):
+        return float(self._array)
+
+    def __int__(self):
+        return int(self._array)
+
+    def __index__(self):
+        return int(self._array)
+
+    def __repr__(self):
+        body = np.array2string(self._array, separator=", ", precision=6, threshold=200)
+        return f"<Tensor: shape={self.shape}, dtype={self.dtype}, numpy=\n{body}>" \
+            if self._array.ndim > 1 else \
+            f"<Tensor: shape={self.shape}, dtype={self.dtype}, numpy={body}>"
+
+    __str__ = __repr__
+
+
+def _check_numerics(prim, outputs):
+    from graphkit import naming
+    for o in outputs:
+        a = o._array
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            kind = "NaN" if np.isnan(a).any() else "Inf"
+            where = naming.current_path() or "top level"
+            raise FloatingPointError(
+                f"check_numerics: op '{prim.name}' at '{where}' produced {kind} "
+                f"(output shape {a.shape}, dtype {a.dtype.name})")

@@ -1,0 +1,145 @@
+"""`gk.Variable`: mutable state, usable wherever a tensor is.
+
+Reads go through `.value`, which a state scope may intercept (stateless calls, tracing) and
+which tells active GradientTapes what was read. Assigns swap in a new immutable Tensor.
+"""
+import numpy as np
+
+from graphkit import dtypes, naming
+from graphkit.core import scopes
+from graphkit.core.operators import OperatorMixin
+from graphkit.core.tensor import Tensor
+from graphkit.ops import primitive
+
+_ops = None
+
+
+def _o():
+    global _ops
+    if _ops is None:
+        from graphkit import ops
+        _ops = ops
+    return _ops
+
+
+class Variable(OperatorMixin):
+    def __init__(self, initializer, shape=None, dtype=None, trainable=True, name=None,
+                 constraint=None, autocast=True, aggregation="none"):
+        self.name = name or naming.uniquify("variable")
+        if not isinstance(self.name, str) or "/" in self.name:
+            raise ValueError(f"Variable: `name` must be a string without '/', received {name!r}")
+        scope = naming.current_path()
+        self.path = naming.join_path(scope, self.name)
+        self.trainable = bool(trainable)
+        self.constraint = constraint
+        self.autocast = autocast
+        self.aggregation = aggregation
+        self._value = self._initial_value(initializer, shape, dtype)
+
+    def _initial_value(self, initializer, shape, dtype):
+        if callable(initializer) and not hasattr(initializer, "_bind_priority"):
+            if shape is None:
+                raise ValueError(
+                    f"Variable '{self.name}': an initializer needs a `shape`, received shape=None")
+            shape = tuple(int(d) for d in shape)
+            dtype = dtypes.standardize_dtype(dtype)
+            value = initializer(shape, dtype=dtype)
+            return Tensor(np.array(np.asarray(value), dtype=dtype))
+        if hasattr(initializer, "_value") and isinstance(initializer, Variable):
+            initializer = initializer.numpy()
+        array = np.asarray(initializer)
+        if dtype is None:
+            dtype = _o().convert_to_tensor(initializer).dtype if not isinstance(
+                initializer, np.ndarray) else array.dtype.name
+        dtype = dtypes.standardize_dtype(dtype)
+        array = np.array(array, dtype=dtype)  # a private copy
+        if shape is not None and tuple(shape) != array.shape:
+            raise ValueError(
+                f"Variable '{self.name}': initial value has shape {array.shape}, "
+                f"expected shape {tuple(shape)}")
+        return Tensor(array)
+
+    # -- reads ------------------------------------------------------------------------------
+    @property
+    def value(self):
+        scope = scopes.current_state_scope()
+        v = scope.read(self) if scope is not None else None
+        if v is None:
+            v = self._value
+        if self.autocast:
+            cast_to = scopes.autocast_dtype()
+            if cast_to is not None and dtypes.is_float(self.dtype) and cast_to != self.dtype:
+                v = _o().cast(v, cast_to)
+        if primitive.ACTIVE_TAPES:
+            for tape in primitive.ACTIVE_TAPES:
+                tape._on_variable_read(self, v)
+        return v
+
+    def numpy(self):
+        v = self.value
+        return np.asarray(v)
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.asarray(self.value)
+        if dtype is not None:
+            a = a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return self._value.__array_ufunc__(ufunc, method, *[
+            i.value if isinstance(i, Variable) else i for i in inputs], **kwargs)
+
+    @property
+    def shape(self):
+        return self._value.shape
+
+    @property
+    def dtype(self):
+        return self._value.dtype
+
+    @property
+    def ndim(self):
+        return len(self._value.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self._value.shape))
+
+    def __len__(self):
+        return self._value.shape[0]
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __float__(self):
+        return float(np.asarray(self.value))
+
+    def __int__(self):
+        return int(np.asarray(self.value))
+
+    # -- writes -----------------------------------------------------------------------------
+    def assign(self, value):
+        value = _o().convert_to_tensor(value, dtype=self.dtype)
+        if tuple(value.shape) != tuple(self.shape) and None not in value.shape:
+            raise ValueError(
+                f"Variable '{self.path}': cannot assign a value of shape {tuple(value.shape)} "
+                f"to a variable of shape {tuple(self.shape)}")
+        scope = scopes.current_state_scope()
+        if scope is not None and scope.assign(self, value):
+            return value
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"Variable '{self.path}': cannot assign a symbolic value outside a trace "
+                f"(received {type(value).__name__})")
+        self._value = value
+        return value
+
+    def assign_add(self, delta):
+        return self.assign(_o().add(self.value, delta))
+
+    def assign_sub(self, delta):
+        return self.assign(_o().subtract(self.value, delta))
+
+    def __repr__(self):
+        return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
+                f"value={np.array2string(self._value.numpy(), threshold=20, separator=', ')}>")

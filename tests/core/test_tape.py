@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+import graphkit as gk
+from graphkit import ops
+
+
+def test_variable_gradient_through_broadcast():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    w = gk.Variable(np.full((2,), 0.5, np.float32), name="w")
+    with gk.GradientTape() as tape:
+        y = ops.sum(ops.exp(x) * w)
+    (g,) = tape.gradient(y, [w])
+    np.testing.assert_allclose(g.numpy(), np.exp(x.astype(np.float64)).sum(0), rtol=1e-6)
+
+
+def test_non_persistent_tape_refuses_second_gradient():
+    x = gk.ops.convert_to_tensor([1.0, 2.0])
+    with gk.GradientTape() as tape:
+        tape.watch(x)
+        y = ops.sum(x * x)
+    tape.gradient(y, x)
+    with pytest.raises(RuntimeError, match="persistent"):
+        tape.gradient(y, x)
+
+
+def test_persistent_tape_and_unconnected_source():
+    x = gk.ops.convert_to_tensor([1.0, 2.0])
+    z = gk.ops.convert_to_tensor([3.0])
+    with gk.GradientTape(persistent=True) as tape:
+        tape.watch([x, z])
+        y = ops.sum(ops.log(x))
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [1.0, 0.5])
+    assert tape.gradient(y, z) is None
+    np.testing.assert_array_equal(
+        tape.gradient(y, z, unconnected_gradients="zero").numpy(), [0.0])
+
+
+def test_nested_tapes_give_second_derivative():
+    x = gk.ops.convert_to_tensor(2.0)
+    with gk.GradientTape() as outer:
+        outer.watch(x)
+        with gk.GradientTape() as inner:
+            inner.watch(x)
+            y = x * x * x
+        dy = inner.gradient(y, x)
+    d2y = outer.gradient(dy, x)
+    assert float(dy) == pytest.approx(12.0)
+    assert float(d2y) == pytest.approx(12.0)
+
+
+def test_non_scalar_target_is_summed():
+    x = gk.ops.convert_to_tensor([1.0, 2.0, 3.0])
+    with gk.GradientTape() as tape:
+        tape.watch(x)
+        y = x * x
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [2.0, 4.0, 6.0])
+
+
+def test_watch_accessed_variables_false_ignores_unwatched_variables():
+    v = gk.Variable(np.float32(3.0), name="v")
+    with gk.GradientTape(watch_accessed_variables=False) as tape:
+        y = v * v
+    assert tape.gradient(y, v) is None
+
+
+def test_value_and_grad_argnums_and_aux():
+    def f(a, b):
+        return ops.sum(a * b), a + b
+
+    (val, aux), (ga, gb) = gk.value_and_grad(f, argnums=(0, 1), has_aux=True)(
+        np.array([1.0, 2.0], np.float32), np.array([3.0, 4.0], np.float32))
+    assert float(val) == pytest.approx(11.0)
+    np.testing.assert_allclose(ga.numpy(), [3.0, 4.0])
+    np.testing.assert_allclose(gb.numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(aux.numpy(), [4.0, 6.0])
