@@ -1,8 +1,33 @@
-"""`gk.ops`: every op, in eager, symbolic and traced modes, with one definition each."""
+"""`gk.ops`: every op, in eager, symbolic and traced modes, with one definition each.
+
+Primitives live in elementwise, reduction, linalg, layout, creation and nn; composites
+(softmax, gelu, cross-entropies, mean, var, einsum, ...) are written with them.
+"""
 from graphkit.ops.convert import convert_to_tensor
-from graphkit.ops.creation import full, ones, ones_like, zeros, zeros_like
-from graphkit.ops.elementwise import (add, cast, divide, exp, log, multiply, negative,
-                                      stop_gradient, subtract)
-from graphkit.ops.layout import broadcast_to, reshape
+from graphkit.ops.creation import (arange, empty, eye, full, full_like, identity, linspace,
+                                   ones, ones_like, tri, zeros, zeros_like)
+from graphkit.ops.elementwise import (abs, absolute, add, cast, ceil, clip, cos, cosh, divide,
+                                      equal, erf, exp, expm1, floor, floor_divide, greater,
+                                      greater_equal, isfinite, isinf, isnan, less, less_equal,
+                                      log, log1p, log2, log10, logical_and, logical_not,
+                                      logical_or, logical_xor, maximum, minimum, mod, multiply,
+                                      nan_to_num, negative, not_equal, power, reciprocal, round,
+                                      rsqrt, sigmoid, sign, sin, sinh, sqrt, square,
+                                      stop_gradient, subtract, tan, tanh, true_divide, where)
+from graphkit.ops.layout import (append, broadcast_to, concatenate, expand_dims, flip, getitem,
+                                 moveaxis, ndim, pad, ravel, repeat, reshape, roll,
+                                 scatter_add, shape, size, slice, split, squeeze, stack,
+                                 swapaxes, take, take_along_axis, tile, transpose, tril, triu,
+                                 unstack)
+from graphkit.ops.linalg import (dot, einsum, inner, matmul, norm, outer, tensordot, trace,
+                                 vdot)
 from graphkit.ops.primitive import PRIMITIVES, Primitive, bind
-from graphkit.ops.reduction import sum
+from graphkit.ops.reduction import (all, amax, amin, any, argmax, argmin, average,
+                                    count_nonzero, cumsum, logsumexp, max, mean, min, prod,
+                                    std, sum, var)
+from graphkit.ops.nn import (average_pool, batch_normalization, binary_crossentropy,
+                             categorical_crossentropy, conv, conv_transpose, depthwise_conv,
+                             dropout, elu, gelu, hard_sigmoid, hard_silu, hard_swish,
+                             leaky_relu, log_sigmoid, log_softmax, max_pool, moments,
+                             multi_hot, normalize, one_hot, relu, relu6, selu, silu, softmax,
+                             softplus, softsign, sparse_categorical_crossentropy, swish)

@@ -1,43 +1,150 @@
-"""Creation ops: constants made from shapes and fill values."""
+"""Creation ops: constants made from shapes and fill values, ranges, identity matrices."""
+import numbers
+
 import numpy as np
 
-from graphkit import dtypes
+from graphkit import config, dtypes
 from graphkit.ops.convert import convert_to_tensor, to_value
-from graphkit.ops.primitive import Aval, Primitive, bind
+from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
+
+
+def _full_infer(shape, value, dtype):
+    if any(d is None or d < 0 for d in shape):
+        raise ShapeError(f"full: the shape must hold non-negative ints, received {shape}")
+    return Aval(shape, dtype)
+
 
 FULL = Primitive("full", eager=lambda shape, value, dtype: np.full(shape, value, dtype=dtype),
-                 infer=lambda shape, value, dtype: Aval(shape, dtype), category="creation",
-                 attr_names=("shape", "value", "dtype"))
+                 infer=_full_infer, category="creation", attr_names=("shape", "value", "dtype"))
+
+# `full_like` reads only its operand's shape. It exists for symbolic mode, where the shape
+# may hold unknown dims; with a known shape the ops use `full`.
+FULL_LIKE = Primitive("full_like",
+                      eager=lambda x, value, dtype: np.full(x.shape, value, dtype=dtype),
+                      infer=lambda x, value, dtype: Aval(x.shape, dtype), category="creation",
+                      attr_names=("value", "dtype"))
+
+
+def _static_value(value, dtype):
+    """A Python scalar of the right kind for an attr (attrs print and parse as text)."""
+    v = np.asarray(value, dtype=dtype).item()
+    return v
+
+
+def _shape_tuple(shape, op):
+    if isinstance(shape, (numbers.Integral, np.integer)):
+        return (int(shape),)
+    try:
+        return tuple(int(d) for d in shape)
+    except TypeError:
+        raise ShapeError(f"{op}: the shape must be a tuple of ints, received {shape!r}") from None
 
 
 def full(shape, fill_value, dtype=None):
-    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
-    if dtype is None:
-        dtype = convert_to_tensor(fill_value).dtype if not hasattr(fill_value, "dtype") \
-            else fill_value.dtype
+    """A tensor of `shape` filled with `fill_value` (floatx unless `dtype` says otherwise,
+    as in Keras)."""
+    shape = _shape_tuple(shape, "full")
     dtype = dtypes.standardize_dtype(dtype)
-    if hasattr(fill_value, "shape") and tuple(fill_value.shape) != ():
-        from graphkit.ops.layout import broadcast_to
+    if hasattr(type(fill_value), "_bind_priority") or (
+            hasattr(fill_value, "shape") and tuple(fill_value.shape) != ()):
         from graphkit.ops.elementwise import cast
+        from graphkit.ops.layout import broadcast_to
         return broadcast_to(cast(fill_value, dtype), shape)
-    value = np.asarray(fill_value, dtype=dtype).item() if not hasattr(fill_value, "_bind_priority") \
-        else np.asarray(fill_value).item()
-    return bind(FULL, shape=shape, value=value, dtype=dtype)
+    return bind(FULL, shape=shape, value=_static_value(fill_value, dtype), dtype=dtype)
 
 
 def zeros(shape, dtype=None):
-    return full(shape, 0, dtype=dtypes.standardize_dtype(dtype))
+    return full(shape, 0, dtype=dtype)
 
 
 def ones(shape, dtype=None):
-    return full(shape, 1, dtype=dtypes.standardize_dtype(dtype))
+    return full(shape, 1, dtype=dtype)
+
+
+def full_like(x, fill_value, dtype=None):
+    x = to_value(x)
+    dtype = x.dtype if dtype is None else dtypes.standardize_dtype(dtype)
+    if hasattr(type(fill_value), "_bind_priority"):
+        from graphkit.ops.elementwise import cast, multiply
+        return multiply(cast(fill_value, dtype), full_like(x, 1, dtype))
+    if None in tuple(x.shape):
+        return bind(FULL_LIKE, x, value=_static_value(fill_value, dtype), dtype=dtype)
+    return bind(FULL, shape=tuple(x.shape), value=_static_value(fill_value, dtype), dtype=dtype)
 
 
 def zeros_like(x, dtype=None):
-    x = to_value(x)
-    return full(x.shape, 0, dtype=dtype or x.dtype)
+    return full_like(x, 0, dtype=dtype)
 
 
 def ones_like(x, dtype=None):
-    x = to_value(x)
-    return full(x.shape, 1, dtype=dtype or x.dtype)
+    return full_like(x, 1, dtype=dtype)
+
+
+def empty(shape, dtype=None):
+    return zeros(shape, dtype=dtype)
+
+
+# -- ranges and matrices -----------------------------------------------------------------
+
+def _arange_infer(start, stop, step, dtype):
+    if step == 0:
+        raise ShapeError("arange: step cannot be zero")
+    return Aval((len(np.arange(start, stop, step)),), dtype)
+
+
+ARANGE = Primitive("arange",
+                   eager=lambda start, stop, step, dtype: np.arange(start, stop, step, dtype=dtype),
+                   infer=_arange_infer, category="creation",
+                   attr_names=("start", "stop", "step", "dtype"))
+
+
+def arange(start, stop=None, step=1, dtype=None):
+    """NumPy's arange; the dtype is int32 for int bounds and floatx otherwise, as in Keras."""
+    if stop is None:
+        start, stop = 0, start
+    bounds = [np.asarray(v).item() for v in (start, stop, step)]
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in bounds)
+        dtype = config.floatx() if is_float else "int32"
+    dtype = dtypes.standardize_dtype(dtype)
+    kind = float if dtypes.is_float(dtype) else int
+    if step == 0:
+        raise ShapeError("arange: step cannot be zero")
+    return bind(ARANGE, start=kind(bounds[0]), stop=kind(bounds[1]), step=kind(bounds[2]),
+                dtype=dtype)
+
+
+def eye(N, M=None, k=0, dtype=None):
+    from graphkit.ops.elementwise import cast, equal
+    from graphkit.ops.layout import reshape
+    M = N if M is None else M
+    rows = reshape(arange(N), (N, 1))
+    cols = reshape(arange(M), (1, M))
+    return cast(equal(rows + int(k), cols), dtypes.standardize_dtype(dtype))
+
+
+def identity(n, dtype=None):
+    return eye(n, dtype=dtype)
+
+
+def tri(N, M=None, k=0, dtype=None):
+    from graphkit.ops.elementwise import cast, less_equal
+    from graphkit.ops.layout import reshape
+    M = N if M is None else M
+    rows = reshape(arange(N), (N, 1))
+    cols = reshape(arange(M), (1, M))
+    return cast(less_equal(cols, rows + int(k)), dtypes.standardize_dtype(dtype))
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None):
+    from graphkit.ops.elementwise import cast
+    dtype = dtypes.standardize_dtype(dtype)
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    step = (float(stop) - float(start)) / div if div > 0 else 0.0
+    out = cast(arange(num), "float64") * step + float(start)
+    if endpoint and num > 1:
+        from graphkit.ops.layout import concatenate, slice as slice_
+        out = concatenate([slice_(out, [0], [num - 1]),
+                           convert_to_tensor([float(stop)], dtype="float64")])
+    return cast(out, dtype)

@@ -1,11 +1,17 @@
 """Elementwise primitives: unary, binary and ternary, with NumPy kernels, shape rules,
 gradient rules written with gk.ops, and the scalar expression codegen emits.
+
+Public functions normalize their operands (weak Python scalars, ints computed in floatx
+where Keras does so) and bind one primitive; a few ops (square, rsqrt, clip, ...) are
+composites of primitives and need no rule of their own.
 """
+import math
+
 import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import promote, to_value
-from graphkit.ops.primitive import Aval, Primitive, bind
+from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import broadcast_shapes
 
 _ops = None
@@ -46,7 +52,7 @@ def _unary_infer(out_dtype=None):
 def _binary_infer(name, out_dtype=None):
     def infer(a, b):
         if a.dtype != b.dtype:
-            raise ValueError(f"{name}: operand dtypes differ ({a.dtype} vs {b.dtype})")
+            raise ShapeError(f"{name}: operand dtypes differ ({a.dtype} vs {b.dtype})")
         return Aval(broadcast_shapes(a.shape, b.shape, op=name), out_dtype or a.dtype)
     return infer
 
@@ -67,6 +73,13 @@ def _float_operand(x):
     if not dtypes.is_float(x.dtype):
         x = cast(x, config.floatx())
     return x
+
+
+def _float_operands(*xs):
+    xs = promote(*xs)
+    if not dtypes.is_float(xs[0].dtype):
+        xs = [cast(x, config.floatx()) for x in xs]
+    return xs
 
 
 # -- cast and stop_gradient --------------------------------------------------------------
@@ -101,6 +114,33 @@ def stop_gradient(x):
 
 # -- arithmetic --------------------------------------------------------------------------
 
+def _minmax_grad(pick_first):
+    """The cotangent goes to the operand that was selected; ties go to the second operand
+    (so relu = maximum(x, 0) has gradient 0 at 0, as in TF and JAX's relu)."""
+    def grad(ct, out, a, b):
+        ops = _o()
+        first = pick_first(a, b)
+        zero = ops.zeros_like(ct)
+        return (unbroadcast(ops.where(first, ct, zero), a.shape),
+                unbroadcast(ops.where(first, zero, ct), b.shape))
+    return grad
+
+
+def _power_grad(ct, out, a, b):
+    ops = _o()
+    ga = ct * b * ops.power(a, b - 1)
+    # d/db a**b = a**b log(a); log is only taken where it is defined.
+    safe_a = ops.where(a > 0, a, ops.ones_like(a))
+    gb = ct * out * ops.log(safe_a)
+    return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+
+
+def _mod_grad(ct, out, a, b):
+    ops = _o()
+    return (unbroadcast(ct, a.shape),
+            unbroadcast(-ct * ops.floor_divide(a, b), b.shape))
+
+
 ADD = binary_primitive(
     "add", np.add,
     grad=lambda ct, out, a, b: (unbroadcast(ct, a.shape), unbroadcast(ct, b.shape)))
@@ -114,9 +154,13 @@ DIVIDE = binary_primitive(
     "divide", np.true_divide,
     grad=lambda ct, out, a, b: (unbroadcast(ct / b, a.shape),
                                 unbroadcast(-ct * out / b, b.shape)))
-NEGATIVE = unary_primitive("negative", np.negative, grad=lambda ct, out, x: (-ct,))
-EXP = unary_primitive("exp", np.exp, grad=lambda ct, out, x: (ct * out,))
-LOG = unary_primitive("log", np.log, grad=lambda ct, out, x: (ct / x,))
+POWER = binary_primitive("power", np.power, grad=_power_grad)
+MAXIMUM = binary_primitive("maximum", np.maximum,
+                           grad=_minmax_grad(lambda a, b: _o().greater(a, b)))
+MINIMUM = binary_primitive("minimum", np.minimum,
+                           grad=_minmax_grad(lambda a, b: _o().less(a, b)))
+FLOOR_DIVIDE = binary_primitive("floor_divide", np.floor_divide)
+MOD = binary_primitive("mod", np.mod, grad=_mod_grad)
 
 
 def add(x1, x2):
@@ -138,6 +182,73 @@ def divide(x1, x2):
     return bind(DIVIDE, a, b)
 
 
+true_divide = divide
+
+
+def power(x1, x2):
+    return bind(POWER, *promote(x1, x2))
+
+
+def maximum(x1, x2):
+    return bind(MAXIMUM, *promote(x1, x2))
+
+
+def minimum(x1, x2):
+    return bind(MINIMUM, *promote(x1, x2))
+
+
+def floor_divide(x1, x2):
+    a, b = promote(x1, x2)
+    if a.dtype == "bool":
+        a, b = cast(a, "int32"), cast(b, "int32")
+    return bind(FLOOR_DIVIDE, a, b)
+
+
+def mod(x1, x2):
+    a, b = promote(x1, x2)
+    if a.dtype == "bool":
+        a, b = cast(a, "int32"), cast(b, "int32")
+    return bind(MOD, a, b)
+
+
+# -- unary math --------------------------------------------------------------------------
+
+def _erf_kernel(x):
+    # math.erf per element is exact to the last ulp; vectorize keeps the dtype.
+    return _ERF_UFUNC(x).astype(x.dtype, copy=False)
+
+
+_ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
+
+NEGATIVE = unary_primitive("negative", np.negative, grad=lambda ct, out, x: (-ct,))
+EXP = unary_primitive("exp", np.exp, grad=lambda ct, out, x: (ct * out,))
+EXPM1 = unary_primitive("expm1", np.expm1, grad=lambda ct, out, x: (ct * (out + 1),))
+LOG = unary_primitive("log", np.log, grad=lambda ct, out, x: (ct / x,))
+LOG1P = unary_primitive("log1p", np.log1p, grad=lambda ct, out, x: (ct / (x + 1),))
+SQRT = unary_primitive("sqrt", np.sqrt, grad=lambda ct, out, x: (ct * 0.5 / out,))
+TANH = unary_primitive("tanh", np.tanh, grad=lambda ct, out, x: (ct * (1 - out * out),))
+SIN = unary_primitive("sin", np.sin, grad=lambda ct, out, x: (ct * _o().cos(x),))
+COS = unary_primitive("cos", np.cos, grad=lambda ct, out, x: (-ct * _o().sin(x),))
+ABS = unary_primitive("abs", np.abs, grad=lambda ct, out, x: (ct * _o().sign(x),))
+SIGN = unary_primitive("sign", np.sign)
+FLOOR = unary_primitive("floor", np.floor)
+CEIL = unary_primitive("ceil", np.ceil)
+ROUND = unary_primitive("round", np.round)
+
+
+def _sigmoid_kernel(x):
+    # exp of a non-positive number only, so no overflow warning for large |x|.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+SIGMOID = unary_primitive("sigmoid", _sigmoid_kernel,
+                          grad=lambda ct, out, x: (ct * out * (1 - out),))
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+ERF = unary_primitive("erf", _erf_kernel,
+                      grad=lambda ct, out, x: (ct * _TWO_OVER_SQRT_PI * _o().exp(-(x * x)),))
+
+
 def negative(x):
     return bind(NEGATIVE, to_value(x))
 
@@ -146,5 +257,234 @@ def exp(x):
     return bind(EXP, _float_operand(x))
 
 
+def expm1(x):
+    return bind(EXPM1, _float_operand(x))
+
+
 def log(x):
     return bind(LOG, _float_operand(x))
+
+
+def log1p(x):
+    return bind(LOG1P, _float_operand(x))
+
+
+def log2(x):
+    return log(x) / math.log(2.0)
+
+
+def log10(x):
+    return log(x) / math.log(10.0)
+
+
+def sqrt(x):
+    return bind(SQRT, _float_operand(x))
+
+
+def rsqrt(x):
+    return 1 / sqrt(x)
+
+
+def square(x):
+    x = to_value(x)
+    if x.dtype == "bool":
+        x = cast(x, "int32")
+    return multiply(x, x)
+
+
+def reciprocal(x):
+    return 1 / _float_operand(x)
+
+
+def tanh(x):
+    return bind(TANH, _float_operand(x))
+
+
+def sin(x):
+    return bind(SIN, _float_operand(x))
+
+
+def cos(x):
+    return bind(COS, _float_operand(x))
+
+
+def tan(x):
+    x = _float_operand(x)
+    return sin(x) / cos(x)
+
+
+def sinh(x):
+    x = _float_operand(x)
+    return (exp(x) - exp(-x)) * 0.5
+
+
+def cosh(x):
+    x = _float_operand(x)
+    return (exp(x) + exp(-x)) * 0.5
+
+
+def sigmoid(x):
+    return bind(SIGMOID, _float_operand(x))
+
+
+def erf(x):
+    return bind(ERF, _float_operand(x))
+
+
+def abs(x):
+    x = to_value(x)
+    if x.dtype == "bool":
+        return x
+    return bind(ABS, x)
+
+
+absolute = abs
+
+
+def sign(x):
+    x = to_value(x)
+    if x.dtype == "bool":
+        return x
+    return bind(SIGN, x)
+
+
+def _rounding(prim, x):
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        x = cast(x, config.floatx())  # Keras: floor/ceil of ints give floats
+    return bind(prim, x)
+
+
+def floor(x):
+    return _rounding(FLOOR, x)
+
+
+def ceil(x):
+    return _rounding(CEIL, x)
+
+
+def round(x, decimals=0):
+    """Round half to even, as NumPy and Keras do; ints are returned unchanged."""
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        if decimals >= 0:
+            return x
+        factor = 10 ** (-decimals)
+        return floor_divide(x + factor // 2, factor) * factor
+    if decimals == 0:
+        return bind(ROUND, x)
+    factor = 10.0 ** decimals
+    return bind(ROUND, x * factor) / factor
+
+
+def clip(x, x_min, x_max):
+    x = to_value(x)
+    if x.dtype == "bool":
+        x = cast(x, "int32")
+    return minimum(maximum(x, x_min), x_max)
+
+
+# -- comparisons and logic ---------------------------------------------------------------
+
+def _comparison(name, kernel):
+    prim = binary_primitive(name, kernel, out_dtype="bool")
+
+    def op(x1, x2):
+        return bind(prim, *promote(x1, x2))
+    op.__name__ = name
+    op.__doc__ = f"Elementwise `{name}` with broadcasting; returns a bool tensor."
+    return prim, op
+
+
+EQUAL, equal = _comparison("equal", np.equal)
+NOT_EQUAL, not_equal = _comparison("not_equal", np.not_equal)
+LESS, less = _comparison("less", np.less)
+LESS_EQUAL, less_equal = _comparison("less_equal", np.less_equal)
+GREATER, greater = _comparison("greater", np.greater)
+GREATER_EQUAL, greater_equal = _comparison("greater_equal", np.greater_equal)
+
+LOGICAL_AND = binary_primitive("logical_and", np.logical_and)
+LOGICAL_OR = binary_primitive("logical_or", np.logical_or)
+LOGICAL_XOR = binary_primitive("logical_xor", np.logical_xor)
+LOGICAL_NOT = unary_primitive("logical_not", np.logical_not)
+ISNAN = unary_primitive("isnan", np.isnan, out_dtype="bool")
+ISINF = unary_primitive("isinf", np.isinf, out_dtype="bool")
+
+
+def _bools(*xs):
+    return [cast(x, "bool") for x in promote(*xs)]
+
+
+def logical_and(x1, x2):
+    return bind(LOGICAL_AND, *_bools(x1, x2))
+
+
+def logical_or(x1, x2):
+    return bind(LOGICAL_OR, *_bools(x1, x2))
+
+
+def logical_xor(x1, x2):
+    return bind(LOGICAL_XOR, *_bools(x1, x2))
+
+
+def logical_not(x):
+    return bind(LOGICAL_NOT, cast(x, "bool"))
+
+
+def isnan(x):
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return _o().zeros_like(x, dtype="bool")
+    return bind(ISNAN, x)
+
+
+def isinf(x):
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return _o().zeros_like(x, dtype="bool")
+    return bind(ISINF, x)
+
+
+def isfinite(x):
+    return logical_not(logical_or(isnan(x), isinf(x)))
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return x
+    info = np.finfo(x.dtype)
+    x = where(isnan(x), nan, x)
+    x = where(x == np.inf, info.max if posinf is None else posinf, x)
+    return where(x == -np.inf, info.min if neginf is None else neginf, x)
+
+
+# -- where -------------------------------------------------------------------------------
+
+def _where_infer(c, a, b):
+    if c.dtype != "bool":
+        raise ShapeError(f"where: condition must be bool, received {c.dtype}")
+    if a.dtype != b.dtype:
+        raise ShapeError(f"where: operand dtypes differ ({a.dtype} vs {b.dtype})")
+    return Aval(broadcast_shapes(c.shape, a.shape, b.shape, op="where"), a.dtype)
+
+
+def _where_grad(ct, out, c, a, b):
+    ops = _o()
+    zero = ops.zeros_like(ct)
+    return (None, unbroadcast(ops.where(c, ct, zero), a.shape),
+            unbroadcast(ops.where(c, zero, ct), b.shape))
+
+
+WHERE = Primitive("where", eager=np.where, infer=_where_infer, grad=_where_grad,
+                  category="elementwise", scalar_expr="select")
+
+
+def where(condition, x1=None, x2=None):
+    """`condition ? x1 : x2` with broadcasting (the one-argument form is data-dependent and
+    not supported: its output shape would depend on the values)."""
+    if x1 is None or x2 is None:
+        raise ValueError("where: x1 and x2 are required (the one-argument form of where has "
+                         "a data-dependent shape, which graphkit does not support)")
+    a, b = promote(x1, x2)
+    return bind(WHERE, cast(condition, "bool"), a, b)

@@ -1,9 +1,19 @@
-"""Layout ops: reshape, transpose, broadcast_to, slicing, concatenation, gathers."""
+"""Layout primitives (reshape, transpose, broadcast_to, slice, pad, concatenate) and the
+shape ops built from them (expand_dims, squeeze, stack, split, tile, repeat, flip, ...).
+
+Shapes in attrs are static. In symbolic mode a dimension may be unknown (None): reshape
+and broadcast_to then carry None (or -1) in their `shape` attr, and slice keeps Python slice
+bounds, so the kernels can still resolve them from the operand at run time.
+"""
+import builtins
+import numbers
+
 import numpy as np
 
-from graphkit.ops.convert import to_value
+from graphkit.ops.convert import promote, to_value
 from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
-from graphkit.ops.shape_rules import broadcast_shapes, num_elements
+from graphkit.ops.shape_rules import (broadcast_shapes, canonical_axis, normalize_axis,
+                                      num_elements)
 
 _ops = None
 
@@ -16,51 +26,190 @@ def _o():
     return _ops
 
 
+def shape(x):
+    """The static shape: a tuple of ints, None for dims unknown in symbolic mode."""
+    return tuple(to_value(x).shape)
+
+
+def ndim(x):
+    return len(shape(x))
+
+
+def size(x):
+    n = num_elements(shape(x))
+    if n is None:
+        raise ShapeError(f"size: the shape {shape(x)} has unknown dimensions")
+    return n
+
+
+# -- reshape -----------------------------------------------------------------------------
+
 def _reshape_infer(x, shape):
-    n_in, n_out = num_elements(x.shape), num_elements(shape)
-    if n_in is not None and n_out is not None and n_in != n_out:
+    n_in = num_elements(x.shape)
+    free = [i for i, d in enumerate(shape) if d is None or d == -1]
+    out = [None if d == -1 else d for d in shape]
+    known = num_elements([d for d in shape if d is not None and d != -1])
+    if len(free) == 1 and n_in is not None:
+        if known == 0 or n_in % known:
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} "
+                             f"({n_in} elements) into shape {tuple(shape)}")
+        out[free[0]] = n_in // known
+    elif not free and n_in is not None and n_in != known:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} "
-                         f"({n_in} elements) into shape {tuple(shape)} ({n_out} elements)")
-    return Aval(shape, x.dtype)
+                         f"({n_in} elements) into shape {tuple(shape)} ({known} elements)")
+    return Aval(tuple(out), x.dtype)
 
 
-RESHAPE = Primitive("reshape", eager=lambda x, shape: np.reshape(x, shape),
-                    infer=_reshape_infer, category="layout",
+def _reshape_kernel(x, shape):
+    if None in shape:
+        # Only from symbolic mode: unknown dims keep the operand's dim at the same place.
+        if shape.count(None) + shape.count(-1) == 1:
+            shape = tuple(-1 if d is None else d for d in shape)
+        else:
+            shape = tuple(x.shape[i] if d is None else d for i, d in enumerate(shape))
+    return np.reshape(x, shape)
+
+
+RESHAPE = Primitive("reshape", eager=_reshape_kernel, infer=_reshape_infer, category="layout",
                     grad=lambda ct, out, x, shape: (_o().reshape(ct, x.shape),),
                     attr_names=("shape",))
 
 
-def _resolve_shape(x_shape, shape):
-    shape = [int(d) if d is not None else -1 for d in shape]
-    if shape.count(-1) > 1:
-        raise ShapeError(f"reshape: at most one dimension may be -1, received {tuple(shape)}")
-    if -1 in shape:
-        known = num_elements(x_shape)
-        rest = int(np.prod([d for d in shape if d != -1]))
-        if known is None:
-            return tuple(None if d == -1 else d for d in shape)
-        if rest == 0 or known % rest:
+def _resolve_shape(x_shape, newshape):
+    shape = [None if d is None else int(d) for d in newshape]
+    if builtins.any(d is not None and d < -1 for d in shape):
+        raise ShapeError(f"reshape: invalid target shape {tuple(newshape)}")
+    free = [i for i, d in enumerate(shape) if d is None or d == -1]
+    n_in = num_elements(x_shape)
+    if n_in is None:  # symbolic mode: what can't be computed stays unknown
+        return tuple(shape)
+    if len(free) > 1:
+        raise ShapeError(f"reshape: at most one dimension may be -1, received {tuple(newshape)}")
+    known = num_elements([d for d in shape if d is not None and d != -1])
+    if free:
+        if known == 0 or n_in % known:
             raise ShapeError(f"reshape: cannot reshape a tensor of shape {tuple(x_shape)} "
-                             f"into shape {tuple(shape)}")
-        shape[shape.index(-1)] = known // rest
+                             f"({n_in} elements) into shape {tuple(newshape)}")
+        shape[free[0]] = n_in // known
+    elif known != n_in:
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {tuple(x_shape)} "
+                         f"({n_in} elements) into shape {tuple(newshape)} ({known} elements)")
     return tuple(shape)
 
 
 def reshape(x, newshape):
     x = to_value(x)
-    if isinstance(newshape, int):
+    if isinstance(newshape, numbers.Integral) or newshape is None:
         newshape = (newshape,)
-    shape = _resolve_shape(x.shape, newshape)
-    if tuple(shape) == tuple(x.shape):
+    shape = _resolve_shape(x.shape, tuple(newshape))
+    if shape == tuple(x.shape) and None not in shape:
         return x
     return bind(RESHAPE, x, shape=shape)
 
 
+def ravel(x):
+    return reshape(x, (-1,))
+
+
+def expand_dims(x, axis):
+    x = to_value(x)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    out_ndim = x.ndim + len(axes)
+    axes = normalize_axis(axes, out_ndim, "expand_dims")
+    dims = iter(x.shape)
+    return reshape(x, tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
+
+
+def squeeze(x, axis=None):
+    x = to_value(x)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = normalize_axis(axis, x.ndim, "squeeze")
+        for a in axes:
+            if x.shape[a] not in (1, None):
+                raise ShapeError(f"squeeze: cannot squeeze axis {a} of shape {tuple(x.shape)}: "
+                                 f"its size is {x.shape[a]}, not 1")
+    if not axes:
+        return x
+    return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+# -- transpose ---------------------------------------------------------------------------
+
+def _transpose_infer(x, perm):
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {perm} are not a permutation of the "
+                         f"{x.ndim} axes of a tensor of shape {tuple(x.shape)}")
+    return Aval(tuple(x.shape[p] for p in perm), x.dtype)
+
+
+def _transpose_grad(ct, out, x, perm):
+    return (transpose(ct, tuple(int(i) for i in np.argsort(perm))),)
+
+
+TRANSPOSE = Primitive("transpose", eager=lambda x, perm: np.transpose(x, perm),
+                      infer=_transpose_infer, grad=_transpose_grad, category="layout",
+                      attr_names=("perm",))
+
+
+def transpose(x, axes=None):
+    x = to_value(x)
+    if axes is None:
+        perm = tuple(range(x.ndim))[::-1]
+    else:
+        perm = tuple(canonical_axis(a, x.ndim, "transpose") for a in axes)
+        if len(perm) != x.ndim or len(set(perm)) != x.ndim:
+            raise ShapeError(f"transpose: axes {tuple(axes)} are not a permutation of the "
+                             f"{x.ndim} axes of a tensor of shape {tuple(x.shape)}")
+    if perm == tuple(range(x.ndim)):
+        return x
+    return bind(TRANSPOSE, x, perm=perm)
+
+
+def moveaxis(x, source, destination):
+    x = to_value(x)
+    src = (source,) if isinstance(source, numbers.Integral) else tuple(source)
+    dst = (destination,) if isinstance(destination, numbers.Integral) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: `source` {source} and `destination` {destination} must "
+                         "have the same number of elements")
+    src = [canonical_axis(a, x.ndim, "moveaxis") for a in src]
+    dst = [canonical_axis(a, x.ndim, "moveaxis") for a in dst]
+    order = [i for i in range(x.ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def swapaxes(x, axis1, axis2):
+    x = to_value(x)
+    perm = list(range(x.ndim))
+    a, b = canonical_axis(axis1, x.ndim, "swapaxes"), canonical_axis(axis2, x.ndim, "swapaxes")
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, perm)
+
+
+# -- broadcast_to ------------------------------------------------------------------------
+
 def _broadcast_to_infer(x, shape):
-    out = broadcast_shapes(x.shape, shape, op="broadcast_to")
-    if tuple(out) != tuple(shape):
-        raise ShapeError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} to {tuple(shape)}")
-    return Aval(shape, x.dtype)
+    target = tuple(shape)
+    if len(target) < x.ndim:
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} to "
+                         f"{target} (fewer dimensions)")
+    out = broadcast_shapes(x.shape, target, op="broadcast_to")
+    for o, t in zip(out, target):
+        if t is not None and o != t:
+            raise ShapeError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} "
+                             f"to {target}")
+    return Aval(out, x.dtype)
+
+
+def _broadcast_to_kernel(x, shape):
+    if None in shape:  # symbolic mode: an unknown target dim is the operand's
+        lead = len(shape) - x.ndim
+        shape = tuple(x.shape[i - lead] if d is None else d for i, d in enumerate(shape))
+    return np.broadcast_to(x, shape)
 
 
 def _unbroadcast_grad(ct, out, x, shape):
@@ -68,14 +217,602 @@ def _unbroadcast_grad(ct, out, x, shape):
     return (unbroadcast(ct, x.shape),)
 
 
-BROADCAST_TO = Primitive("broadcast_to", eager=lambda x, shape: np.broadcast_to(x, shape),
+BROADCAST_TO = Primitive("broadcast_to", eager=_broadcast_to_kernel,
                          infer=_broadcast_to_infer, category="layout", grad=_unbroadcast_grad,
                          attr_names=("shape",))
 
 
 def broadcast_to(x, shape):
     x = to_value(x)
-    shape = tuple(int(d) for d in shape)
-    if tuple(x.shape) == shape:
+    if isinstance(shape, numbers.Integral):
+        shape = (shape,)
+    shape = tuple(None if d is None else int(d) for d in shape)
+    if tuple(x.shape) == shape and None not in shape:
         return x
     return bind(BROADCAST_TO, x, shape=shape)
+
+
+# -- slice -------------------------------------------------------------------------------
+
+def _slice_length(dim, start, stop, step):
+    if dim is None:
+        return None
+    return len(range(*builtins.slice(start, stop, step).indices(dim)))
+
+
+def _canonical_slice(dim, start, stop, step):
+    """A Python slice in a canonical form when the dim is known: non-negative ints, with a
+    stop of None for a negative step that runs to the front."""
+    if step == 0:
+        raise ValueError("getitem: slice step cannot be zero")
+    if dim is None:
+        return (start, stop, step)
+    start, stop, step = builtins.slice(start, stop, step).indices(dim)
+    if step < 0 and stop < 0:
+        stop = None
+    return (start, stop, step)
+
+
+def _slice_infer(x, index):
+    if len(index) != x.ndim:
+        raise ShapeError(f"slice: {len(index)} slices for a tensor of rank {x.ndim}")
+    return Aval(tuple(_slice_length(d, *t) for d, t in zip(x.shape, index)), x.dtype)
+
+
+def _slice_kernel(x, index):
+    return x[tuple(builtins.slice(*t) for t in index)]
+
+
+def _slice_grad(ct, out, x, index):
+    """Scatter the cotangent back: flip the axes read backwards, then pad with the stride
+    as interior padding."""
+    pads, flips = [], []
+    for axis, (dim, t) in enumerate(zip(x.shape, index)):
+        start, stop, step = builtins.slice(*t).indices(dim)
+        positions = range(start, stop, step)
+        n = len(positions)
+        if n == 0:
+            return (_o().zeros_like(x),)
+        if step < 0:
+            flips.append(axis)
+            step = -step
+        first = builtins.min(positions[0], positions[-1])
+        pads.append((first, dim - 1 - (first + (n - 1) * step), step - 1))
+    if flips:
+        ct = flip(ct, axis=tuple(flips))
+    return (_pad(ct, tuple(pads), 0),)
+
+
+SLICE = Primitive("slice", eager=_slice_kernel, infer=_slice_infer, grad=_slice_grad,
+                  category="layout", attr_names=("index",))
+
+
+def _strided_slice(x, index):
+    """`index`: one (start, stop, step) per axis, in Python slice semantics."""
+    index = tuple(_canonical_slice(d, *t) for d, t in zip(x.shape, index))
+    if builtins.all(d is not None and t == (0, d, 1) for d, t in zip(x.shape, index)):
+        return x
+    return bind(SLICE, x, index=index)
+
+
+def slice(inputs, start_indices, shape):
+    """Keras's `slice`: the block of `shape` starting at `start_indices`."""
+    x = to_value(inputs)
+    starts = [int(s) for s in np.asarray(start_indices).reshape(-1)]
+    sizes = [int(s) for s in shape]
+    if len(starts) != x.ndim or len(sizes) != x.ndim:
+        raise ShapeError(f"slice: expected {x.ndim} start indices and sizes for a tensor of "
+                         f"shape {tuple(x.shape)}, received {tuple(starts)} and {tuple(sizes)}")
+    for s, n, d in zip(starts, sizes, x.shape):
+        if s < 0 or n < -1 or (d is not None and s + builtins.max(n, 0) > d):
+            raise ShapeError(f"slice: block of shape {tuple(sizes)} at {tuple(starts)} does not "
+                             f"fit in a tensor of shape {tuple(x.shape)}")
+    return _strided_slice(x, tuple((s, None if n == -1 else s + n, 1)
+                                   for s, n in zip(starts, sizes)))
+
+
+def flip(x, axis=None):
+    x = to_value(x)
+    axes = normalize_axis(axis, x.ndim, "flip")
+    return _strided_slice(x, tuple((None, None, -1) if i in axes else (None, None, 1)
+                                   for i in range(x.ndim)))
+
+
+# -- pad ---------------------------------------------------------------------------------
+
+def _padded_size(d, lo, hi, interior):
+    if d is None:
+        return None
+    return lo + hi + (d + (d - 1) * interior if d > 0 else 0)
+
+
+def _pad_infer(x, pads, value):
+    if len(pads) != x.ndim:
+        raise ShapeError(f"pad: {len(pads)} padding entries for a tensor of rank {x.ndim} "
+                         f"(shape {tuple(x.shape)})")
+    for p in pads:
+        if builtins.min(p) < 0:
+            raise ShapeError(f"pad: padding must be non-negative, received {pads}")
+    return Aval(tuple(_padded_size(d, *p) for d, p in zip(x.shape, pads)), x.dtype)
+
+
+def _pad_kernel(x, pads, value):
+    out = np.full(tuple(_padded_size(d, *p) for d, p in zip(x.shape, pads)), value, x.dtype)
+    out[tuple(builtins.slice(lo, lo + (d - 1) * (i + 1) + 1, i + 1)
+              for d, (lo, hi, i) in zip(x.shape, pads))] = x
+    return out
+
+
+def _pad_grad(ct, out, x, pads, value):
+    index = tuple((lo, lo + (d - 1) * (i + 1) + 1, i + 1) for d, (lo, hi, i) in zip(x.shape, pads))
+    return (_strided_slice(ct, index),)
+
+
+PAD = Primitive("pad", eager=_pad_kernel, infer=_pad_infer, grad=_pad_grad, category="layout",
+                attr_names=("pads", "value"))
+
+
+def _pad(x, pads, value):
+    if builtins.all(p == (0, 0, 0) for p in pads):
+        return x
+    value = bool(value) if x.dtype == "bool" else (
+        float(value) if np.dtype(x.dtype).kind == "f" else int(value))
+    return bind(PAD, x, pads=tuple(tuple(int(v) for v in p) for p in pads), value=value)
+
+
+def _pad_width(pad_width, ndim):
+    pw = np.asarray(pad_width, dtype=np.int64)
+    try:
+        pw = np.broadcast_to(pw, (ndim, 2))
+    except ValueError:
+        raise ShapeError(f"pad: `pad_width` {pad_width!r} does not fit a tensor of rank "
+                         f"{ndim} (expected {ndim} (before, after) pairs)") from None
+    if (pw < 0).any():
+        raise ShapeError(f"pad: `pad_width` must be non-negative, received {pad_width!r}")
+    return [tuple(int(v) for v in p) for p in pw]
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    x = to_value(x)
+    pairs = _pad_width(pad_width, x.ndim)
+    if mode == "constant":
+        return _pad(x, tuple((lo, hi, 0) for lo, hi in pairs),
+                    0 if constant_values is None else constant_values)
+    if constant_values is not None:
+        raise ValueError(f"pad: `constant_values` only applies to mode='constant', "
+                         f"received mode={mode!r}")
+    if mode not in ("reflect", "symmetric", "edge"):
+        raise ValueError(f"pad: `mode` must be one of 'constant', 'reflect', 'symmetric', "
+                         f"'edge', received {mode!r}")
+    for axis, (lo, hi) in enumerate(pairs):
+        x = _mirror_pad_axis(x, axis, lo, hi, mode)
+    return x
+
+
+def _mirror_pad_axis(x, axis, lo, hi, mode):
+    """Reflect/symmetric/edge padding of one axis from slices of the operand."""
+    if lo == 0 and hi == 0:
+        return x
+    n = x.shape[axis]
+    skip = 1 if mode == "reflect" else 0
+    limit = n - skip if mode != "edge" else n
+    if (lo > limit or hi > limit) and mode != "edge":
+        raise ShapeError(f"pad: mode {mode!r} needs padding at most {limit} on axis {axis} of "
+                         f"shape {tuple(x.shape)}, received ({lo}, {hi})")
+
+    def take_range(start, stop, step):
+        index = [(None, None, 1)] * x.ndim
+        index[axis] = (start, stop, step)
+        return _strided_slice(x, tuple(index))
+
+    parts = []
+    if lo:
+        parts.append(concatenate([take_range(0, 1, 1)] * lo, axis) if mode == "edge"
+                     else flip(take_range(skip, skip + lo, 1), axis))
+    parts.append(x)
+    if hi:
+        parts.append(concatenate([take_range(n - 1, n, 1)] * hi, axis) if mode == "edge"
+                     else flip(take_range(n - skip - hi, n - skip, 1), axis))
+    return concatenate(parts, axis)
+
+
+# -- concatenate, stack, split -----------------------------------------------------------
+
+def _concatenate_infer(*xs, axis):
+    first = xs[0]
+    for i, x in enumerate(xs):
+        if x.ndim != first.ndim:
+            raise ShapeError(f"concatenate: all inputs must have the same rank; input 0 has "
+                             f"shape {tuple(first.shape)}, input {i} has shape {tuple(x.shape)}")
+        if x.dtype != first.dtype:
+            raise ShapeError(f"concatenate: dtypes differ ({first.dtype} vs {x.dtype})")
+    if not 0 <= axis < first.ndim:
+        raise ShapeError(f"concatenate: axis {axis} is out of range for rank {first.ndim}")
+    out = list(first.shape)
+    for i, x in enumerate(xs[1:], 1):
+        for a, (d0, d) in enumerate(zip(out, x.shape)):
+            if a == axis:
+                continue
+            if d0 is not None and d is not None and d0 != d:
+                shapes = ", ".join(str(tuple(v.shape)) for v in xs)
+                raise ShapeError(f"concatenate: shapes {shapes} differ on axis {a} "
+                                 f"(only axis {axis} may differ)")
+            if d0 is None:
+                out[a] = d
+    sizes = [x.shape[axis] for x in xs]
+    out[axis] = None if None in sizes else builtins.sum(sizes)
+    return Aval(tuple(out), first.dtype)
+
+
+def _concatenate_grad(ct, out, *xs, axis):
+    grads, start = [], 0
+    for x in xs:
+        index = [(None, None, 1)] * len(x.shape)
+        index[axis] = (start, start + x.shape[axis], 1)
+        grads.append(_strided_slice(ct, tuple(index)))
+        start += x.shape[axis]
+    return tuple(grads)
+
+
+CONCATENATE = Primitive("concatenate", eager=lambda *xs, axis: np.concatenate(xs, axis=axis),
+                        infer=_concatenate_infer, grad=_concatenate_grad, category="layout",
+                        attr_names=("axis",))
+
+
+def concatenate(xs, axis=0):
+    xs = list(xs)
+    if not xs:
+        raise ValueError("concatenate: expected at least one tensor, received none")
+    xs = promote(*xs) if len(xs) > 1 else [to_value(xs[0])]
+    if axis is None:
+        xs, axis = [ravel(x) for x in xs], 0
+    ndim0 = xs[0].ndim
+    axis = canonical_axis(axis, builtins.max(ndim0, 1), "concatenate")
+    if len(xs) == 1:
+        return xs[0]
+    return bind(CONCATENATE, *xs, axis=axis)
+
+
+def append(x1, x2, axis=None):
+    return concatenate([x1, x2], axis=axis)
+
+
+def stack(xs, axis=0):
+    xs = [to_value(x) for x in xs]
+    if not xs:
+        raise ValueError("stack: expected at least one tensor, received none")
+    axis = canonical_axis(axis, xs[0].ndim + 1, "stack")
+    for i, x in enumerate(xs):
+        if tuple(x.shape) != tuple(xs[0].shape) and None not in x.shape + xs[0].shape:
+            raise ShapeError(f"stack: all inputs must have the same shape; input 0 has shape "
+                             f"{tuple(xs[0].shape)}, input {i} has shape {tuple(x.shape)}")
+    return concatenate([expand_dims(x, axis) for x in xs], axis=axis)
+
+
+def _axis_slice(x, axis, start, stop):
+    index = [(None, None, 1)] * x.ndim
+    index[axis] = (start, stop, 1)
+    return _strided_slice(x, tuple(index))
+
+
+def split(x, indices_or_sections, axis=0):
+    x = to_value(x)
+    axis = canonical_axis(axis, x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, numbers.Integral):
+        sections = int(indices_or_sections)
+        if n is None:
+            raise ShapeError("split: the split axis must have a static size")
+        if sections <= 0 or n % sections:
+            raise ShapeError(f"split: axis {axis} of shape {tuple(x.shape)} does not divide "
+                             f"into {sections} equal sections")
+        bounds = [i * (n // sections) for i in range(sections + 1)]
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    return [_axis_slice(x, axis, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def unstack(x, num=None, axis=0):
+    x = to_value(x)
+    axis = canonical_axis(axis, x.ndim, "unstack")
+    n = x.shape[axis] if num is None else num
+    if n is None:
+        raise ShapeError("unstack: the unstacked axis must have a static size (pass `num`)")
+    return [squeeze(_axis_slice(x, axis, i, i + 1), axis) for i in range(n)]
+
+
+def tile(x, repeats):
+    x = to_value(x)
+    reps = [int(repeats)] if isinstance(repeats, numbers.Integral) else [int(r) for r in repeats]
+    if len(reps) > x.ndim:
+        x = reshape(x, (1,) * (len(reps) - x.ndim) + tuple(x.shape))
+    reps = [1] * (x.ndim - len(reps)) + reps
+    for axis, r in enumerate(reps):
+        if r < 0:
+            raise ValueError(f"tile: repeats must be non-negative, received {repeats}")
+        if r != 1:
+            x = concatenate([x] * r, axis=axis) if r else _axis_slice(x, axis, 0, 0)
+    return x
+
+
+def repeat(x, repeats, axis=None):
+    x = to_value(x)
+    if axis is None:
+        x, axis = ravel(x), 0
+    axis = canonical_axis(axis, x.ndim, "repeat")
+    if isinstance(repeats, numbers.Integral) or np.ndim(repeats) == 0:
+        r = int(repeats)
+        expanded = expand_dims(x, axis + 1)
+        target = list(expanded.shape)
+        target[axis + 1] = r
+        out_shape = list(x.shape)
+        out_shape[axis] = None if x.shape[axis] is None else x.shape[axis] * r
+        if out_shape.count(None) == 1:
+            out_shape = [-1 if d is None else d for d in out_shape]
+        return reshape(broadcast_to(expanded, tuple(target)), tuple(out_shape))
+    counts = np.asarray(repeats, dtype=np.int64)
+    index = np.repeat(np.arange(len(counts)), counts).astype(np.int32)
+    return take(x, index, axis=axis)
+
+
+def roll(x, shift, axis=None):
+    x = to_value(x)
+    if axis is None:
+        return reshape(roll(ravel(x), shift, 0), x.shape)
+    shifts = (shift,) if isinstance(shift, numbers.Integral) else tuple(shift)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    for s, a in zip(shifts, axes):
+        a = canonical_axis(a, x.ndim, "roll")
+        n = x.shape[a]
+        s = int(s) % n if n else 0
+        if s:
+            x = concatenate([_axis_slice(x, a, n - s, n), _axis_slice(x, a, 0, n - s)], axis=a)
+    return x
+
+
+def _triangle_mask(x, k, lower):
+    from graphkit.ops.creation import arange
+    ops = _o()
+    n, m = x.shape[-2], x.shape[-1]
+    rows = reshape(arange(n), (n, 1))
+    cols = reshape(arange(m), (1, m))
+    return ops.less_equal(cols - rows, k) if lower else ops.greater_equal(cols - rows, k)
+
+
+def tril(x, k=0):
+    x = to_value(x)
+    return _o().where(_triangle_mask(x, k, True), x, _o().zeros_like(x))
+
+
+def triu(x, k=0):
+    x = to_value(x)
+    return _o().where(_triangle_mask(x, k, False), x, _o().zeros_like(x))
+
+
+# -- gathers: take, take_along_axis and their adjoints -----------------------------------
+
+def _check_int_indices(op, idx):
+    if not (idx.dtype.startswith("int") or idx.dtype.startswith("uint")):
+        raise ShapeError(f"{op}: indices must be integers, received {idx.dtype}")
+
+
+def _take_infer(x, idx, axis):
+    _check_int_indices("take", idx)
+    if not 0 <= axis < x.ndim:
+        raise ShapeError(f"take: axis {axis} is out of range for a tensor of shape "
+                         f"{tuple(x.shape)}")
+    return Aval(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
+
+
+def _take_kernel(x, idx, axis):
+    try:
+        return np.take(x, idx, axis=axis)
+    except IndexError as e:
+        raise IndexError(f"take: {e} (tensor shape {x.shape})") from None
+
+
+def _take_grad(ct, out, x, idx, axis):
+    return (scatter_add(_o().zeros_like(x), idx, ct, axis), None)
+
+
+TAKE = Primitive("take", eager=_take_kernel, infer=_take_infer, grad=_take_grad,
+                 category="gather", attr_names=("axis",))
+
+
+def _scatter_add_infer(x, idx, updates, axis):
+    _check_int_indices("scatter_add", idx)
+    expected = x.shape[:axis] + idx.shape + x.shape[axis + 1:]
+    if len(updates.shape) != len(expected) or builtins.any(
+            a is not None and b is not None and a != b for a, b in zip(updates.shape, expected)):
+        raise ShapeError(f"scatter_add: updates of shape {tuple(updates.shape)} do not match "
+                         f"operand {tuple(x.shape)} with indices {tuple(idx.shape)} on axis "
+                         f"{axis} (expected {expected})")
+    if updates.dtype != x.dtype:
+        raise ShapeError(f"scatter_add: dtypes differ ({x.dtype} vs {updates.dtype})")
+    return Aval(x.shape, x.dtype)
+
+
+def _scatter_add_kernel(x, idx, updates, axis):
+    out = np.array(x, copy=True)
+    np.add.at(out, (builtins.slice(None),) * axis + (idx,), updates)
+    return out
+
+
+SCATTER_ADD = Primitive(
+    "scatter_add", eager=_scatter_add_kernel, infer=_scatter_add_infer, category="gather",
+    grad=lambda ct, out, x, idx, updates, axis: (ct, None, bind(TAKE, ct, idx, axis=axis)),
+    attr_names=("axis",))
+
+
+def scatter_add(x, indices, updates, axis=0):
+    """`x` with `updates` added at `indices` along `axis` (repeated indices accumulate):
+    the adjoint of `take`."""
+    x = to_value(x)
+    updates = _o().cast(updates, x.dtype)
+    idx = _as_indices(indices)
+    return bind(SCATTER_ADD, x, idx, updates, axis=canonical_axis(axis, x.ndim, "scatter_add"))
+
+
+def _as_indices(indices):
+    idx = to_value(indices)
+    if not (idx.dtype.startswith("int") or idx.dtype.startswith("uint")):
+        idx = _o().cast(idx, "int32")
+    return idx
+
+
+def take(x, indices, axis=None):
+    x = to_value(x)
+    idx = _as_indices(indices)
+    if axis is None:
+        x, axis = ravel(x), 0
+    return bind(TAKE, x, idx, axis=canonical_axis(axis, x.ndim, "take"))
+
+
+def _along_axis_infer(op):
+    def infer(x, idx, *rest, axis):
+        _check_int_indices(op, idx)
+        if idx.ndim != x.ndim:
+            raise ShapeError(f"{op}: indices of shape {tuple(idx.shape)} must have the rank of "
+                             f"the tensor, shape {tuple(x.shape)}")
+        for a, (d, i) in enumerate(zip(x.shape, idx.shape)):
+            if a != axis and d is not None and i is not None and d != i:
+                raise ShapeError(f"{op}: indices of shape {tuple(idx.shape)} do not match the "
+                                 f"tensor's shape {tuple(x.shape)} off axis {axis}")
+        if rest:
+            updates = rest[0]
+            if tuple(updates.shape) != tuple(idx.shape):
+                raise ShapeError(f"{op}: updates of shape {tuple(updates.shape)} must have the "
+                                 f"shape of the indices, {tuple(idx.shape)}")
+            return Aval(x.shape, x.dtype)
+        return Aval(idx.shape, x.dtype)
+    return infer
+
+
+def _along_axis_index(shape, idx, axis):
+    grids = np.ogrid[tuple(builtins.slice(0, d) for d in idx.shape)]
+    return tuple(idx if a == axis else grids[a] for a in range(len(shape)))
+
+
+def _scatter_add_along_axis_kernel(x, idx, updates, axis):
+    out = np.array(x, copy=True)
+    np.add.at(out, _along_axis_index(x.shape, idx, axis), updates)
+    return out
+
+
+TAKE_ALONG_AXIS = Primitive(
+    "take_along_axis",
+    eager=lambda x, idx, axis: np.take_along_axis(x, idx, axis=axis),
+    infer=_along_axis_infer("take_along_axis"), category="gather",
+    grad=lambda ct, out, x, idx, axis: (
+        bind(SCATTER_ADD_ALONG_AXIS, _o().zeros_like(x), idx, ct, axis=axis), None),
+    attr_names=("axis",))
+SCATTER_ADD_ALONG_AXIS = Primitive(
+    "scatter_add_along_axis", eager=_scatter_add_along_axis_kernel,
+    infer=_along_axis_infer("scatter_add_along_axis"), category="gather",
+    grad=lambda ct, out, x, idx, updates, axis: (
+        ct, None, bind(TAKE_ALONG_AXIS, ct, idx, axis=axis)),
+    attr_names=("axis",))
+
+
+def take_along_axis(x, indices, axis=None):
+    x = to_value(x)
+    idx = _as_indices(indices)
+    if axis is None:
+        x, idx, axis = ravel(x), ravel(idx), 0
+    axis = canonical_axis(axis, x.ndim, "take_along_axis")
+    if idx.ndim != x.ndim:
+        raise ShapeError(f"take_along_axis: indices of shape {tuple(idx.shape)} must have the "
+                         f"rank of the tensor, shape {tuple(x.shape)}")
+    # Broadcast the other axes against each other, as Keras does.
+    x_target, idx_target = list(x.shape), list(idx.shape)
+    for a in range(x.ndim):
+        if a != axis:
+            d = broadcast_shapes((x.shape[a],), (idx.shape[a],), op="take_along_axis")[0]
+            x_target[a] = idx_target[a] = d
+    x, idx = broadcast_to(x, x_target), broadcast_to(idx, idx_target)
+    return bind(TAKE_ALONG_AXIS, x, idx, axis=axis)
+
+
+# -- getitem -----------------------------------------------------------------------------
+
+def _is_int_index(k):
+    return isinstance(k, (numbers.Integral, np.integer)) and not isinstance(k, bool)
+
+
+def _is_array_index(k):
+    if isinstance(k, (list, np.ndarray)) or hasattr(type(k), "_bind_priority"):
+        return True
+    return False
+
+
+def getitem(x, key):
+    """NumPy basic indexing (ints, slices with steps, None, Ellipsis) plus one integer
+    array index along one axis (a `take`)."""
+    x = to_value(x)
+    key = key if isinstance(key, tuple) else (key,)
+    n_real = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
+    if builtins.sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError("getitem: an index can only have a single ellipsis ('...')")
+    if n_real > x.ndim:
+        raise IndexError(f"getitem: too many indices ({n_real}) for a tensor of shape "
+                         f"{tuple(x.shape)}")
+    expanded = []
+    for k in key:
+        if k is Ellipsis:
+            expanded.extend([builtins.slice(None)] * (x.ndim - n_real))
+        else:
+            expanded.append(k)
+    if Ellipsis not in key:
+        expanded.extend([builtins.slice(None)] * (x.ndim - n_real))
+
+    index, dims, kinds, array_index = [], [], [], None
+    axis = 0
+    for k in expanded:
+        if k is None:
+            dims.append(1)
+            kinds.append("new")
+            continue
+        d = x.shape[axis]
+        if isinstance(k, builtins.slice):
+            t = _canonical_slice(d, k.start, k.stop, 1 if k.step is None else k.step)
+            index.append(t)
+            dims.append(_slice_length(d, *t))
+            kinds.append("slice")
+        elif _is_int_index(k):
+            i = int(k)
+            if d is not None and not -d <= i < d:
+                raise IndexError(f"getitem: index {i} is out of bounds for axis {axis} with "
+                                 f"size {d} (tensor shape {tuple(x.shape)})")
+            if d is not None:
+                i %= d
+            index.append((i, None if i == -1 else i + 1, 1))
+            dims.append(1)
+            kinds.append("int")
+        elif _is_array_index(k):
+            if array_index is not None:
+                raise IndexError("getitem: only one integer-array index is supported; use "
+                                 "gk.ops.take / take_along_axis for more")
+            array_index = to_value(k)
+            if array_index.dtype == "bool":
+                raise IndexError("getitem: boolean mask indexing has a data-dependent shape "
+                                 "and is not supported; use gk.ops.where instead")
+            index.append((None, None, 1))
+            dims.append(d)
+            kinds.append("array")
+        else:
+            raise IndexError(f"getitem: unsupported index {k!r} of type {type(k).__name__}")
+        axis += 1
+    if array_index is not None and "int" in kinds:
+        at = [i for i, kd in enumerate(kinds) if kd in ("int", "array")]
+        if at != list(range(at[0], at[-1] + 1)):
+            raise IndexError("getitem: integer and array indices must be adjacent")
+    result = _strided_slice(x, tuple(index))
+    final = tuple(d for d, kd in zip(dims, kinds) if kd != "int")
+    if final != tuple(result.shape):
+        if final.count(None) == 1 and None in result.shape:
+            final = tuple(-1 if d is None else d for d in final)
+        result = reshape(result, final)
+    if array_index is not None:
+        kept = [kd for kd in kinds if kd != "int"]
+        result = take(result, array_index, axis=kept.index("array"))
+    return result

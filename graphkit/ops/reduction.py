@@ -1,9 +1,13 @@
-"""Reductions: sum, mean, max, ... over `axis` with `keepdims`, NumPy's conventions."""
+"""Reductions: sum, max, min, prod, argmax, argmin (primitives) and mean, var, std,
+logsumexp, any, all, ... (composites), over `axis` with `keepdims`, NumPy's conventions."""
+import builtins
+
 import numpy as np
 
+from graphkit import config, dtypes
 from graphkit.ops.convert import to_value
-from graphkit.ops.primitive import Aval, Primitive, bind
-from graphkit.ops.shape_rules import normalize_axis, reduce_shape
+from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
+from graphkit.ops.shape_rules import canonical_axis, normalize_axis, reduce_shape
 
 _ops = None
 
@@ -16,8 +20,17 @@ def _o():
     return _ops
 
 
-def _reduce_infer(x, axis, keepdims):
-    return Aval(reduce_shape(x.shape, axis, keepdims), x.dtype)
+def _reduce_infer(name):
+    def infer(x, axis, keepdims):
+        for a in axis:
+            if not 0 <= a < x.ndim:
+                raise ShapeError(f"{name}: axis {a} is out of range for a tensor of rank "
+                                 f"{x.ndim} (shape {x.shape})")
+            if name in ("max", "min") and x.shape[a] == 0:
+                raise ShapeError(f"{name}: cannot reduce over axis {a} of size 0 "
+                                 f"(shape {x.shape}); the reduction has no identity")
+        return Aval(reduce_shape(x.shape, axis, keepdims), x.dtype)
+    return infer
 
 
 def _expand_back(g, x_shape, axis, keepdims):
@@ -31,13 +44,230 @@ def _sum_kernel(x, axis, keepdims):
     return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
 
-SUM = Primitive("sum", eager=_sum_kernel, infer=_reduce_infer, category="reduction",
-                grad=lambda ct, out, x, axis, keepdims: (_expand_back(ct, x.shape, axis, keepdims),),
-                scalar_expr="add", attr_names=("axis", "keepdims"))
+def _sum_grad(ct, out, x, axis, keepdims):
+    return (_expand_back(ct, x.shape, axis, keepdims),)
+
+
+def _extremum_grad(ct, out, x, axis, keepdims):
+    """The cotangent is shared equally among the elements equal to the extremum."""
+    ops = _o()
+    out_b = _expand_back(out, x.shape, axis, keepdims)
+    mask = ops.cast(ops.equal(x, out_b), x.dtype)
+    count = ops.sum(mask, axis=axis, keepdims=True)
+    return (mask * _expand_back(ct, x.shape, axis, keepdims) / count,)
+
+
+def _prod_grad(ct, out, x, axis, keepdims):
+    """d prod / d x_i = product of the others, exact with zeros present (no division by 0)."""
+    ops = _o()
+    is_zero = ops.equal(x, 0)
+    nonzero = ops.where(is_zero, ops.ones_like(x), x)
+    prod_nonzero = ops.prod(nonzero, axis=axis, keepdims=True)
+    zeros = ops.sum(ops.cast(is_zero, x.dtype), axis=axis, keepdims=True)
+    others = ops.where(
+        zeros == 0, prod_nonzero / nonzero,
+        ops.where(ops.logical_and(zeros == 1, is_zero), prod_nonzero * ops.ones_like(x),
+                  ops.zeros_like(x)))
+    return (others * _expand_back(ct, x.shape, axis, keepdims),)
+
+
+def _reduction(name, kernel, grad, combine):
+    return Primitive(name, eager=kernel, infer=_reduce_infer(name), grad=grad,
+                     category="reduction", scalar_expr=combine,
+                     attr_names=("axis", "keepdims"))
+
+
+SUM = _reduction("sum", _sum_kernel, _sum_grad, "add")
+MAX = _reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+                 _extremum_grad, "max")
+MIN = _reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+                 _extremum_grad, "min")
+PROD = _reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims,
+                                                           dtype=x.dtype),
+                  _prod_grad, "mul")
+
+
+def _accumulating_dtype(dtype):
+    """Keras's sum/prod dtype: small ints and bools accumulate in 32 bits."""
+    if dtype in ("bool", "int8", "int16"):
+        return "int32"
+    if dtype in ("uint8", "uint16"):
+        return "uint32"
+    return dtype
+
+
+def _reduce(prim, x, axis, keepdims, name):
+    return bind(prim, x, axis=normalize_axis(axis, x.ndim, name), keepdims=bool(keepdims))
 
 
 def sum(x, axis=None, keepdims=False):
     x = to_value(x)
-    if x.dtype == "bool":
-        x = _o().cast(x, "int32")
-    return bind(SUM, x, axis=normalize_axis(axis, x.ndim, "sum"), keepdims=bool(keepdims))
+    return _reduce(SUM, _o().cast(x, _accumulating_dtype(x.dtype)), axis, keepdims, "sum")
+
+
+def prod(x, axis=None, keepdims=False):
+    x = to_value(x)
+    return _reduce(PROD, _o().cast(x, _accumulating_dtype(x.dtype)), axis, keepdims, "prod")
+
+
+def max(x, axis=None, keepdims=False, initial=None):
+    x = to_value(x)
+    out = _reduce(MAX, x, axis, keepdims, "max")
+    return out if initial is None else _o().maximum(out, initial)
+
+
+def min(x, axis=None, keepdims=False, initial=None):
+    x = to_value(x)
+    out = _reduce(MIN, x, axis, keepdims, "min")
+    return out if initial is None else _o().minimum(out, initial)
+
+
+amax = max
+amin = min
+
+
+def any(x, axis=None, keepdims=False):
+    x = _o().cast(x, "bool")
+    if builtins.any(d == 0 for d in x.shape):
+        return _o().not_equal(sum(x, axis=axis, keepdims=keepdims), 0)
+    return _reduce(MAX, x, axis, keepdims, "any")
+
+
+def all(x, axis=None, keepdims=False):
+    x = _o().cast(x, "bool")
+    if builtins.any(d == 0 for d in x.shape):
+        n = sum(_o().logical_not(x), axis=axis, keepdims=keepdims)
+        return _o().equal(n, 0)
+    return _reduce(MIN, x, axis, keepdims, "all")
+
+
+def count_nonzero(x, axis=None):
+    return sum(_o().not_equal(x, 0), axis=axis)
+
+
+# -- argmax / argmin ---------------------------------------------------------------------
+
+def _arg_infer(name):
+    def infer(x, axis, keepdims):
+        if not 0 <= axis < x.ndim:
+            raise ShapeError(f"{name}: axis {axis} is out of range for a tensor of rank "
+                             f"{x.ndim}")
+        if x.shape[axis] == 0:
+            raise ShapeError(f"{name}: axis {axis} of shape {x.shape} is empty")
+        return Aval(reduce_shape(x.shape, (axis,), keepdims), "int32")
+    return infer
+
+
+def _arg_kernel(fn):
+    def kernel(x, axis, keepdims):
+        return fn(x, axis=axis, keepdims=keepdims).astype(np.int32)
+    return kernel
+
+
+ARGMAX = Primitive("argmax", eager=_arg_kernel(np.argmax), infer=_arg_infer("argmax"),
+                   category="reduction", scalar_expr="argmax", attr_names=("axis", "keepdims"))
+ARGMIN = Primitive("argmin", eager=_arg_kernel(np.argmin), infer=_arg_infer("argmin"),
+                   category="reduction", scalar_expr="argmin", attr_names=("axis", "keepdims"))
+
+
+def _arg(prim, x, axis, keepdims):
+    x = to_value(x)
+    if axis is None:  # over the flattened tensor, as in NumPy
+        flat = _o().reshape(x, (-1,))
+        out = bind(prim, flat, axis=0, keepdims=False)
+        return _o().reshape(out, (1,) * x.ndim) if keepdims else out
+    return bind(prim, x, axis=canonical_axis(axis, x.ndim, prim.name), keepdims=bool(keepdims))
+
+
+def argmax(x, axis=None, keepdims=False):
+    return _arg(ARGMAX, x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return _arg(ARGMIN, x, axis, keepdims)
+
+
+# -- composites --------------------------------------------------------------------------
+
+def _count(x, axes):
+    """The number of elements reduced over, static when the dims are known."""
+    n = 1
+    for a in axes:
+        if x.shape[a] is None:  # symbolic mode: count at run time
+            return sum(_o().ones_like(x), axis=axes, keepdims=True)
+        n *= x.shape[a]
+    return n
+
+
+def _float(x):
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        x = _o().cast(x, config.floatx())
+    return x
+
+
+def mean(x, axis=None, keepdims=False):
+    x = _float(x)
+    axes = normalize_axis(axis, x.ndim, "mean")
+    n = _count(x, axes)
+    if isinstance(n, int):
+        return sum(x, axis=axes, keepdims=keepdims) / n
+    out = sum(x, axis=axes, keepdims=True) / n
+    return out if keepdims else _o().squeeze(out, axis=axes)
+
+
+def var(x, axis=None, keepdims=False):
+    """The biased (population) variance, as NumPy and Keras compute it."""
+    x = _float(x)
+    axes = normalize_axis(axis, x.ndim, "var")
+    centered = x - mean(x, axis=axes, keepdims=True)
+    return mean(centered * centered, axis=axes, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return _o().sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+def average(x, axis=None, weights=None):
+    if weights is None:
+        return mean(x, axis=axis)
+    x = _float(x)
+    weights = _o().cast(weights, x.dtype)
+    if axis is not None and weights.ndim == 1 and x.ndim > 1:
+        ax = canonical_axis(axis, x.ndim, "average")
+        weights = _o().reshape(weights, [-1 if i == ax else 1 for i in range(x.ndim)])
+    return sum(x * weights, axis=axis) / sum(_o().broadcast_to(weights, x.shape)
+                                            if weights.shape != x.shape else weights, axis=axis)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))), computed stably: the max is subtracted first."""
+    ops = _o()
+    x = _float(x)
+    axes = normalize_axis(axis, x.ndim, "logsumexp")
+    m = ops.stop_gradient(max(x, axis=axes, keepdims=True))
+    m = ops.where(ops.isfinite(m), m, ops.zeros_like(m))  # all -inf rows give -inf, not nan
+    out = ops.log(sum(ops.exp(x - m), axis=axes, keepdims=True)) + m
+    return out if keepdims else ops.squeeze(out, axis=axes)
+
+
+def cumsum(x, axis=None, dtype=None):
+    """Cumulative sum, as a matmul with a triangular matrix (lowerable, differentiable)."""
+    ops = _o()
+    x = to_value(x)
+    if dtype is not None:
+        x = ops.cast(x, dtype)
+    x = ops.cast(x, _accumulating_dtype(x.dtype))
+    if axis is None:
+        x, axis = ops.reshape(x, (-1,)), 0
+    axis = canonical_axis(axis, x.ndim, "cumsum")
+    n = x.shape[axis]
+    if n is None:
+        raise ShapeError("cumsum: the summed axis must have a static size")
+    compute = x.dtype if dtypes.is_float(x.dtype) else "float64"
+    upper = ops.cast(ops.less_equal(ops.arange(n)[:, None], ops.arange(n)[None, :]), compute)
+    moved = ops.moveaxis(ops.cast(x, compute), axis, -1)
+    out = ops.matmul(moved, upper)
+    if not dtypes.is_float(x.dtype):
+        out = ops.cast(ops.round(out), x.dtype)
+    return ops.moveaxis(out, -1, axis)

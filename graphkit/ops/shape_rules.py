@@ -21,17 +21,20 @@ def broadcast_shapes(*shapes, op="broadcast"):
     return tuple(out)
 
 
+def canonical_axis(axis, ndim, op="op"):
+    """One axis as a non-negative int, with an error naming the op when out of range."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise ShapeError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+    return a % ndim
+
+
 def normalize_axis(axis, ndim, op="op"):
     """An int or a sequence of ints -> a sorted tuple of non-negative axes (None -> all)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < max(ndim, 1):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
-        out.append(a % ndim if ndim else 0)
+    axes = (axis,) if isinstance(axis, int) or hasattr(axis, "__index__") else tuple(axis)
+    out = [canonical_axis(a, ndim, op) for a in axes]
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
@@ -50,3 +53,54 @@ def num_elements(shape):
             return None
         n *= d
     return n
+
+
+# -- windows (conv and pooling) ----------------------------------------------------------
+
+def same_padding(size, window, stride, dilation=1):
+    """TF/Keras "same" padding for one spatial dim: (low, high), the extra pixel high."""
+    effective = (window - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + effective - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def window_output_size(size, window, stride, dilation, pad):
+    """Output length of a strided, dilated window over `size` padded by `pad` = (lo, hi)."""
+    if size is None:
+        return None
+    effective = (window - 1) * dilation + 1
+    padded = size + pad[0] + pad[1]
+    if padded < effective:
+        return 0
+    return (padded - effective) // stride + 1
+
+
+def resolve_padding(padding, spatial, window, strides, dilation, op):
+    """"valid"/"same" (or explicit pairs) -> a tuple of (low, high) pairs, or the string
+    "same" when a spatial dim is unknown (symbolic mode only)."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return tuple((0, 0) for _ in spatial)
+        if mode == "same":
+            if any(s is None for s in spatial):
+                return "same"
+            return tuple(same_padding(s, k, st, d)
+                         for s, k, st, d in zip(spatial, window, strides, dilation))
+        raise ValueError(f"{op}: `padding` must be 'valid' or 'same', received {padding!r}")
+    pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+    if len(pads) != len(spatial):
+        raise ValueError(f"{op}: expected {len(spatial)} padding pairs, received {padding!r}")
+    return pads
+
+
+def window_output_shape(spatial, window, strides, dilation, padding):
+    """Spatial output dims for explicit pad pairs or the symbolic "same"."""
+    out = []
+    for i, s in enumerate(spatial):
+        if padding == "same":
+            out.append(None if s is None else -(-s // strides[i]))
+        else:
+            out.append(window_output_size(s, window[i], strides[i], dilation[i], padding[i]))
+    return tuple(out)

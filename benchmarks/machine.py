@@ -1,0 +1,174 @@
+"""What machine the run is on, and its measured limits: FMA peak, SGEMM rate, memory bandwidth.
+
+The physical floors of the workloads are computed from these measured numbers, not from the
+reference machine's, because this machine is shared and its clock and neighbours vary.
+
+- FMA peak: a JIT-compiled (llvmlite) loop of independent vector FMAs at the widest vector
+  width the CPU has, run on every benchmark thread at once (ctypes releases the GIL).
+- SGEMM: NumPy float32 2048x2048 matmul, best of a few.
+- Memory bandwidth: NumPy `add(a, b, out=c)` over 64 MiB arrays split across the threads,
+  counted as STREAM counts it (3 arrays moved per element, no write-allocate traffic), which
+  is how the W2 floor counts its 50.3 MB.
+"""
+import ctypes
+import os
+import platform
+import threading
+import time
+
+import numpy as np
+
+from benchmarks.environment import THREADS
+
+_FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq",
+                      "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                      "amx_tile")
+
+
+def cpu_info():
+    """CPU model, interesting ISA flags, core count and memory, from /proc where possible."""
+    model, flags = platform.processor() or "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name":
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    info = {
+        "cpu_model": model,
+        "flags": [flag for flag in _FLAGS_OF_INTEREST if flag in flags],
+        "logical_cores": os.cpu_count(),
+        "benchmark_threads": THREADS,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/meminfo") as f:
+            total_kib = int(f.readline().split()[1])
+        info["memory_gib"] = round(total_kib / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return info
+
+
+def measure_sgemm_gflops(n=2048, repeats=4):
+    """NumPy float32 n x n matmul rate (GFLOP/s), best of `repeats` after a warm-up call."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)
+    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def measure_bandwidth_gbs(mib_per_array=64, repeats=5, threads=THREADS):
+    """STREAM-style `c = a + b` bandwidth (GB/s) with the work split over `threads`."""
+    n = mib_per_array * 2**20 // 4
+    a, b = np.ones(n, np.float32), np.full(n, 2.0, np.float32)
+    c = np.zeros(n, np.float32)  # touched now, so page faults are not timed
+    chunks = np.array_split(np.arange(n), threads)
+    bounds = [(chunk[0], chunk[-1] + 1) for chunk in chunks]
+
+    def work(lo, hi):
+        np.add(a[lo:hi], b[lo:hi], out=c[lo:hi])  # NumPy releases the GIL in the loop
+
+    best = min(_timed(lambda: _run_threads(work, bounds)) for _ in range(repeats))
+    return 3 * n * 4 / best / 1e9
+
+
+def _run_threads(fn, arg_list):
+    workers = [threading.Thread(target=fn, args=args) for args in arg_list]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+_ACCUMULATORS = 16  # 2 FMA pipes x 4-cycle latency needs 8 in flight; 16 leaves margin
+
+
+def _fma_loop_ir(lanes):
+    """LLVM IR of `fma_loop(i64 n, float* m, float* out)`: n rounds of 16 independent FMAs."""
+    vec = f"<{lanes} x float>"
+    acc_phis, acc_next, acc_stores = [], [], []
+    for k in range(_ACCUMULATORS):
+        acc_phis.append(f"  %a{k} = phi {vec} [ %init, %entry ], [ %n{k}, %loop ]")
+        acc_next.append(f"  %n{k} = call {vec} @llvm.fma.v{lanes}f32({vec} %a{k}, {vec} %mv, {vec} %cv)")
+        acc_stores.append(f"  %s{k} = fadd {vec} %s{k - 1}, %n{k}" if k else f"  %s0 = fadd {vec} %init, %n0")
+    return "\n".join([
+        f"declare {vec} @llvm.fma.v{lanes}f32({vec}, {vec}, {vec})",
+        "define void @fma_loop(i64 %count, ptr %m, ptr %out) {",
+        "entry:",
+        f"  %mv = load {vec}, ptr %m, align 4",
+        f"  %cp = getelementptr float, ptr %m, i64 {lanes}",
+        f"  %cv = load {vec}, ptr %cp, align 4",
+        f"  %init = fadd {vec} %mv, %cv",
+        "  br label %loop",
+        "loop:",
+        "  %i = phi i64 [ 0, %entry ], [ %inext, %loop ]",
+        *acc_phis, *acc_next,
+        "  %inext = add i64 %i, 1",
+        "  %done = icmp eq i64 %inext, %count",
+        "  br i1 %done, label %exit, label %loop",
+        "exit:",
+        *acc_stores,
+        f"  store {vec} %s{_ACCUMULATORS - 1}, ptr %out, align 4",
+        "  ret void",
+        "}",
+    ])
+
+
+def measure_fma_peak_gflops(seconds=0.25, threads=THREADS):
+    """Peak float32 FMA rate (GFLOP/s) on `threads` threads, or None without llvmlite."""
+    try:
+        import llvmlite.binding as llvm
+    except ImportError:
+        return None, "llvmlite missing"
+    features = llvm.get_host_cpu_features()
+    lanes = 16 if features.get("avx512f") else 8 if features.get("avx") else 4
+    # llvmlite >= 0.45 initializes the core itself; older ones need initialize()
+    for init in ("initialize_native_target", "initialize_native_asmprinter"):
+        getattr(llvm, init)()
+    module = llvm.parse_assembly(_fma_loop_ir(lanes))
+    target = llvm.Target.from_default_triple()
+    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                           features=features.flatten(), opt=3)
+    engine = llvm.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    fn = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(
+        engine.get_function_address("fma_loop"))
+    m = np.full(2 * lanes, 0.999, np.float32)
+    outs = [np.zeros(lanes, np.float32) for _ in range(threads)]
+    flops_per_round = _ACCUMULATORS * lanes * 2
+    rounds = 200_000
+    fn(rounds, m.ctypes.data, outs[0].ctypes.data)  # warm-up and size the run
+    rounds = max(rounds, int(rounds * seconds / 4 / max(_timed(
+        lambda: fn(rounds, m.ctypes.data, outs[0].ctypes.data)), 1e-6)))
+    args = [(rounds, m.ctypes.data, out.ctypes.data) for out in outs]
+    best = min(_timed(lambda: _run_threads(fn, args)) for _ in range(3))
+    return threads * rounds * flops_per_round / best / 1e9, f"{lanes * 32}-bit vectors"
+
+
+def measure_all():
+    """The three measured limits, with how each was measured."""
+    fma, fma_how = measure_fma_peak_gflops()
+    return {
+        "fma_peak_gflops": None if fma is None else round(fma, 1),
+        "fma_peak_method": f"llvmlite FMA loop, {fma_how}, {THREADS} threads",
+        "sgemm_gflops": round(measure_sgemm_gflops(), 1),
+        "sgemm_method": "NumPy float32 matmul 2048^3, best of 4",
+        "bandwidth_gbs": round(measure_bandwidth_gbs(), 1),
+        "bandwidth_method": f"NumPy c = a + b, 64 MiB arrays, {THREADS} threads, 3 arrays counted",
+    }

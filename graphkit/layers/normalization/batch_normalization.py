@@ -1,0 +1,150 @@
+"""`BatchNormalization`: normalizes with batch statistics in training and with moving
+statistics at inference, as Keras 3 does."""
+from graphkit import config, constraints, dtypes, initializers, ops, regularizers
+from graphkit.layers.input_spec import InputSpec
+from graphkit.layers.layer import Layer
+
+# Batch statistics overflow in half precision, so they are computed in float32 (as Keras).
+_HALF = ("float16", "bfloat16")
+
+
+class BatchNormalization(Layer):
+    """`gamma * (x - mean) / sqrt(var + epsilon) + beta` along `axis`.
+
+    - training (`training=True` and the layer trainable): mean and *biased* variance of
+      the batch, and the moving statistics are updated:
+      `moving = moving * momentum + batch_stat * (1 - momentum)`.
+    - otherwise: `moving_mean` and `moving_variance`.
+    Weights, in Keras's order: `gamma`, `beta` (trainable, when `scale`/`center`),
+    `moving_mean`, `moving_variance` (non-trainable). A mask (one dimension fewer than the
+    inputs) excludes masked positions from the batch statistics.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"BatchNormalization: `axis` must be an int, received {axis!r}")
+        if synchronized:
+            raise ValueError("BatchNormalization: synchronized=True needs several devices; "
+                             "graphkit runs on one. Received: synchronized=True")
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.synchronized = False
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': axis {self.axis} is out of range for "
+                f"inputs of rank {ndim}. Received: input_shape={tuple(input_shape)}")
+        channels = input_shape[self.axis]
+        if channels is None:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': the size of axis {self.axis} must be "
+                f"known. Received: input_shape={tuple(input_shape)}")
+        shape = (channels,)
+        if self.scale:
+            self.gamma = self.add_weight(
+                name="gamma", shape=shape, initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+                trainable=True, autocast=False)
+        if self.center:
+            self.beta = self.add_weight(
+                name="beta", shape=shape, initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+                trainable=True, autocast=False)
+        self.moving_mean = self.add_weight(
+            name="moving_mean", shape=shape, initializer=self.moving_mean_initializer,
+            trainable=False, autocast=False)
+        self.moving_variance = self.add_weight(
+            name="moving_variance", shape=shape, initializer=self.moving_variance_initializer,
+            trainable=False, autocast=False)
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: channels})
+        self._reduction_axes = tuple(i for i in range(ndim) if i != self.axis % ndim)
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None and len(mask.shape) != len(inputs.shape) - 1:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': the mask must have one dimension less "
+                f"than the inputs. Received: mask.shape={tuple(mask.shape)}, "
+                f"inputs.shape={tuple(inputs.shape)}")
+        input_dtype = dtypes.standardize_dtype(inputs.dtype)
+        if input_dtype in _HALF:
+            inputs = ops.cast(inputs, "float32")
+        dtype = inputs.dtype
+        moving_mean = ops.cast(self.moving_mean, dtype)
+        moving_variance = ops.cast(self.moving_variance, dtype)
+        if training and self.trainable:
+            mean, variance = self._moments(inputs, mask)
+            self.moving_mean.assign(
+                ops.add(ops.multiply(moving_mean, self.momentum),
+                        ops.multiply(mean, 1.0 - self.momentum)))
+            self.moving_variance.assign(
+                ops.add(ops.multiply(moving_variance, self.momentum),
+                        ops.multiply(variance, 1.0 - self.momentum)))
+        else:
+            mean, variance = moving_mean, moving_variance
+        outputs = ops.batch_normalization(
+            inputs, mean, variance, axis=self.axis,
+            offset=ops.cast(self.beta, dtype) if self.center else None,
+            scale=ops.cast(self.gamma, dtype) if self.scale else None,
+            epsilon=self.epsilon)
+        if input_dtype in _HALF:
+            outputs = ops.cast(outputs, input_dtype)
+        return outputs
+
+    def _moments(self, inputs, mask):
+        """Mean and biased variance over every axis but `axis`, masked positions left out."""
+        if mask is None:
+            return ops.moments(inputs, axes=self._reduction_axes)
+        # The mask covers every axis but the last (channels): weights (..., 1).
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), axis=-1)
+        count = ops.sum(weights, axis=self._reduction_axes, keepdims=True)
+        denominator = ops.add(count, config.epsilon())
+        mean = ops.divide(ops.sum(ops.multiply(weights, inputs), axis=self._reduction_axes,
+                                  keepdims=True), denominator)
+        squared = ops.square(ops.subtract(inputs, mean))
+        variance = ops.divide(ops.sum(ops.multiply(weights, squared),
+                                      axis=self._reduction_axes, keepdims=True), denominator)
+        channels = (inputs.shape[self.axis],)
+        return ops.reshape(mean, channels), ops.reshape(variance, channels)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config_ = {
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(
+                self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            "synchronized": self.synchronized,
+        }
+        return {**super().get_config(), **config_}

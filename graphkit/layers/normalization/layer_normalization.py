@@ -1,0 +1,119 @@
+"""`LayerNormalization`: normalizes each example over the feature axes (Ba et al., 2016)."""
+from graphkit import constraints, initializers, ops, regularizers
+from graphkit.layers.layer import Layer
+
+
+class LayerNormalization(Layer):
+    """`(x - mean) / sqrt(var + epsilon) * gamma + beta`, the statistics taken over `axis`
+    (an int or a list) of each example; `gamma` and `beta` span those axes.
+
+    With `rms_scaling=True`, `x / sqrt(var + epsilon) * gamma` (Keras's form: the variance,
+    not the mean square, and no `beta`).
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
+            self.axis = list(axis)
+        elif isinstance(axis, int) and not isinstance(axis, bool):
+            self.axis = axis
+        else:
+            raise TypeError("LayerNormalization: expected an int or a list/tuple of ints for "
+                            f"the argument `axis`, received {axis!r}")
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+        self.rms_scaling = rms_scaling
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.supports_masking = True
+        self.autocast = False
+
+    def _axes(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise ValueError(
+                    f"LayerNormalization '{self.name}': axis {a} is out of bounds for inputs "
+                    f"of rank {ndim}")
+        return sorted(a % ndim for a in axes)
+
+    def build(self, input_shape):
+        axes = self._axes(len(input_shape))
+        shape = tuple(input_shape[a] for a in axes)
+        if None in shape:
+            raise ValueError(
+                f"LayerNormalization '{self.name}': the normalized axes {axes} must have "
+                f"known sizes. Received: input_shape={tuple(input_shape)}")
+        if isinstance(self.axis, int):
+            self.axis = [self.axis]  # as Keras: a list once built
+        self.gamma = self.add_weight(
+            name="gamma", shape=shape, initializer=self.gamma_initializer,
+            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+            trainable=True, autocast=False) if (self.scale or self.rms_scaling) else None
+        self.beta = self.add_weight(
+            name="beta", shape=shape, initializer=self.beta_initializer,
+            regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+            trainable=True, autocast=False) if (self.center and not self.rms_scaling) else None
+        self.built = True
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, self.compute_dtype)
+        input_dtype = inputs.dtype
+        if input_dtype in ("float16", "bfloat16") and self.dtype == "float32":
+            # Mixed precision: compute the statistics in float32.
+            inputs = ops.cast(inputs, "float32")
+        ndim = len(inputs.shape)
+        axes = self._axes(ndim)
+        broadcast_shape = [1] * ndim
+        for a in axes:
+            broadcast_shape[a] = inputs.shape[a]
+
+        def broadcast(v):
+            if v is None:
+                return None
+            return ops.reshape(ops.cast(v, inputs.dtype), broadcast_shape)
+
+        if self.rms_scaling:
+            variance = ops.var(inputs, axis=axes, keepdims=True)
+            outputs = ops.multiply(ops.multiply(inputs, ops.rsqrt(
+                ops.add(variance, self.epsilon))), broadcast(self.gamma))
+        else:
+            mean, variance = ops.moments(inputs, axes=axes, keepdims=True)
+            inv = ops.rsqrt(ops.add(variance, self.epsilon))
+            gamma, beta = broadcast(self.gamma), broadcast(self.beta)
+            if gamma is not None:
+                inv = ops.multiply(inv, gamma)
+            # x * inv + (beta - mean * inv): Keras's arrangement of the same formula.
+            shift = ops.negative(ops.multiply(mean, inv))
+            if beta is not None:
+                shift = ops.add(shift, beta)
+            outputs = ops.add(ops.multiply(inputs, inv), shift)
+        return ops.cast(outputs, input_dtype)
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return input_shape
+
+    def get_config(self):
+        config = {
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+        }
+        return {**super().get_config(), **config}

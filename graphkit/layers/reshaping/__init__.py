@@ -1,0 +1,5 @@
+"""Reshaping layers: Flatten, Reshape, Permute, RepeatVector."""
+from graphkit.layers.reshaping.flatten import Flatten
+from graphkit.layers.reshaping.permute import Permute
+from graphkit.layers.reshaping.repeat_vector import RepeatVector
+from graphkit.layers.reshaping.reshape import Reshape

@@ -1,0 +1,94 @@
+"""Metrics that accumulate values: `Sum`, `Mean`, and `MeanMetricWrapper` (the mean of a
+per-sample function such as an accuracy or a loss)."""
+from graphkit import ops
+from graphkit.losses.loss import (apply_mask, divide_no_nan, get_keras_mask,
+                                  squeeze_or_expand_to_same_rank)
+from graphkit.metrics.metric import Metric
+
+
+def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
+    """One value per sample (reducing the non-batch axes), weighted by `sample_weight`.
+
+    Returns the weighted values and the per-sample weights (None without weights).
+    """
+    mask = get_keras_mask(values)
+    values = ops.cast(values, dtype)
+    if sample_weight is not None:
+        sample_weight = ops.convert_to_tensor(sample_weight, dtype=dtype)
+        if mask is not None:
+            sample_weight = apply_mask(sample_weight, mask, dtype=dtype, reduction="sum")
+        values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
+        weight_ndim, values_ndim = len(sample_weight.shape), len(values.shape)
+        if values_ndim > weight_ndim:
+            values = reduce_fn(values, axis=tuple(range(weight_ndim, values_ndim)))
+        # Broadcasting the weights changes the count a Mean divides by, not the product.
+        sample_weight = ops.broadcast_to(sample_weight, values.shape)
+        values = ops.multiply(values, sample_weight)
+        if weight_ndim > 1:
+            sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, weight_ndim)))
+    if len(values.shape) > 1:
+        values = reduce_fn(values, axis=tuple(range(1, len(values.shape))))
+    return values, sample_weight
+
+
+class Sum(Metric):
+    """The (weighted) sum of all values seen."""
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), name="total")
+
+    def update_state(self, values, sample_weight=None):
+        values, _ = reduce_to_samplewise_values(values, sample_weight, ops.sum, self.dtype)
+        self.total.assign(ops.add(self.total, ops.sum(values)))
+
+    def result(self):
+        return ops.cast(self.total, self.dtype)
+
+
+class Mean(Metric):
+    """The (weighted) mean of all values seen: total / count."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), name="total")
+        self.count = self.add_variable(shape=(), name="count")
+
+    def update_state(self, values, sample_weight=None):
+        values, sample_weight = reduce_to_samplewise_values(values, sample_weight, ops.mean,
+                                                            self.dtype)
+        self.total.assign(ops.add(self.total, ops.sum(values)))
+        if sample_weight is not None:
+            num_samples = ops.sum(sample_weight)
+        elif len(values.shape) >= 1:
+            num_samples = ops.cast(ops.shape(values)[0], self.dtype)
+        else:
+            num_samples = 1.0
+        self.count.assign(ops.add(self.count, ops.cast(num_samples, self.dtype)))
+
+    def result(self):
+        return divide_no_nan(self.total, ops.cast(self.count, self.dtype))
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of `fn(y_true, y_pred, **kwargs)` over all samples seen."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = get_keras_mask(y_pred)
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        sample_weight = apply_mask(sample_weight, mask, dtype=self.dtype, reduction="sum")
+        return super().update_state(values, sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self._fn_kwargs)
+        if type(self) is MeanMetricWrapper:
+            raise ValueError(
+                f"MeanMetricWrapper '{self.name}': a metric wrapping the function "
+                f"{self._fn!r} cannot be serialized; register a Metric subclass instead")
+        return config

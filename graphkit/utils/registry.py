@@ -1,0 +1,57 @@
+"""Name registries for the objects users name by string: initializers, regularizers,
+constraints. One registry per family gives it `get`, `serialize` and `deserialize` with
+Keras 3's conventions and close-match suggestions for unknown names.
+"""
+import inspect
+
+from graphkit.errors import unknown_identifier
+
+
+class ObjectRegistry:
+    """`objects` maps every accepted name (class names, snake_case names, aliases) to a class."""
+
+    def __init__(self, kind, module, objects):
+        self.kind = kind        # "initializer", used in error messages
+        self.module = module    # "graphkit.initializers", written into configs
+        self.objects = dict(objects)
+
+    def serialize(self, obj):
+        """{"module", "class_name", "config", "registered_name"}, Keras 3's layout."""
+        if obj is None:
+            return None
+        if not hasattr(obj, "get_config"):
+            raise ValueError(f"Cannot serialize {self.kind} {obj!r}: it has no get_config()")
+        return {"module": self.module, "class_name": type(obj).__name__,
+                "config": obj.get_config(), "registered_name": None}
+
+    def lookup(self, name, custom_objects=None):
+        if custom_objects and name in custom_objects:
+            return custom_objects[name]
+        if name in self.objects:
+            return self.objects[name]
+        choices = set(self.objects) | set(custom_objects or ())
+        raise unknown_identifier(self.kind, name, choices)
+
+    def deserialize(self, config, custom_objects=None):
+        """An instance from a serialized dict, or from a bare name (default arguments)."""
+        if isinstance(config, str):
+            return self.lookup(config, custom_objects)()
+        if not isinstance(config, dict) or "class_name" not in config:
+            raise ValueError(f"Could not deserialize {self.kind}: expected a string or a dict "
+                             f"with a 'class_name' key, received {config!r}")
+        cls = self.lookup(config["class_name"], custom_objects)
+        return cls.from_config(dict(config.get("config") or {}))
+
+    def get(self, identifier):
+        """None -> None; a name or a config -> a new instance; a class -> an instance of it;
+        any other callable as it is."""
+        if identifier is None:
+            return None
+        if isinstance(identifier, (str, dict)):
+            return self.deserialize(identifier)
+        if inspect.isclass(identifier):
+            return identifier()
+        if callable(identifier):
+            return identifier
+        raise ValueError(f"Could not interpret {self.kind} identifier: {identifier!r} "
+                         f"(expected a string, a config dict, an instance or a callable)")

@@ -1,0 +1,85 @@
+"""Dropout and ActivityRegularization."""
+import numpy as np
+import pytest
+
+import graphkit as gk
+from graphkit import layers
+from tests.layers.layer_checks import assert_config_roundtrip
+
+BASE_KEYS = {"name", "trainable", "dtype"}
+
+
+def test_dropout_is_identity_at_inference():
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    layer = layers.Dropout(0.5)
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+def test_dropout_in_training_drops_and_rescales():
+    x = np.ones((200, 50), "float32")
+    layer = layers.Dropout(0.3, seed=7)
+    y = np.asarray(layer(x, training=True))
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], 1 / 0.7, rtol=1e-6)
+    assert abs(kept.mean() - 0.7) < 0.02
+    # The seed generator is layer state: it advances, so the next call drops other entries.
+    y2 = np.asarray(layer(x, training=True))
+    assert (y2 != y).any()
+
+
+def test_dropout_seed_state_is_a_non_trainable_variable():
+    layer = layers.Dropout(0.5, seed=1)
+    assert layer.weights == []
+    state = layer.non_trainable_variables
+    assert len(state) == 1
+    before = np.array(state[0].numpy())
+    layer(np.ones((2, 2), "float32"), training=True)
+    assert not np.array_equal(before, np.asarray(state[0].numpy()))
+
+
+def test_dropout_same_seed_same_mask_and_noise_shape():
+    x = np.ones((3, 4, 5), "float32")
+    a = layers.Dropout(0.5, seed=3)(x, training=True)
+    b = layers.Dropout(0.5, seed=3)(x, training=True)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    y = np.asarray(layers.Dropout(0.5, noise_shape=(None, 1, 5), seed=4)(x, training=True))
+    assert (y == y[:, :1, :]).all()  # one mask shared along axis 1
+
+
+def test_dropout_rate_zero_has_no_state_and_config():
+    layer = layers.Dropout(0.0)
+    assert layer.non_trainable_variables == []
+    x = np.ones((2, 2), "float32")
+    np.testing.assert_array_equal(np.asarray(layer(x, training=True)), x)
+    config = assert_config_roundtrip(layers.Dropout(0.25, noise_shape=(None, 1), seed=5),
+                                     BASE_KEYS | {"rate", "seed", "noise_shape"}).get_config()
+    assert config["rate"] == 0.25 and config["seed"] == 5
+    assert layers.Dropout(0.5).compute_output_shape((None, 3)) == (None, 3)
+
+
+def test_dropout_bad_rate():
+    with pytest.raises(ValueError, match=r"Dropout.*rate.*Received: rate=1.5"):
+        layers.Dropout(1.5)
+
+
+def test_activity_regularization_adds_loss():
+    x = np.array([[1.0, -2.0], [0.5, 0.0]])
+    layer = layers.ActivityRegularization(l1=0.1, l2=0.01, dtype="float64")
+    y = layer(x)
+    np.testing.assert_array_equal(np.asarray(y), x)
+    assert len(layer.losses) == 1
+    # Keras 3 divides activity regularization by the batch size (2 here).
+    expected = (0.1 * np.abs(x).sum() + 0.01 * (x ** 2).sum()) / 2
+    np.testing.assert_allclose(float(layer.losses[0]), expected, rtol=1e-12)
+    config = assert_config_roundtrip(layer, BASE_KEYS | {"l1", "l2"}).get_config()
+    assert config["l1"] == 0.1 and config["l2"] == 0.01
+    assert layer.compute_output_shape((None, 2)) == (None, 2)
+
+
+def test_regularization_layers_pass_masks():
+    idx = np.array([[1, 0, 2]])
+    emb = layers.Embedding(3, 2, mask_zero=True)(idx)
+    for layer in (layers.Dropout(0.5), layers.ActivityRegularization(l1=0.1)):
+        y = layer(emb)
+        np.testing.assert_array_equal(np.asarray(y._keras_mask), idx != 0)
