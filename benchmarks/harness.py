@@ -70,6 +70,7 @@ class Budget:
     min_calls: int = 5
     max_calls: int = 20000
     build_limit_s: float = 120.0
+    rounds: int = 5               # timing is interleaved across peers in this many rounds
 
 
 @contextlib.contextmanager
@@ -125,10 +126,11 @@ def max_abs_error(actual, expected):
     return float(np.max(np.abs(actual - expected))) if actual.size else 0.0
 
 
-def run_peer(name, build, data, workload, budget, expected):
-    """Build, check (against `expected`, the float64 reference) and time one peer.
+def prepare_peer(name, build, data, workload, budget, expected):
+    """Build one peer, run it once (compilation included) and check it against `expected`
+    (the float64 reference). Returns (row, runner); runner is None when the peer failed.
 
-    Always returns a Row: a failure of the peer is recorded in it, never raised.
+    A failure of the peer is recorded in the row, never raised.
     """
     row = Row(peer=name)
     try:
@@ -141,18 +143,79 @@ def run_peer(name, build, data, workload, budget, expected):
         row.max_error = max_abs_error(checked, expected)
         row.error_ok = row.max_error <= workload.tolerance
         row.note = runner.note
-        _time_calls(runner.call, budget, row)
+        return row, runner
+    except Exception as exc:  # any failure of a peer is a row, never the end of the run
+        _record_failure(row, exc)
+        return row, None
+
+
+def _record_failure(row, exc):
+    row.status, row.message = {
+        PeerMissing: ("missing", str(exc)),
+        PeerNotApplicable: ("n/a", str(exc)),
+        PeerTimeout: ("timeout", str(exc)),
+    }.get(type(exc), ("error", one_line(exc)))
+
+
+def time_interleaved(prepared, budget):
+    """Time every prepared peer in rounds: peer A for a slice, peer B for a slice, ...,
+    `budget.rounds` times over.
+
+    The machine is shared, so load comes and goes; interleaving spreads it over all peers
+    instead of landing on whichever peer was being timed at that moment.
+    """
+    live = [(row, runner) for row, runner in prepared if runner is not None]
+    times = {id(row): [] for row, _ in live}
+    for row, runner in list(live):
+        if not _guarded(row, lambda: _warm_up(runner.call, budget.warmup_s)):
+            live.remove((row, runner))
+    slice_s = budget.timing_s / budget.rounds
+    for _ in range(budget.rounds):
+        for row, runner in list(live):
+            samples = times[id(row)]
+            if not _guarded(row, lambda: _time_slice(runner.call, slice_s, budget, samples)):
+                live.remove((row, runner))
+    for row, runner in live:
+        samples = times[id(row)]
+        row.median_s, row.min_s, row.calls = \
+            float(np.median(samples)), float(np.min(samples)), len(samples)
         if runner.stats is not None:
             row.compiler_stats = _safe_stats(runner.stats)
-    except PeerMissing as exc:
-        row.status, row.message = "missing", str(exc)
-    except PeerNotApplicable as exc:
-        row.status, row.message = "n/a", str(exc)
-    except PeerTimeout as exc:
-        row.status, row.message = "timeout", str(exc)
-    except Exception as exc:  # any failure of a peer is a row, never the end of the run
-        row.status, row.message = "error", one_line(exc)
+
+
+def run_peer(name, build, data, workload, budget, expected):
+    """prepare_peer + time_interleaved for a single peer (a row, whatever happens)."""
+    row, runner = prepare_peer(name, build, data, workload, budget, expected)
+    time_interleaved([(row, runner)], budget)
     return row
+
+
+def _guarded(row, fn):
+    try:
+        fn()
+        return True
+    except Exception as exc:  # a peer that fails after its first call is still just a row
+        _record_failure(row, exc)
+        return False
+
+
+def _warm_up(call, seconds):
+    deadline = time.perf_counter() + seconds
+    for _ in range(3):
+        call()
+    while time.perf_counter() < deadline:
+        call()
+
+
+def _time_slice(call, seconds, budget, samples):
+    end = time.perf_counter() + seconds
+    per_slice = max(1, budget.min_calls // budget.rounds)
+    taken = 0
+    while (taken < per_slice or time.perf_counter() < end) and len(samples) < budget.max_calls:
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+        taken += 1
 
 
 def _check_output(runner, first, workload):
@@ -167,24 +230,6 @@ def _check_output(runner, first, workload):
     for _ in range(workload.check_steps - 1):
         runner.call()
     return [to_numpy(first).reshape(()), [to_numpy(p) for p in runner.params()]]
-
-
-def _time_calls(call, budget, row):
-    deadline = time.perf_counter() + budget.warmup_s
-    for _ in range(3):
-        call()
-    while time.perf_counter() < deadline:
-        call()
-    times = []
-    end = time.perf_counter() + budget.timing_s
-    while (len(times) < budget.min_calls or time.perf_counter() < end) \
-            and len(times) < budget.max_calls:
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    row.median_s = float(np.median(times))
-    row.min_s = float(np.min(times))
-    row.calls = len(times)
 
 
 def _safe_stats(stats):

@@ -1,7 +1,9 @@
 """What machine the run is on, and its measured limits: FMA peak, SGEMM rate, memory bandwidth.
 
 The physical floors of the workloads are computed from these measured numbers, not from the
-reference machine's, because this machine is shared and its clock and neighbours vary.
+reference machine's, because this machine is shared and its clock and neighbours vary. Each
+is the best of several short runs, so that a moment of load from a neighbour is not taken
+for the machine's limit (a floor ratio below 1.0 in a table means it was, all the same).
 
 - FMA peak: a JIT-compiled (llvmlite) loop of independent vector FMAs at the widest vector
   width the CPU has, run on every benchmark thread at once (ctypes releases the GIL).
@@ -56,7 +58,7 @@ def cpu_info():
     return info
 
 
-def measure_sgemm_gflops(n=2048, repeats=4):
+def measure_sgemm_gflops(n=2048, repeats=5):
     """NumPy float32 n x n matmul rate (GFLOP/s), best of `repeats` after a warm-up call."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
@@ -67,7 +69,7 @@ def measure_sgemm_gflops(n=2048, repeats=4):
     return 2.0 * n ** 3 / best / 1e9
 
 
-def measure_bandwidth_gbs(mib_per_array=64, repeats=5, threads=THREADS):
+def measure_bandwidth_gbs(mib_per_array=64, repeats=7, threads=THREADS):
     """STREAM-style `c = a + b` bandwidth (GB/s) with the work split over `threads`."""
     n = mib_per_array * 2**20 // 4
     a, b = np.ones(n, np.float32), np.full(n, 2.0, np.float32)
@@ -105,8 +107,10 @@ def _fma_loop_ir(lanes):
     acc_phis, acc_next, acc_stores = [], [], []
     for k in range(_ACCUMULATORS):
         acc_phis.append(f"  %a{k} = phi {vec} [ %init, %entry ], [ %n{k}, %loop ]")
-        acc_next.append(f"  %n{k} = call {vec} @llvm.fma.v{lanes}f32({vec} %a{k}, {vec} %mv, {vec} %cv)")
-        acc_stores.append(f"  %s{k} = fadd {vec} %s{k - 1}, %n{k}" if k else f"  %s0 = fadd {vec} %init, %n0")
+        acc_next.append(f"  %n{k} = call {vec} @llvm.fma.v{lanes}f32("
+                        f"{vec} %a{k}, {vec} %mv, {vec} %cv)")
+        previous = f"%s{k - 1}" if k else "%init"
+        acc_stores.append(f"  %s{k} = fadd {vec} {previous}, %n{k}")
     return "\n".join([
         f"declare {vec} @llvm.fma.v{lanes}f32({vec}, {vec}, {vec})",
         "define void @fma_loop(i64 %count, ptr %m, ptr %out) {",
@@ -130,7 +134,7 @@ def _fma_loop_ir(lanes):
     ])
 
 
-def measure_fma_peak_gflops(seconds=0.25, threads=THREADS):
+def measure_fma_peak_gflops(seconds=0.15, threads=THREADS):
     """Peak float32 FMA rate (GFLOP/s) on `threads` threads, or None without llvmlite."""
     try:
         import llvmlite.binding as llvm
@@ -157,8 +161,40 @@ def measure_fma_peak_gflops(seconds=0.25, threads=THREADS):
     rounds = max(rounds, int(rounds * seconds / 4 / max(_timed(
         lambda: fn(rounds, m.ctypes.data, outs[0].ctypes.data)), 1e-6)))
     args = [(rounds, m.ctypes.data, out.ctypes.data) for out in outs]
-    best = min(_timed(lambda: _run_threads(fn, args)) for _ in range(3))
+    best = min(_timed(lambda: _run_threads(fn, args)) for _ in range(7))
     return threads * rounds * flops_per_round / best / 1e9, f"{lanes * 32}-bit vectors"
+
+
+class ForeignLoad:
+    """How busy other processes kept the cores while a table was being measured.
+
+    The machine is shared: this is the share of all cores that processes other than this
+    one (and its children) used between start() and share(), from /proc/stat.
+    """
+
+    def __init__(self):
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # not idle/iowait
+        own = os.times()
+        return (time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"),
+                own.user + own.system + own.children_user + own.children_system)
+
+    def share(self):
+        """Fraction of all cores (0..1) used by other processes, or None off Linux."""
+        end = self._sample()
+        if end is None or self._start is None:
+            return None
+        wall = end[0] - self._start[0]
+        foreign = (end[1] - self._start[1]) - (end[2] - self._start[2])
+        return max(0.0, min(1.0, foreign / (wall * (os.cpu_count() or 1)))) if wall > 0 else None
 
 
 def measure_all():
@@ -168,7 +204,7 @@ def measure_all():
         "fma_peak_gflops": None if fma is None else round(fma, 1),
         "fma_peak_method": f"llvmlite FMA loop, {fma_how}, {THREADS} threads",
         "sgemm_gflops": round(measure_sgemm_gflops(), 1),
-        "sgemm_method": "NumPy float32 matmul 2048^3, best of 4",
+        "sgemm_method": "NumPy float32 matmul 2048^3, best of 5",
         "bandwidth_gbs": round(measure_bandwidth_gbs(), 1),
         "bandwidth_method": f"NumPy c = a + b, 64 MiB arrays, {THREADS} threads, 3 arrays counted",
     }

@@ -62,12 +62,15 @@ def arena_summary(stats):
     return f"arena {arena / 1e6:.2f} MB / intermediates {total / 1e6:.2f} MB"
 
 
-def print_table(workload, rows, floor, out=print):
+def print_table(workload, rows, floor, out=print, foreign_load=None):
     best = add_ratios(rows, floor[0] if floor else None)
     out(f"\n{workload.id} {workload.name}: {workload.what}")
     if floor:
         out(f"  physical floor on this machine: {fmt_time(floor[0])} ({floor[1]})")
     out(f"  best peer: {best.peer if best else 'none'}; tolerance {workload.tolerance:g}")
+    if foreign_load is not None:
+        busy = " (noisy: medians are inflated, compare mins)" if foreign_load > 0.1 else ""
+        out(f"  other processes used {foreign_load:.0%} of the cores meanwhile{busy}")
     header = f"  {'peer':<18} {'median':>11} {'min':>11} {'x best':>7} {'x floor':>8} " \
              f"{'1st call':>10} {'max err':>9}  notes"
     out(header)
@@ -88,6 +91,8 @@ def print_table(workload, rows, floor, out=print):
             f"{fmt_time(row.first_call_s):>10} {err:>9}{flag}  {notes}")
     if missing:
         out("  missing: " + ", ".join(missing))
+    if any(r.ratio_floor is not None and r.ratio_floor < 0.95 for r in rows):
+        out("  note: a row beats the floor: the machine's peak was measured under load")
 
 
 def write_json_atomic(path, payload):
@@ -106,8 +111,6 @@ def write_json_atomic(path, payload):
 
 
 def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
         return value.tolist()
     return str(value)

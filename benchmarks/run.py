@@ -8,27 +8,32 @@ import gc
 import os
 import sys
 import time
+import warnings
 
 if __package__ in (None, ""):  # `python benchmarks/run.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import benchmarks  # noqa: E402,F401  (pins threads before NumPy is imported)
 from benchmarks import environment, machine, peers, report  # noqa: E402
-from benchmarks.harness import Budget, run_peer  # noqa: E402
+from benchmarks.harness import Budget, prepare_peer, time_interleaved  # noqa: E402
 from benchmarks.memory import measure_in_subprocess  # noqa: E402
 from benchmarks.workloads import ALL_IDS, TIMED, w8_compile_time  # noqa: E402
 from benchmarks.workloads.base import GRAPHKIT_PEERS  # noqa: E402
 
+# peers' own advice (dynamo hints, deprecations) is noise in a results table
+warnings.filterwarnings("ignore", module=r"(torch|jax|keras|onnx|tinygrad|numba)(\.|$)")
+
 DEFAULT_JSON = os.path.join(environment.REPO_ROOT, "benchmarks", "results.json")
 
 # peers whose memory is measured: graphkit's rows, and NumPy's as the reference point
-MEMORY_PEERS = GRAPHKIT_PEERS + ("numpy",)
+# (--quick: the compiled row only; each measurement is a child process, about 2 s)
+MEMORY_PEERS = {"quick": ("graphkit compiled",), "full": GRAPHKIT_PEERS + ("numpy",)}
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true",
-                        help="short timing (~0.25 s per peer); under 2 minutes on 2 cores")
+                        help="short timing (~0.2 s per peer); under 2 minutes on 2 cores")
     parser.add_argument("--only", default="",
                         help=f"comma-separated workload ids, from {','.join(ALL_IDS)}")
     parser.add_argument("--peers", default="",
@@ -49,25 +54,31 @@ def parse_args(argv):
 
 def budget_for(quick):
     if quick:
-        return Budget(timing_s=0.25, warmup_s=0.05, min_calls=3, build_limit_s=60.0)
-    return Budget(timing_s=1.5, warmup_s=0.3, min_calls=5, build_limit_s=180.0)
+        return Budget(timing_s=0.2, warmup_s=0.05, min_calls=3, build_limit_s=60.0, rounds=4)
+    return Budget(timing_s=1.5, warmup_s=0.3, min_calls=5, build_limit_s=180.0, rounds=10)
 
 
 def run_timed_workload(workload, args, budget, limits):
+    load = machine.ForeignLoad()
     data = workload.make_data()
     expected = workload.reference(data)
-    rows = []
+    prepared = []
     for name, build in workload.peers.items():
-        if not args.peer_filter(name):
-            continue
-        gc.collect()
-        row = run_peer(name, build, data, workload, budget, expected)
-        if row.status == "ok" and name in MEMORY_PEERS and not args.no_memory:
-            row.memory = measure_in_subprocess(workload.id, name, budget.build_limit_s)
-        rows.append(row)
+        if args.peer_filter(name):
+            gc.collect()
+            prepared.append(prepare_peer(name, build, data, workload, budget, expected))
+    time_interleaved(prepared, budget)
+    foreign = load.share()
+    rows = [row for row, _ in prepared]
+    del prepared  # release the peers' buffers before the next workload
+    gc.collect()
+    for row in rows:
+        memory_peers = MEMORY_PEERS["quick" if args.quick else "full"]
+        if row.status == "ok" and row.peer in memory_peers and not args.no_memory:
+            row.memory = measure_in_subprocess(workload.id, row.peer, budget.build_limit_s)
     floor = workload.floor(limits)
-    report.print_table(workload, rows, floor)
-    return {"what": workload.what, "tolerance": workload.tolerance,
+    report.print_table(workload, rows, floor, foreign_load=foreign)
+    return {"what": workload.what, "tolerance": workload.tolerance, "foreign_load": foreign,
             "floor_s": floor[0] if floor else None, "floor": floor[1] if floor else None,
             "rows": [row.as_dict() for row in rows]}
 

@@ -2,7 +2,6 @@
 SPEC's rule (keras -> graphkit, tf.* -> graphkit.ops.*), up to "The Model class". Each test
 asserts what the guide prints or asserts."""
 import numpy as np
-import pytest
 
 import graphkit as gk
 from graphkit import ops
@@ -35,7 +34,7 @@ def test_linear_layer_with_weights_created_in_init():
     assert linear_layer.weights == [linear_layer.w, linear_layer.b]
 
 
-# -- "Layers can have non-trainable weights" -------------------------------------------------------
+# -- "Layers can have non-trainable weights" ------------------------------------------------------
 
 class ComputeSum(gk.layers.Layer):
     def __init__(self, input_dim):
@@ -59,7 +58,7 @@ def test_compute_sum_prints_2_then_4():
     assert my_sum.trainable_weights == []
 
 
-# -- "Best practice: deferring weight creation until the shape of the inputs is known" -------------
+# -- "Best practice: deferring weight creation until the shape of the inputs is known" ------------
 
 class Linear(gk.layers.Layer):
     def __init__(self, units=32):
@@ -85,7 +84,7 @@ def test_lazy_linear_builds_on_first_call():
     assert linear_layer.w.shape == (2, 32) and linear_layer.b.shape == (32,)
 
 
-# -- "Layers are recursively composable" -----------------------------------------------------------
+# -- "Layers are recursively composable" ----------------------------------------------------------
 
 class MLPBlock(gk.layers.Layer):
     def __init__(self):
@@ -208,7 +207,7 @@ def test_gradient_tape_training_loop_lowers_the_loss():
     assert accuracy > 0.9
 
 
-# -- "You can optionally enable serialization on your layers" ------------------------------------------
+# -- "You can optionally enable serialization on your layers" -------------------------------------
 
 class LinearWithConfig(gk.layers.Layer):
     def __init__(self, units=32):
@@ -267,7 +266,7 @@ def test_get_config_with_base_keys():
     assert new_layer.name == "linear_with_base_config_7" and new_layer.units == 64
 
 
-# -- "Privileged training argument in the call() method" ------------------------------------------------
+# -- "Privileged training argument in the call() method" ------------------------------------------
 
 class CustomDropout(gk.layers.Layer):
     def __init__(self, rate, **kwargs):
@@ -304,7 +303,7 @@ def test_training_reaches_custom_dropout_inside_a_block():
     assert np.any(Block()(x, training=True).numpy() == 0.0)
 
 
-# -- "Privileged mask argument in the call() method" ----------------------------------------------------
+# -- "Privileged mask argument in the call() method" ----------------------------------------------
 
 def test_mask_from_embedding_is_passed_to_a_layer_that_takes_mask():
     class MaskedMean(gk.layers.Layer):
@@ -320,11 +319,9 @@ def test_mask_from_embedding_is_passed_to_a_layer_that_takes_mask():
     np.testing.assert_allclose(out[1], table[2], rtol=1e-6)
 
 
-# -- "These losses also work seamlessly with fit()" -------------------------------------------------------
+# -- "These losses also work seamlessly with fit()" -----------------------------------------------
 
 def test_add_loss_with_fit():
-    pytest.importorskip("graphkit.trainers.trainer",
-                        reason="the trainer (helper E) is not in the tree yet")
     inputs = gk.Input(shape=(3,))
     outputs = ActivityRegularizationLayer()(inputs)
     model = gk.Model(inputs, outputs)

@@ -71,13 +71,12 @@ def torch_adam_loop(params, grads, m, v, step_size):
         p.sub_(step_size * mi / (vi.sqrt() + EPSILON))
 
 
-def tinygrad_adam(params, m, v, t):
-    """Adam inside a TinyJit step: reads p.grad, assigns p, m, v and the step count t."""
+def tinygrad_adam(params, grads, m, v, t):
+    """Adam inside a TinyJit step: assigns p, m, v and the step count t."""
     t.assign(t + 1)
     step_size = LR * (1.0 - (t * math.log(BETA_2)).exp()).sqrt() / (
         1.0 - (t * math.log(BETA_1)).exp())
-    for p, mi, vi in zip(params, m, v):
-        g = p.grad
+    for p, g, mi, vi in zip(params, grads, m, v):
         mi.assign(mi + (g - mi) * (1.0 - BETA_1))
         vi.assign(vi + (g * g - vi) * (1.0 - BETA_2))
         p.assign(p.detach() - step_size * mi / (vi.sqrt() + EPSILON))

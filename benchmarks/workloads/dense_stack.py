@@ -158,7 +158,18 @@ def graphkit_runner(model, *inputs, compiled):
     @gk.jit
     def forward(x):
         return model(x)
-    return Runner(call=lambda: forward(feed), stats=lambda: forward.lower(feed).stats())
+    return Runner(call=lambda: forward(feed), stats=lambda: lowered_stats(forward, feed))
+
+
+def lowered_stats(jitted, *args):
+    """SPEC's `f.lower(*args).stats()`, plus the memory plan where the stats lack it."""
+    lowered = jitted.lower(*args)
+    stats = dict(lowered.stats())
+    plan = getattr(lowered, "memory_plan", None)
+    if "memory" not in stats and plan is not None:
+        stats["memory"] = {"arena_bytes": plan.arena_bytes,
+                           "intermediate_bytes": plan.intermediate_bytes}
+    return stats
 
 
 # --- tinygrad ---

@@ -16,7 +16,8 @@ def _reference(data):
 
 
 WORKLOAD = Workload(
-    id="W1", name="mlp_infer", what="Dense(512,relu)-Dense(512,relu)-Dense(10)-softmax, x(256,784)",
+    id="W1", name="mlp_infer",
+    what="Dense(512,relu)-Dense(512,relu)-Dense(10)-softmax, x(256,784)",
     make_data=make_data, reference=memoized_reference(_reference),
     peers=dense_stack.inference_peers("params", "x", softmax=True, batch=BATCH),
     tolerance=1e-5,

@@ -31,9 +31,9 @@ class NumpyMLPTrainer:
         self.rows = np.arange(len(self.y))
         self.optimizer = adam.NumpyAdam(self.params)
 
-    def step(self):
+    def loss_and_grads(self, params):
         acts = []
-        logits = dense_stack.numpy_forward(self.params, self.x, keep=acts)
+        logits = dense_stack.numpy_forward(params, self.x, keep=acts)
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         total = exp.sum(axis=1, keepdims=True)
@@ -41,14 +41,18 @@ class NumpyMLPTrainer:
         grad = exp / total                        # d loss / d logits = (softmax - onehot) / B
         grad[self.rows, self.y] -= 1.0
         grad /= len(self.y)
-        grads = [None] * len(self.params)
-        for i in reversed(range(len(self.params) // 2)):
+        grads = [None] * len(params)
+        for i in reversed(range(len(params) // 2)):
             layer_input = self.x if i == 0 else acts[i - 1]
             grads[2 * i] = layer_input.T @ grad
             grads[2 * i + 1] = grad.sum(axis=0)
             if i > 0:
-                grad = grad @ self.params[2 * i].T
+                grad = grad @ params[2 * i].T
                 grad *= acts[i - 1] > 0            # relu'
+        return loss, grads
+
+    def step(self):
+        loss, grads = self.loss_and_grads(self.params)
         self.optimizer.apply(self.params, grads)
         return loss
 
@@ -184,20 +188,16 @@ def tinygrad_peer(d):
 
 def tinygrad_train_runner(tinygrad, loss_fn, params, batch):
     Tensor = tinygrad.Tensor
-    p = [Tensor(a, requires_grad=True).realize() for a in params]
+    p = [Tensor(a).realize() for a in params]
     m = [Tensor.zeros(*a.shape).contiguous().realize() for a in params]
     v = [Tensor.zeros(*a.shape).contiguous().realize() for a in params]
     t = Tensor.zeros(()).contiguous().realize()
 
     @tinygrad.TinyJit
     def step(*batch_tensors):
-        with Tensor.train():
-            loss = loss_fn(p, *batch_tensors)
-            loss.backward()
-            updated = adam.tinygrad_adam(p, m, v, t)
-            for param in p:
-                param.grad = None
-            Tensor.realize(loss, *updated)
+        loss = loss_fn(p, *batch_tensors)
+        grads = loss.gradient(*p)      # only the weights' gradients (not the data's)
+        Tensor.realize(loss, *adam.tinygrad_adam(p, grads, m, v, t))
         return loss
 
     def call():

@@ -44,8 +44,8 @@ class NumpyVAETrainer:
         self.x, self.eps = np.asarray(x, dtype), np.asarray(eps, dtype)
         self.optimizer = adam.NumpyAdam(self.params)
 
-    def step(self):
-        w_enc, b_enc, w_mu, b_mu, w_lv, b_lv, w_dec, b_dec, w_out, b_out = self.params
+    def loss_and_grads(self, params):
+        w_enc, b_enc, w_mu, b_mu, w_lv, b_lv, w_dec, b_dec, w_out, b_out = params
         x, eps = self.x, self.eps
         h = np.maximum(x @ w_enc + b_enc, 0)
         z_mean = h @ w_mu + b_mu
@@ -67,6 +67,10 @@ class NumpyVAETrainer:
         d_h = (d_mean @ w_mu.T + d_log_var @ w_lv.T) * (h > 0)
         grads = [x.T @ d_h, d_h.sum(0), h.T @ d_mean, d_mean.sum(0), h.T @ d_log_var,
                  d_log_var.sum(0), z.T @ d_h2, d_h2.sum(0), h2.T @ d_logit, d_logit.sum(0)]
+        return loss, grads
+
+    def step(self):
+        loss, grads = self.loss_and_grads(self.params)
         self.optimizer.apply(self.params, grads)
         return loss
 

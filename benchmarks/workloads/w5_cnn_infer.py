@@ -183,7 +183,8 @@ def _graphkit(d, compiled):
 _FLOPS = 2 * BATCH * (26 * 26 * 9 * 1 * CONV1 + 24 * 24 * 9 * CONV1 * CONV2
                       + FLAT * HIDDEN + HIDDEN * CLASSES)
 WORKLOAD = Workload(
-    id="W5", name="cnn_infer", what="Conv(32)-Conv(64)-MaxPool-Flatten-Dense(128)-Dense(10), NHWC x(64,28,28,1)",
+    id="W5", name="cnn_infer",
+    what="Conv(32)-Conv(64)-MaxPool-Flatten-Dense(128)-Dense(10), NHWC x(64,28,28,1)",
     make_data=make_data, reference=memoized_reference(_reference),
     peers={
         "numpy": lambda d: Runner(call=lambda: numpy_forward(d["params"], d["x"])),
@@ -191,7 +192,8 @@ WORKLOAD = Workload(
         "torch eager": lambda d: torch_peer(d, False),
         "torch.compile": lambda d: torch_peer(d, True),
         "onnxruntime": onnx_peer,
-        "keras (jax)": lambda d: keras_runner(keras_style_cnn(peers.keras(), d["params"]), d["x"]),
+        "keras (jax)": lambda d: keras_runner(keras_style_cnn(peers.keras(), d["params"]),
+                                              d["x"]),
         "tinygrad": tinygrad_peer,
         "graphkit eager": lambda d: _graphkit(d, False),
         "graphkit compiled": lambda d: _graphkit(d, True),

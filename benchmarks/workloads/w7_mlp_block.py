@@ -145,7 +145,8 @@ def _graphkit(d, compiled):
 
 
 WORKLOAD = Workload(
-    id="W7", name="mlp_block", what="x + Dense(768)(gelu_tanh(Dense(3072)(layer_norm(x)))), x(512,768)",
+    id="W7", name="mlp_block",
+    what="x + Dense(768)(gelu_tanh(Dense(3072)(layer_norm(x)))), x(512,768)",
     make_data=make_data, reference=memoized_reference(_reference),
     peers={
         "numpy": lambda d: Runner(call=lambda: numpy_forward(d["params"], d["x"])),
@@ -153,7 +154,8 @@ WORKLOAD = Workload(
         "torch eager": lambda d: torch_peer(d, False),
         "torch.compile": lambda d: torch_peer(d, True),
         "onnxruntime": onnx_peer,
-        "keras (jax)": lambda d: keras_runner(keras_style_block(peers.keras(), d["params"]), d["x"]),
+        "keras (jax)": lambda d: keras_runner(keras_style_block(peers.keras(), d["params"]),
+                                              d["x"]),
         "tinygrad": tinygrad_peer,
         "graphkit eager": lambda d: _graphkit(d, False),
         "graphkit compiled": lambda d: _graphkit(d, True),

@@ -14,7 +14,7 @@ import llvmlite.binding as llvm
 
 from graphkit.codegen.target import host_target
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _state = {"jit": None}
 _names = itertools.count()
 # name -> address of symbols that every library may call (the runtime thread pool...).

@@ -43,7 +43,10 @@ class Variable(OperatorMixin):
                     f"Variable '{self.name}': an initializer needs a `shape`, received shape=None")
             shape = tuple(int(d) for d in shape)
             dtype = dtypes.standardize_dtype(dtype)
-            value = initializer(shape, dtype=dtype)
+            # Initializers run eagerly, even inside a trace or a stateless call: a
+            # pass-through state scope hides those scopes (e.g. a seed generator's state).
+            with scopes.StateScope():
+                value = initializer(shape, dtype=dtype)
             return Tensor(np.array(np.asarray(value), dtype=dtype))
         if hasattr(initializer, "_value") and isinstance(initializer, Variable):
             initializer = initializer.numpy()

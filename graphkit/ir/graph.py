@@ -57,8 +57,7 @@ class Node:
         """The Primitive of a primitive node (None for constants and kernels)."""
         if self.op in (CONSTANT, KERNEL):
             return None
-        from graphkit.ops.primitive import get_primitive
-        return get_primitive(self.op)
+        return lookup_primitive(self.op)
 
     @property
     def effect(self):
@@ -166,14 +165,6 @@ class Graph:
     def kernels(self):
         return [n for n in self.nodes if n.op == KERNEL]
 
-    def uses(self):
-        """value -> list of (node, operand index) over the top-level nodes."""
-        out = {}
-        for node in self.nodes:
-            for i, v in enumerate(node.operands):
-                out.setdefault(v, []).append((node, i))
-        return out
-
     def to_networkx(self):
         """The node DAG as a networkx.DiGraph (nodes are indices into `self.nodes`)."""
         import networkx as nx
@@ -235,6 +226,18 @@ def _clone_graph(graph, namer, vmap):
     g.set_outputs([vmap[v] for v in graph.outputs], graph.output_labels)
     g.annotations = dict(graph.annotations)
     return g
+
+
+def lookup_primitive(name, required=True):
+    """The Primitive named `name`. Parsed text may name ops whose modules were never
+    imported, so a miss loads every op module once before giving up."""
+    from graphkit.ops.primitive import PRIMITIVES, get_primitive
+    if name not in PRIMITIVES:
+        import graphkit.ops  # noqa: F401  (registers the ops)
+        import graphkit.ops.random  # noqa: F401  (not imported by graphkit.ops)
+    if not required:
+        return PRIMITIVES.get(name)
+    return get_primitive(name)
 
 
 def layer_path(scope, op):

@@ -19,7 +19,7 @@ def interpret(graph, *inputs):
     env = {}
     for i, (p, x) in enumerate(zip(graph.params, inputs)):
         a = np.asarray(x)
-        if a.shape != p.type.shape or a.dtype.name != p.type.dtype:
+        if a.shape != p.type.shape or a.dtype != p.type.np_dtype:
             label = graph.param_labels[i] or f"input {i}"
             raise InterpreterError(
                 f"@{graph.name}: {label} (%{p.name}) expects {p.type}, received "
@@ -53,7 +53,7 @@ def eval_node(node, arrays):
     result = []
     for o, a in zip(node.outputs, outs):
         a = np.asarray(a)
-        if a.shape != o.type.shape or a.dtype.name != o.type.dtype:
+        if a.shape != o.type.shape or a.dtype != o.type.np_dtype:
             # The eager kernel and the infer rule of the op disagree: an op bug.
             raise InterpreterError(
                 f"op '{node.op}' ({node.scope or 'no scope'}) returned "

@@ -12,7 +12,9 @@ Attributes: `name` (`k0`, `k1`, ...) and `kind`:
   the full space, e.g. softmax's divide); "outer" nodes are computed once per reduced
   element (they depend on the reduction and have its output shape, e.g. the mean's divide);
 - "matmul" / "conv": the anchor computes a tile of its output, and the other body nodes
-  are an epilogue computed per output element (bias, activation, residual);
+  are an epilogue computed per output element (bias, activation, residual). A matmul
+  operand may be a body `transpose` of a parameter swapping its last two axes: read that
+  parameter with swapped strides (`KernelInfo.transposed_operands`);
 - otherwise the category of the single op it holds ("layout", "gather", "pool",
   "random", "creation", "opaque"): no fusion, one op.
 """
@@ -85,14 +87,18 @@ class KernelInfo:
         self.anchor = None
         self.reduce_axes = ()
         self.levels = {}
+        self.transposed_operands = ()  # matmul operand indices read through a transpose
         if self.kind in ANCHOR_KINDS:
             self.anchor = next(n for n in self.body.nodes if _node_kind(n) == self.kind)
         if self.kind == "reduction":
             self.space = self.anchor.operands[0].type.shape
             self.reduce_axes = tuple(self.anchor.attrs["axis"])
-            self.levels = reduction_levels(self.body, self.anchor)
+            self.levels = reduction_levels(self.body.nodes, self.anchor)
         elif self.kind in ("matmul", "conv"):
             self.space = self.anchor.outputs[0].type.shape
+            self.transposed_operands = tuple(
+                i for i, v in enumerate(self.anchor.operands)
+                if v.producer is not None and v.producer.op == "transpose")
         elif self.kind == "elementwise":
             self.space = broadcast_shapes(*[o.type.shape for n in self.body.nodes
                                             for o in n.outputs])
@@ -108,18 +114,56 @@ def _node_kind(node):
     return prim.category if prim is not None else node.op
 
 
-def reduction_levels(body, anchor):
-    """body node -> "inner" | "outer" | "reduction" (see the module docstring)."""
-    reduced_shape = anchor.outputs[0].type.shape
-    after = set(anchor.outputs)
+def reduction_levels(nodes, anchor):
+    """node -> "reduction" | "outer" | "inner" for the nodes of a reduction kernel.
+
+    A node is "outer" when it has the reduction's output shape and reads only outer values:
+    the reduction result, other outer nodes, or outside values that broadcast to that shape.
+    Every other node is "inner". Returns None when some inner node's shape does not
+    broadcast to the reduced space, i.e. the nodes do not form a valid reduction kernel.
+    """
+    space = anchor.operands[0].type.shape
+    reduced = anchor.outputs[0].type.shape
+    produced = {o: n for n in nodes for o in n.outputs}
+    outer_values = set(anchor.outputs)
     levels = {}
-    for node in body.nodes:
+    for node in nodes:
         if node is anchor:
             levels[node] = "reduction"
             continue
-        depends = any(v in after for v in node.operands)
-        if depends:
-            after.update(node.outputs)
-        levels[node] = "outer" if depends and node.outputs[0].type.shape == reduced_shape \
-            else "inner"
+        shape = node.outputs[0].type.shape
+        reads_outer = all(v in outer_values or (v not in produced and _broadcasts(
+            v.type.shape, reduced)) for v in node.operands)
+        touches_reduction = _depends_on(node, anchor, produced)
+        if shape == reduced and reads_outer and touches_reduction:
+            levels[node] = "outer"
+            outer_values.update(node.outputs)
+        elif _broadcasts(shape, space):
+            levels[node] = "inner"
+        else:
+            return None
     return levels
+
+
+def _depends_on(node, anchor, produced):
+    stack, seen = list(node.operands), set()
+    while stack:
+        v = stack.pop()
+        p = produced.get(v)
+        if p is None or p in seen:
+            continue
+        if p is anchor:
+            return True
+        seen.add(p)
+        stack.extend(p.operands)
+    return False
+
+
+def _broadcasts(shape, target):
+    """`shape` broadcasts to `target` (right-aligned, NumPy rules) without changing it."""
+    if len(shape) > len(target):
+        return False
+    for d, t in zip(reversed(shape), reversed(target)):
+        if d != t and d != 1:
+            return False
+    return True

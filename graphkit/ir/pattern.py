@@ -9,7 +9,7 @@ rules that undo each other.
 import numpy as np
 
 from graphkit.ir.graph import CONSTANT
-from graphkit.ir.types import PURE, TensorType
+from graphkit.ir.types import PURE
 
 MAX_SWEEPS = 50
 
@@ -64,26 +64,18 @@ class Rewriter:
 
 
 class RewriteContext:
-    """What a rule can ask: constants behind values, and a way to emit new nodes."""
+    """One sweep's state: the replacements so far, and `emit` for rules that build nodes."""
 
     def __init__(self, graph):
         self.graph = graph
         self.subst = {}
         self.kept = []
         self.current = None
-        self.order = {p: i for i, p in enumerate(graph.params)}
-        for node in graph.nodes:
-            for o in node.outputs:
-                self.order[o] = len(self.order)
 
     def resolve(self, v):
         while v in self.subst:
             v = self.subst[v]
         return v
-
-    def position(self, v):
-        """Definition order of a value (new values sort last)."""
-        return self.order.get(v, len(self.order))
 
     def emit(self, op, operands, out_type, attrs=None, value=None):
         """A new one-output node placed before the node being rewritten; returns its output."""
@@ -92,13 +84,6 @@ class RewriteContext:
                                     value=value)
         self.kept.append(node)
         return node.outputs[0]
-
-    def emit_like(self, op, operands, attrs=None):
-        """Emit a primitive node, typing its output with the primitive's infer rule."""
-        from graphkit.ops.primitive import Aval, get_primitive
-        prim = get_primitive(op)
-        aval = prim.infer(*[Aval(v.type.shape, v.type.dtype) for v in operands], **(attrs or {}))
-        return self.emit(op, operands, TensorType(aval.shape, aval.dtype), attrs)
 
 
 def producer_op(value):

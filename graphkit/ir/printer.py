@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from graphkit.ir.graph import CONSTANT, KERNEL
+from graphkit.ir.graph import CONSTANT, KERNEL, lookup_primitive
 
 INLINE_LIMIT = 32
 INDENT = "  "
@@ -91,8 +91,7 @@ def attr_order(op, attrs):
     if op == KERNEL:
         known = _KERNEL_ATTR_ORDER
     else:
-        from graphkit.ops.primitive import PRIMITIVES
-        prim = PRIMITIVES.get(op)
+        prim = lookup_primitive(op, required=False)
         known = tuple(prim.attr_names) if prim is not None else ()
     first = [k for k in known if k in attrs]
     return first + sorted(k for k in attrs if k not in known)

@@ -315,7 +315,7 @@ def _finish(trace, out, info):
             labels.append(leaf_path(("out",) + tuple(path)))
         else:
             info.out_leaves.append(("static", leaf))
-    info.out_tree = out
+    info.out_tree = tree.pack_sequence_as(out, [None] * len(flat))  # structure only
     for var, value in trace.var_writes.values():
         values.append(value.ir_value)
         labels.append(f"var:{var.path}")

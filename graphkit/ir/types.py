@@ -24,11 +24,12 @@ PURE, RANDOM = "pure", "random"
 
 
 class TensorType:
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "np_dtype")
 
     def __init__(self, shape, dtype):
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = dtypes.standardize_dtype(dtype)
+        self.np_dtype = np.dtype(self.dtype)
 
     @classmethod
     def of(cls, value):
@@ -52,7 +53,7 @@ class TensorType:
     @property
     def nbytes(self):
         n = self.size
-        return None if n is None else n * np.dtype(self.dtype).itemsize
+        return None if n is None else n * self.np_dtype.itemsize
 
     def __eq__(self, other):
         return (isinstance(other, TensorType) and self.shape == other.shape

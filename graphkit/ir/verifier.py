@@ -9,7 +9,7 @@
 """
 import numpy as np
 
-from graphkit.ir.graph import CONSTANT, KERNEL
+from graphkit.ir.graph import CONSTANT, KERNEL, lookup_primitive
 from graphkit.ir.types import TensorType
 
 
@@ -50,7 +50,8 @@ def _verify(graph, defined_anywhere, top):
     for node in graph.nodes:
         for i, v in enumerate(node.operands):
             if v not in visible:
-                where = "in an enclosing graph" if v.name in defined_anywhere else "later or nowhere"
+                where = ("in an enclosing graph" if v.name in defined_anywhere
+                         else "later or nowhere")
                 _fail(node, f"operand {i} %{v.name} is defined {where}; a value must be "
                             "defined before its uses, in the same graph")
         _check_node(node, defined_anywhere)
@@ -73,8 +74,8 @@ def _check_node(node, defined_anywhere):
         return _check_constant(node)
     if node.op == KERNEL:
         return _check_kernel(node, defined_anywhere)
-    from graphkit.ops.primitive import PRIMITIVES, Aval
-    prim = PRIMITIVES.get(node.op)
+    from graphkit.ops.primitive import Aval
+    prim = lookup_primitive(node.op, required=False)
     if prim is None:
         _fail(node, f"unknown op '{node.op}'")
     for key, value in node.attrs.items():

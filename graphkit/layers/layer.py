@@ -20,6 +20,7 @@ from graphkit import naming, tree
 from graphkit.core import scopes
 from graphkit.core import keras_tensor as kt
 from graphkit.core.variable import Variable
+from graphkit.layers import auto_config, symbolic
 from graphkit.layers import call_context as cc
 from graphkit.layers import dtype_policy as dp
 from graphkit.layers import input_spec as input_spec_mod
@@ -34,14 +35,14 @@ _INTERNAL = frozenset({
     "_input_shape_arg", "_scope_open", "_lock", "build", "_path",
 })
 
-_JSON_TYPES = (str, int, float, bool, type(None))
-
-
 class Layer:
+    # Attributes never wrapped or tracked (subclasses may add their own internals).
+    _untracked_attrs = _INTERNAL
+
     def __new__(cls, *args, **kwargs):
         obj = object.__new__(cls)
         obj.__dict__["_lock"] = True  # cleared by Layer.__init__: detects a missing super call
-        _capture_auto_config(obj, cls, args, kwargs)
+        auto_config.capture(obj, cls, args, kwargs)
         _wrap_build(obj)
         return obj
 
@@ -108,7 +109,7 @@ class Layer:
         d["_seed_generators"] = stores["seeds"]
 
     def __setattr__(self, name, value):
-        if name in _INTERNAL or name.startswith("__"):
+        if name in self._untracked_attrs or name.startswith("__"):
             object.__setattr__(self, name, value)
             return
         if "_tracker" not in self.__dict__:
@@ -130,7 +131,7 @@ class Layer:
 
     def _referenced_elsewhere(self, target, skip):
         for attr, value in self.__dict__.items():
-            if attr == skip or attr in _INTERNAL:
+            if attr == skip or attr in self._untracked_attrs:
                 continue
             if value is target:
                 return True
@@ -309,7 +310,7 @@ class Layer:
     def input_dtype(self):
         return self.compute_dtype
 
-    # -- build -------------------------------------------------------------------------------------
+    # -- build ------------------------------------------------------------------------------------
     @property
     def path(self):
         return self._path
@@ -328,7 +329,7 @@ class Layer:
             self._build_by_symbolic_run(input_shape)
 
     def _build_by_symbolic_run(self, input_shape):
-        inputs = _keras_tensors_for(input_shape, self.compute_dtype)
+        inputs = symbolic.keras_tensors_for(input_shape, self.compute_dtype)
         try:
             with kt.symbolic_call_scope():
                 self.call(inputs)
@@ -348,9 +349,9 @@ class Layer:
         if not config:
             return
         if "input_shape" in config:
-            self.build(_tuplify_shape(config["input_shape"]))
+            self.build(symbolic.tuplify_shape(config["input_shape"]))
         elif "shapes_dict" in config:
-            self.build(**{k: _tuplify_shape(v) for k, v in config["shapes_dict"].items()})
+            self.build(**{k: symbolic.tuplify_shape(v) for k, v in config["shapes_dict"].items()})
 
     def _maybe_build(self, call_spec):
         if self.built:
@@ -375,9 +376,15 @@ class Layer:
     def __call__(self, *args, **kwargs):
         self._check_super_called()
         original_args, original_kwargs = args, dict(kwargs)
-        symbolic = kt.any_symbolic_tensors(args, kwargs)
-        with kt.no_node_recording():
-            args, kwargs = self._convert_inputs(args, kwargs)
+        # Fast path for the common `layer(tensor)`: no structure to walk.
+        single = len(args) == 1 and not kwargs and is_value(args[0])
+        if single:
+            symbolic = isinstance(args[0], kt.KerasTensor)
+        else:
+            symbolic = kt.any_symbolic_tensors(args, kwargs)
+        if not (single and _needs_no_cast(args[0], self)):
+            with kt.no_node_recording():
+                args, kwargs = self._convert_inputs(args, kwargs)
         self._check_positional(args)
         call_spec = CallSpec(self._call_signature, self._call_context_args, args, kwargs,
                              self.name)
@@ -397,7 +404,7 @@ class Layer:
                 outputs = self._symbolic_outputs(args, kwargs)
             else:
                 outputs = self._eager_outputs(args, kwargs)
-            self._set_output_masks(call_spec.first_arg, outputs, previous_mask, symbolic)
+            self._set_output_masks(call_spec.first_arg, outputs, previous_mask)
         finally:
             for name, value in saved.items():
                 context.set_value(name, value)
@@ -497,7 +504,7 @@ class Layer:
     def _symbolic_outputs(self, args, kwargs):
         with kt.symbolic_call_scope():
             outputs = self._run_call(self.compute_output_spec, args, kwargs)
-        return _fresh_symbolic_outputs(self, args, kwargs, outputs)
+        return symbolic.fresh_symbolic_outputs(self, args, kwargs, outputs)
 
     def _add_activity_regularization(self, outputs):
         if self.activity_regularizer is None:
@@ -511,10 +518,12 @@ class Layer:
                     loss = ops.divide(loss, ops.cast(out.shape[0], loss.dtype))
                 self.add_loss(loss)
 
-    def _set_output_masks(self, first_arg, outputs, previous_mask, symbolic):
+    def _set_output_masks(self, first_arg, outputs, previous_mask):
         flat_outputs = tree.flatten(outputs)
         if not self.supports_masking:
-            if any(m is not None for m in tree.flatten(previous_mask)):
+            # A call() that takes `mask` consumed it; otherwise the mask is lost: say so.
+            if not self._call_has_mask_arg and any(
+                    m is not None for m in tree.flatten(previous_mask)):
                 warnings.warn(
                     f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input "
                     "with a mask attached to it, but it does not support masking, so the mask "
@@ -554,19 +563,18 @@ class Layer:
             shapes = shapes_for(self.compute_output_shape, shapes_dict(spec), spec,
                                 type(self).__name__)
             out_shape = self.compute_output_shape(**shapes)
-            return _map_shapes(lambda s: kt.KerasTensor(s, self.compute_dtype), out_shape)
-        args, kwargs = tree.map_structure(_symbolic, (args, kwargs))
+            return symbolic.map_shapes(lambda s: kt.KerasTensor(s, self.compute_dtype), out_shape)
+        args, kwargs = tree.map_structure(symbolic.as_symbolic, (args, kwargs))
         with kt.symbolic_call_scope():
             return self.call(*args, **kwargs)
 
     def compute_output_shape(self, *args, **kwargs):
         """Output shape(s) for input shape(s), found by running `call` symbolically."""
-        inputs = [_keras_tensors_for(s, self.compute_dtype) for s in args]
-        kw = {k: _keras_tensors_for(s, self.compute_dtype) for k, s in kwargs.items()}
+        inputs = [symbolic.keras_tensors_for(s, self.compute_dtype) for s in args]
+        kw = {k: symbolic.keras_tensors_for(s, self.compute_dtype) for k, s in kwargs.items()}
         with kt.symbolic_call_scope(), self._name_scope():
-            if not self.built:
-                self.build(*args, **kwargs) if _overrides(self, "build") else None
-                self.built = True
+            if not self.built and _overrides(self, "build"):
+                self.build(*args, **kwargs)
             out = self.call(*inputs, **kw)
         return tree.map_structure(lambda x: tuple(x.shape), out)
 
@@ -613,7 +621,7 @@ class Layer:
                 queue.extendleft(reversed(layer._layers))
         return layers
 
-    # -- stateless call ----------------------------------------------------------------------------
+    # -- stateless call ---------------------------------------------------------------------------
     def stateless_call(self, trainable_variables, non_trainable_variables, *args,
                        return_losses=False, **kwargs):
         """Run `call` on the given variable values; the layer's own state is left untouched.
@@ -659,7 +667,7 @@ class Layer:
             return outputs, new_nt, losses
         return outputs, new_nt
 
-    # -- symbolic graph ----------------------------------------------------------------------------
+    # -- symbolic graph ---------------------------------------------------------------------------
     @property
     def input(self):
         """The input tensor(s) of the first symbolic call."""
@@ -677,7 +685,7 @@ class Layer:
         values = getattr(self._inbound_nodes[0], attr)
         return values[0] if len(values) == 1 else values
 
-    # -- config --------------------------------------------------------------------------------------
+    # -- config -----------------------------------------------------------------------------------
     def get_config(self):
         self._check_super_called()
         base = {"name": self.name, "trainable": self.trainable,
@@ -687,7 +695,7 @@ class Layer:
             base["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if _overrides(self, "get_config"):
             return base  # called as super().get_config() by a subclass that adds its own
-        return _auto_config(self, base)
+        return auto_config.config_for(self, base)
 
     @classmethod
     def from_config(cls, config):
@@ -700,7 +708,7 @@ class Layer:
             raise TypeError(f"Error when deserializing class '{cls.__name__}' using "
                             f"config={config}: {type(e).__name__}: {e}") from e
 
-    # -- misc ----------------------------------------------------------------------------------------
+    # -- misc -------------------------------------------------------------------------------------
     def _check_super_called(self):
         if self.__dict__.get("_lock", True):
             raise RuntimeError(f"In layer '{type(self).__name__}', you forgot to call "
@@ -713,7 +721,7 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-# -- helpers ---------------------------------------------------------------------------------------
+# -- helpers --------------------------------------------------------------------------------------
 
 class _LayerNameScope:
     """The layer's name scope, opened once even when build() runs inside __call__'s scope."""
@@ -758,91 +766,6 @@ def _wrap_build(obj):
 def _overrides(layer, method):
     """Whether `layer`'s class overrides the base Layer's `method`."""
     return getattr(type(layer), method) is not getattr(Layer, method)
-
-
-def _capture_auto_config(obj, cls, args, kwargs):
-    """Keep the constructor arguments, for layers that do not override get_config()."""
-    d = obj.__dict__
-    d["_auto_config"] = None
-    d["_auto_config_error"] = None
-    try:
-        sig = inspect.signature(cls.__init__)
-        bound = sig.bind(None, *args, **kwargs)
-    except TypeError:
-        return  # __init__ will raise the real error
-    params = list(sig.parameters.values())
-    if any(p.kind == p.POSITIONAL_ONLY for p in params[1:]):
-        d["_auto_config_error"] = ("its __init__() takes positional-only arguments, which "
-                                   "cannot be restored from a config", None)
-        return
-    bound.apply_defaults()
-    config = dict(bound.arguments)
-    config.pop(params[0].name, None)
-    for p in params:
-        if p.kind == p.VAR_KEYWORD:
-            config.update(config.pop(p.name, {}))
-        elif p.kind == p.VAR_POSITIONAL:
-            if config.pop(p.name, ()):
-                d["_auto_config_error"] = ("it was created with variadic positional arguments "
-                                           "(*args), which cannot be restored from a config",
-                                           None)
-                return
-    config.pop("name", None)
-    d["_auto_config"] = config
-
-
-def _auto_config(layer, base):
-    cls = type(layer).__name__
-    error = layer.__dict__.get("_auto_config_error")
-    if error is not None:
-        raise TypeError(f"Layer {cls} cannot be serialized automatically: {error[0]}. "
-                        f"Override get_config() (and from_config() if needed).")
-    captured = layer.__dict__.get("_auto_config")
-    if captured is None:
-        raise TypeError(f"Layer {cls} cannot be serialized automatically: its constructor "
-                        f"arguments were not captured. Override get_config().")
-    for arg, value in captured.items():
-        bad = _first_non_serializable(value)
-        if bad is not _OK:
-            raise TypeError(
-                f"Layer {cls} cannot be serialized automatically: its constructor argument "
-                f"`{arg}` is {_short(bad)} (of type {type(bad).__name__}), which is not a "
-                f"plain JSON value (str, int, float, bool, None, or lists/dicts of them). "
-                f"Override get_config() to return a serializable config for {cls}, and "
-                f"from_config() if the config needs converting back.")
-    init = inspect.signature(type(layer).__init__).parameters
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in init.values())
-    config = {k: v for k, v in base.items() if takes_kwargs or k in init}
-    config.update({k: v for k, v in captured.items() if k not in base})
-    return config
-
-
-_OK = object()
-
-
-def _first_non_serializable(value):
-    if isinstance(value, _JSON_TYPES):
-        return _OK
-    if isinstance(value, (list, tuple)):
-        for v in value:
-            bad = _first_non_serializable(v)
-            if bad is not _OK:
-                return bad
-        return _OK
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                return k
-            bad = _first_non_serializable(v)
-            if bad is not _OK:
-                return bad
-        return _OK
-    return value
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _extend_unique(out, seen, values):
@@ -916,70 +839,12 @@ def set_keras_mask(x, mask):
         pass  # a value kind without a mask slot
 
 
+def _needs_no_cast(x, layer):
+    dtype = x.dtype
+    return dtype == layer.input_dtype or not layer.autocast or "float" not in dtype
+
+
 def _variable_to_value(x):
     return x.value if isinstance(x, Variable) else x
 
 
-def _symbolic(x):
-    """Values passed to compute_output_spec, as KerasTensors (concrete ones keep their spec)."""
-    if isinstance(x, kt.KerasTensor) or not is_value(x):
-        return x
-    return kt.KerasTensor(x.shape, x.dtype)
-
-
-def _keras_tensors_for(shape, dtype):
-    if _is_shape(shape):
-        return kt.KerasTensor(shape, dtype)
-    return _map_shapes(lambda s: kt.KerasTensor(s, dtype), shape)
-
-
-def _is_shape(s):
-    return isinstance(s, (list, tuple)) and all(
-        d is None or isinstance(d, (int, np.integer)) for d in s)
-
-
-def _map_shapes(fn, shapes):
-    if _is_shape(shapes):
-        return fn(tuple(shapes))
-    if isinstance(shapes, dict):
-        return {k: _map_shapes(fn, v) for k, v in shapes.items()}
-    if isinstance(shapes, (list, tuple)):
-        return type(shapes)(_map_shapes(fn, s) for s in shapes)
-    raise ValueError(f"Expected a shape tuple or a nested structure of shapes, "
-                     f"received {shapes!r}")
-
-
-def _tuplify_shape(shape):
-    """JSON turns shape tuples into lists: turn them back."""
-    if _is_shape(shape):
-        return tuple(shape)
-    if isinstance(shape, dict):
-        return {k: _tuplify_shape(v) for k, v in shape.items()}
-    if isinstance(shape, (list, tuple)):
-        return tuple(_tuplify_shape(s) for s in shape)
-    return shape
-
-
-def _fresh_symbolic_outputs(layer, args, kwargs, outputs):
-    """The symbolic outputs as new KerasTensors, one object per output.
-
-    An output that is one of the inputs (an identity layer), a repeated object, or a concrete
-    value (a returned variable) gets a new KerasTensor, so that recording this call's node
-    cannot overwrite another tensor's history.
-    """
-    input_ids = {id(x) for x in tree.flatten((args, kwargs))}
-    seen = set()
-
-    def fresh(x):
-        if isinstance(x, Variable):
-            x = x.value
-        if not is_value(x):
-            raise ValueError(f"Layer '{layer.name}' returned a non-tensor output in a symbolic "
-                             f"call: {x!r} (of type {type(x).__name__})")
-        if isinstance(x, kt.KerasTensor) and id(x) not in input_ids and id(x) not in seen:
-            seen.add(id(x))
-            return x
-        y = kt.KerasTensor(x.shape, x.dtype)
-        seen.add(id(y))
-        return y
-    return tree.map_structure(fresh, outputs)

@@ -67,3 +67,16 @@ def promote(*xs, dtype=None):
     target = dtypes.standardize_dtype(dtype) if dtype is not None else dtypes.result_type(*kinds)
     return [Tensor(np.asarray(v, dtype=target)) if _is_scalar(v)
             else convert_to_tensor(v, dtype=target) for v in values]
+
+
+def convert_to_numpy(x):
+    """A NumPy array of a tensor-like (Tensors and Variables give their data)."""
+    from graphkit.core.variable import Variable
+    if isinstance(x, Variable):
+        x = x.value
+    return np.asarray(x)
+
+
+def is_tensor(x):
+    """True for graphkit values (Tensor, KerasTensor, traced values)."""
+    return _is_value(x)

@@ -488,3 +488,42 @@ def where(condition, x1=None, x2=None):
                          "a data-dependent shape, which graphkit does not support)")
     a, b = promote(x1, x2)
     return bind(WHERE, cast(condition, "bool"), a, b)
+
+
+# -- composites over the primitives above ------------------------------------------------
+
+def logaddexp(x1, x2):
+    """log(exp(x1) + exp(x2)), stable for large inputs."""
+    a, b = _float_operands(x1, x2)
+    hi = maximum(a, b)
+    return hi + log1p(exp(-abs(a - b)))
+
+
+def divide_no_nan(x1, x2):
+    """x1 / x2, with 0 where x2 == 0 (the division is made safe, so gradients stay finite)."""
+    a, b = _float_operands(x1, x2)
+    zero = equal(b, 0)
+    safe = where(zero, _o().ones_like(b), b)
+    return where(zero, _o().zeros_like(a / safe), a / safe)
+
+
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    a, b = promote(x1, x2)
+    if not dtypes.is_float(a.dtype):
+        return equal(a, b)
+    close = less_equal(abs(a - b), atol + rtol * abs(b))
+    close = logical_or(close, equal(a, b))  # equal infinities
+    if equal_nan:
+        close = logical_or(close, logical_and(isnan(a), isnan(b)))
+    return close
+
+
+def select(condlist, choicelist, default=0):
+    """NumPy's select: the first matching condition's choice, else `default`."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"select: condlist and choicelist must have the same length, "
+                         f"received {len(condlist)} and {len(choicelist)}")
+    out = default
+    for cond, choice in reversed(list(zip(condlist, choicelist))):
+        out = where(cond, choice, out)
+    return to_value(out)

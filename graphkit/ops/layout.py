@@ -44,7 +44,23 @@ def size(x):
 
 # -- reshape -----------------------------------------------------------------------------
 
+def carried_dim(axis):
+    """A reshape target entry meaning "the operand's dim `axis`". Composites use it in
+    symbolic mode for dims that are unknown until run time, so that a functional graph
+    replayed on data resolves them exactly."""
+    return f"dim{axis}"
+
+
+def _carried_axis(d):
+    return int(d[3:]) if isinstance(d, str) else None
+
+
 def _reshape_infer(x, shape):
+    for d in shape:
+        a = _carried_axis(d)
+        if a is not None and not 0 <= a < x.ndim:
+            raise ShapeError(f"reshape: {d!r} names no dim of an operand of shape {x.shape}")
+    shape = tuple(x.shape[_carried_axis(d)] if isinstance(d, str) else d for d in shape)
     n_in = num_elements(x.shape)
     free = [i for i, d in enumerate(shape) if d is None or d == -1]
     out = [None if d == -1 else d for d in shape]
@@ -61,12 +77,14 @@ def _reshape_infer(x, shape):
 
 
 def _reshape_kernel(x, shape):
+    # Symbolic-mode targets (a functional graph replayed on data): carried dims are read
+    # from the operand, and a single unknown dim is inferred like -1.
+    shape = tuple(x.shape[_carried_axis(d)] if isinstance(d, str) else d for d in shape)
     if None in shape:
-        # Only from symbolic mode: unknown dims keep the operand's dim at the same place.
-        if shape.count(None) + shape.count(-1) == 1:
-            shape = tuple(-1 if d is None else d for d in shape)
-        else:
-            shape = tuple(x.shape[i] if d is None else d for i, d in enumerate(shape))
+        if shape.count(None) + shape.count(-1) != 1:
+            raise ShapeError(f"reshape: the target {shape} has several unknown dims; it "
+                             f"cannot be resolved for an operand of shape {x.shape}")
+        shape = tuple(-1 if d is None else d for d in shape)
     return np.reshape(x, shape)
 
 
@@ -107,6 +125,28 @@ def reshape(x, newshape):
     return bind(RESHAPE, x, shape=shape)
 
 
+def reshape_carrying(x, dims):
+    """Reshape where each entry of `dims` is an int or `("carry", axis)`: the operand's dim
+    `axis`. Known dims become ints; with one unknown dim it becomes -1, with several they
+    become `carried_dim` markers."""
+    x = to_value(x)
+    sizes = [x.shape[d[1]] if isinstance(d, tuple) else d for d in dims]
+    unknown = [i for i, d in enumerate(sizes) if d is None]
+    if len(unknown) > 1:
+        target = tuple(carried_dim(d[1]) if isinstance(d, tuple) and sizes[i] is None
+                       else (None if sizes[i] is None else int(sizes[i]))
+                       for i, d in enumerate(dims))
+        if None in target:
+            raise ShapeError(f"reshape: cannot express the target {tuple(sizes)} of an operand "
+                             f"of shape {tuple(x.shape)} (several unknown dims)")
+        return bind(RESHAPE, x, shape=target)
+    return reshape(x, tuple(-1 if d is None else d for d in sizes))
+
+
+def carry(axis):
+    return ("carry", axis)
+
+
 def ravel(x):
     return reshape(x, (-1,))
 
@@ -116,8 +156,9 @@ def expand_dims(x, axis):
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     out_ndim = x.ndim + len(axes)
     axes = normalize_axis(axes, out_ndim, "expand_dims")
-    dims = iter(x.shape)
-    return reshape(x, tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
+    source = iter(range(x.ndim))
+    return reshape_carrying(x, tuple(1 if i in axes else carry(next(source))
+                                     for i in range(out_ndim)))
 
 
 def squeeze(x, axis=None):
@@ -132,7 +173,7 @@ def squeeze(x, axis=None):
                                  f"its size is {x.shape[a]}, not 1")
     if not axes:
         return x
-    return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+    return reshape_carrying(x, tuple(carry(i) for i in range(x.ndim) if i not in axes))
 
 
 # -- transpose ---------------------------------------------------------------------------
@@ -545,11 +586,11 @@ def repeat(x, repeats, axis=None):
         expanded = expand_dims(x, axis + 1)
         target = list(expanded.shape)
         target[axis + 1] = r
-        out_shape = list(x.shape)
-        out_shape[axis] = None if x.shape[axis] is None else x.shape[axis] * r
-        if out_shape.count(None) == 1:
-            out_shape = [-1 if d is None else d for d in out_shape]
-        return reshape(broadcast_to(expanded, tuple(target)), tuple(out_shape))
+        merged = None if x.shape[axis] is None else x.shape[axis] * r
+        # Dims of the broadcast tensor: axis + 1 is the repeat axis, merged into axis.
+        dims = [carry(i if i <= axis else i + 1) for i in range(x.ndim)]
+        dims[axis] = merged
+        return reshape_carrying(broadcast_to(expanded, tuple(target)), tuple(dims))
     counts = np.asarray(repeats, dtype=np.int64)
     index = np.repeat(np.arange(len(counts)), counts).astype(np.int32)
     return take(x, index, axis=axis)
@@ -615,6 +656,8 @@ def _take_grad(ct, out, x, idx, axis):
     return (scatter_add(_o().zeros_like(x), idx, ct, axis), None)
 
 
+# Indices may be negative (counted from the end, as in NumPy); out-of-range indices raise
+# eagerly. The adjoint is scatter_add, whose repeated indices accumulate.
 TAKE = Primitive("take", eager=_take_kernel, infer=_take_infer, grad=_take_grad,
                  category="gather", attr_names=("axis",))
 
@@ -762,7 +805,7 @@ def getitem(x, key):
             expanded.extend([builtins.slice(None)] * (x.ndim - n_real))
         else:
             expanded.append(k)
-    if Ellipsis not in key:
+    if not builtins.any(k is Ellipsis for k in key):
         expanded.extend([builtins.slice(None)] * (x.ndim - n_real))
 
     index, dims, kinds, array_index = [], [], [], None
@@ -809,10 +852,75 @@ def getitem(x, key):
     result = _strided_slice(x, tuple(index))
     final = tuple(d for d, kd in zip(dims, kinds) if kd != "int")
     if final != tuple(result.shape):
-        if final.count(None) == 1 and None in result.shape:
-            final = tuple(-1 if d is None else d for d in final)
-        result = reshape(result, final)
+        # Axes of `result` are the real (non-None) entries, in order.
+        real = iter(range(result.ndim))
+        carried = []
+        for kd in kinds:
+            if kd == "new":
+                carried.append(1)
+            else:
+                a = next(real)
+                if kd != "int":
+                    carried.append(carry(a))
+        result = reshape_carrying(result, tuple(carried))
     if array_index is not None:
         kept = [kd for kd in kinds if kd != "int"]
         result = take(result, array_index, axis=kept.index("array"))
     return result
+
+
+def hstack(xs):
+    xs = [to_value(x) for x in xs]
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+
+
+def vstack(xs):
+    xs = [to_value(x) for x in xs]
+    return concatenate([reshape(x, (1, -1)) if x.ndim == 1 else x for x in xs], axis=0)
+
+
+def slice_update(inputs, start_indices, updates):
+    """`inputs` with the block at `start_indices` replaced by `updates` (Keras's
+    slice_update), as a pad of the updates and a select."""
+    x = to_value(inputs)
+    updates = _o().cast(updates, x.dtype)
+    starts = [int(s) for s in np.asarray(start_indices).reshape(-1)]
+    if len(starts) != x.ndim or updates.ndim != x.ndim or builtins.any(
+            s < 0 or s + u > d for s, u, d in zip(starts, updates.shape, x.shape)):
+        raise ShapeError(f"slice_update: updates of shape {tuple(updates.shape)} at "
+                         f"{tuple(starts)} do not fit in a tensor of shape {tuple(x.shape)}")
+    pads = tuple((s, d - s - u, 0) for s, u, d in zip(starts, updates.shape, x.shape))
+    inside = _pad(_o().ones_like(updates, dtype="bool"), pads, False)
+    return _o().where(inside, _pad(updates, pads, 0), x)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The diagonal over axis1 and axis2, moved to the last axis (NumPy's layout)."""
+    x = to_value(x)
+    moved = moveaxis(x, (axis1, axis2), (-2, -1))
+    n, m = moved.shape[-2], moved.shape[-1]
+    rows = range(builtins.max(0, -offset), builtins.min(n, m - offset))
+    if len(rows) <= 0:
+        return reshape(_axis_slice(_axis_slice(moved, moved.ndim - 1, 0, 0), moved.ndim - 2,
+                                   0, 1), tuple(moved.shape[:-2]) + (0,))
+    flat = reshape(moved, tuple(moved.shape[:-2]) + (n * m,))
+    index = np.array([r * m + r + offset for r in rows], dtype=np.int32)
+    return take(flat, index, axis=flat.ndim - 1)
+
+
+def diag(x, k=0):
+    """The k-th diagonal of a matrix, or a matrix with a vector on its k-th diagonal."""
+    from graphkit.ops.creation import eye
+    x = to_value(x)
+    if x.ndim == 2:
+        return diagonal(x, offset=k)
+    if x.ndim != 1:
+        raise ShapeError(f"diag: expected a 1-D or 2-D tensor, received shape {tuple(x.shape)}")
+    k = int(k)
+    n = x.shape[0] + builtins.abs(k)
+    # Entry (i, i + k) holds x[i] for k >= 0 (a column vector of rows), x[j] at (j - k, j)
+    # for k < 0 (a row vector of columns).
+    padded = _pad(x, ((0, builtins.abs(k), 0),), 0)
+    values = reshape(padded, (n, 1) if k >= 0 else (1, n))
+    mask = eye(n, n, k=k, dtype="bool")
+    return _o().where(mask, broadcast_to(values, (n, n)), _o().zeros_like(mask, dtype=x.dtype))

@@ -7,6 +7,7 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import promote, to_value
+from graphkit.ops.layout import carry, reshape_carrying
 from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import broadcast_shapes, normalize_axis
 
@@ -114,14 +115,13 @@ def tensordot(x1, x2, axes=2):
     free_b = [i for i in range(b.ndim) if i not in axes_b]
     contract = _prod([a.shape[i] if a.shape[i] is not None else b.shape[j]
                       for i, j in zip(axes_a, axes_b)])
-    a2 = _o().reshape(_o().transpose(a, free_a + axes_a),
-                      tuple(a.shape[i] for i in free_a) + (contract,))
-    if a2.ndim == 1:
-        a2 = _o().reshape(a2, (1, contract))
+    kept = tuple(carry(i) for i in range(len(free_a)))  # a's free dims, carried through
+    a2 = reshape_carrying(_o().transpose(a, free_a + axes_a),
+                          (kept if free_a else (1,)) + (contract,))
     b_free = tuple(b.shape[i] for i in free_b)
     b2 = _o().reshape(_o().transpose(b, axes_b + free_b), (contract, _prod(b_free)))
-    out = bind(MATMUL, a2 if a2.ndim >= 2 else a2, b2)
-    return _o().reshape(out, tuple(a.shape[i] for i in free_a) + b_free)
+    out = bind(MATMUL, a2, b2)
+    return reshape_carrying(out, kept + b_free)
 
 
 def _prod(dims):
@@ -246,18 +246,17 @@ def _contract_pair(a, ta, b, tb, keep):
     right = [c for c in tb if c not in ta]
     a = ops.transpose(a, [ta.index(c) for c in batch + left + contract])
     b = ops.transpose(b, [tb.index(c) for c in batch + contract + right])
-    a_batch = tuple(a.shape[:len(batch)])
-    b_batch = tuple(b.shape[:len(batch)])
+    nb, nl = len(batch), len(left)
     c_size = _prod([dims[c] for c in contract])
     r_size = _prod([dims[c] for c in right])
-    n_left = builtins.max(len(left), 1)
-    a = ops.reshape(a, a_batch + tuple(a.shape[len(batch):len(batch) + len(left)])
-                    + ((1,) if not left else ()) + (c_size,))
-    b = ops.reshape(b, b_batch + (1,) * (n_left - 1) + (c_size, r_size))
+    # Batch and left-free dims are carried through (they may be unknown in symbolic mode);
+    # only the contracted and right-free dims are merged.
+    kept = tuple(carry(i) for i in range(nb + nl))
+    a = reshape_carrying(a, kept + ((1,) if not left else ()) + (c_size,))
+    b = reshape_carrying(b, tuple(carry(i) for i in range(nb)) + (1,) * (builtins.max(nl, 1) - 1)
+                         + (c_size, r_size))
     out = matmul(a, b)
-    out_shape = tuple(out.shape[:len(batch)]) + tuple(out.shape[len(batch):len(batch) + len(left)]) \
-        + tuple(dims[c] for c in right)
-    out = ops.reshape(out, out_shape)
+    out = reshape_carrying(out, kept + tuple(dims[c] for c in right))
     return out, "".join(batch + left + right)
 
 

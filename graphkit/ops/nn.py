@@ -158,9 +158,13 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     return ops.cast(hot, dtypes.standardize_dtype(dtype))
 
 
-def multi_hot(inputs, num_classes, axis=-1, dtype=None):
-    return _o().max(one_hot(inputs, num_classes, axis=axis, dtype=dtype), axis=-2 if
-                    axis == -1 else 0)
+def multi_hot(inputs, num_classes, axis=-1, dtype=None, sparse=False):
+    """Multi-hot encoding: one_hot, then the max over the index axis (1 for batched 2-D
+    inputs, 0 for a single 1-D input), as in Keras."""
+    inputs = to_value(inputs)
+    reduction_axis = 1 if inputs.ndim > 1 else 0
+    hot = one_hot(inputs, num_classes, axis=axis, dtype=dtype, sparse=sparse)
+    return _o().max(hot, axis=reduction_axis)
 
 
 def dropout(x, rate, noise_shape=None, seed=None):
@@ -247,10 +251,10 @@ def moments(x, axes, keepdims=False, synchronized=False):
         x = ops.cast(x, "float32")
     mean = ops.mean(x, axis=axes, keepdims=True)
     centered = x - mean
-    variance = ops.mean(centered * centered, axis=axes, keepdims=True)
+    variance = ops.mean(centered * centered, axis=axes, keepdims=keepdims)
     if not keepdims:
-        mean = ops.squeeze(mean, axis=axes)
-        variance = ops.squeeze(variance, axis=axes)
+        mean = ops.squeeze(mean, axis=axes) if sum(d is None for d in variance.shape) <= 1 \
+            else ops.mean(x, axis=axes)  # symbolic, several unknown dims: no reshape
     return ops.cast(mean, dtype), ops.cast(variance, dtype)
 
 
@@ -325,12 +329,6 @@ def _scatter_windows(cols, spatial, window, strides, dilation, pads, channels):
     return acc[(slice(None),) + crop]
 
 
-def _spatial_attrs_check(op, x, rank_from):
-    if x.ndim < 3 or x.ndim > 5:
-        raise ShapeError(f"{op}: expected a tensor of rank 3, 4 or 5 (N, *spatial, C), "
-                         f"received shape {tuple(x.shape)}")
-
-
 # -- conv --------------------------------------------------------------------------------
 
 def _conv_out_channels(op, x_shape, w_shape, groups):
@@ -394,12 +392,13 @@ def _conv_input_grad_infer(ct, w, input_spatial, strides, padding, dilation, gro
     if ct.shape[-1] is not None and ct.shape[-1] != cout:
         raise ShapeError(f"conv_input_grad: cotangent of shape {tuple(ct.shape)} does not "
                          f"match the kernel's {cout} output channels")
+    _check_window_output("conv_input_grad", ct, input_spatial, w.shape[:-2], strides,
+                         dilation, padding)
     return Aval((ct.shape[0],) + tuple(input_spatial) + (w.shape[-2] * groups,), ct.dtype)
 
 
 def _conv_input_grad_kernel(ct, w, input_spatial, strides, padding, dilation, groups):
     window = w.shape[:-2]
-    n = len(window)
     pads = _pads_for(input_spatial, window, strides, dilation, padding)
     kprod = int(np.prod(window))
     cg, cout = w.shape[-2], w.shape[-1]
@@ -421,10 +420,22 @@ def _conv_input_grad_kernel(ct, w, input_spatial, strides, padding, dilation, gr
 
 def _conv_filter_grad_infer(x, ct, kernel_spatial, strides, padding, dilation, groups):
     cin, cout = x.shape[-1], ct.shape[-1]
+    _check_window_output("conv_filter_grad", ct, x.shape[1:-1], kernel_spatial, strides,
+                         dilation, padding)
     if cin is not None and cin % groups:
         raise ShapeError(f"conv_filter_grad: {cin} input channels do not divide into "
                          f"{groups} groups")
     return Aval(tuple(kernel_spatial) + (None if cin is None else cin // groups, cout), x.dtype)
+
+
+def _check_window_output(op, ct, spatial, window, strides, dilation, padding):
+    """The cotangent's spatial dims must be those the forward window op produces."""
+    expected = window_output_shape(spatial, window, strides, dilation, padding)
+    got = tuple(ct.shape[1:-1])
+    if len(got) != len(expected) or any(
+            e is not None and g is not None and e != g for e, g in zip(expected, got)):
+        raise ShapeError(f"{op}: cotangent of shape {tuple(ct.shape)} does not match the "
+                         f"forward output's spatial dims {expected}")
 
 
 def _conv_filter_grad_kernel(x, ct, kernel_spatial, strides, padding, dilation, groups):
@@ -446,11 +457,6 @@ def _conv_filter_grad_kernel(x, ct, kernel_spatial, strides, padding, dilation, 
     dw = np.matmul(cols, ctg)  # (G, K*Cg, Cog)
     dw = dw.reshape(groups, kprod, cg, cout // groups).transpose(1, 2, 0, 3)
     return dw.reshape(window + (cg, cout)).astype(x.dtype, copy=False)
-
-
-def _conv_attrs(attrs):
-    return dict(strides=attrs["strides"], padding=attrs["padding"],
-                dilation=attrs["dilation"], groups=attrs["groups"])
 
 
 def _conv_grad(ct, out, x, w, **attrs):

@@ -189,12 +189,13 @@ def argmin(x, axis=None, keepdims=False):
 
 # -- composites --------------------------------------------------------------------------
 
-def _count(x, axes):
-    """The number of elements reduced over, static when the dims are known."""
+def _count(x, axes, keepdims):
+    """The number of elements reduced over: an int when the dims are known, else (symbolic
+    mode) a tensor counted at run time, shaped like the reduction's output."""
     n = 1
     for a in axes:
-        if x.shape[a] is None:  # symbolic mode: count at run time
-            return sum(_o().ones_like(x), axis=axes, keepdims=True)
+        if x.shape[a] is None:
+            return sum(_o().ones_like(x), axis=axes, keepdims=keepdims)
         n *= x.shape[a]
     return n
 
@@ -206,16 +207,26 @@ def _float(x):
     return x
 
 
+def _in_float32_if_half(fn):
+    """float16 statistics are computed in float32 and cast back, as Keras does: float16
+    sums overflow and lose precision quickly."""
+    def wrapper(x, *args, **kwargs):
+        x = _float(x)
+        if x.dtype == "float16":
+            return _o().cast(fn(_o().cast(x, "float32"), *args, **kwargs), "float16")
+        return fn(x, *args, **kwargs)
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+@_in_float32_if_half
 def mean(x, axis=None, keepdims=False):
     x = _float(x)
     axes = normalize_axis(axis, x.ndim, "mean")
-    n = _count(x, axes)
-    if isinstance(n, int):
-        return sum(x, axis=axes, keepdims=keepdims) / n
-    out = sum(x, axis=axes, keepdims=True) / n
-    return out if keepdims else _o().squeeze(out, axis=axes)
+    return sum(x, axis=axes, keepdims=keepdims) / _count(x, axes, keepdims)
 
 
+@_in_float32_if_half
 def var(x, axis=None, keepdims=False):
     """The biased (population) variance, as NumPy and Keras compute it."""
     x = _float(x)
@@ -245,10 +256,15 @@ def logsumexp(x, axis=None, keepdims=False):
     ops = _o()
     x = _float(x)
     axes = normalize_axis(axis, x.ndim, "logsumexp")
-    m = ops.stop_gradient(max(x, axis=axes, keepdims=True))
-    m = ops.where(ops.isfinite(m), m, ops.zeros_like(m))  # all -inf rows give -inf, not nan
-    out = ops.log(sum(ops.exp(x - m), axis=axes, keepdims=True)) + m
-    return out if keepdims else ops.squeeze(out, axis=axes)
+    def finite_max(keep):
+        m = ops.stop_gradient(max(x, axis=axes, keepdims=keep))
+        return ops.where(ops.isfinite(m), m, ops.zeros_like(m))  # all -inf gives -inf, not nan
+
+    m = finite_max(True)
+    # The max is taken again without keepdims (rather than squeezed) so that symbolic shapes
+    # with several unknown dims need no reshape.
+    return ops.log(sum(ops.exp(x - m), axis=axes, keepdims=keepdims)) + (
+        m if keepdims else finite_max(False))
 
 
 def cumsum(x, axis=None, dtype=None):

@@ -33,9 +33,13 @@ def _compute_dtype(dtype):
 
 
 def _affine(x, scale, shift, dtype):
-    """x * scale + shift in x's dtype, then `dtype` (scale and shift: numbers or tensors)."""
-    out = ops.add(ops.multiply(x, scale), shift)
-    return ops.cast(out, dtype)
+    """x * scale + shift in x's dtype, then `dtype` (scale and shift: numbers or tensors).
+    A multiply by 1 or an add of 0 is left out: those are the defaults."""
+    if not (isinstance(scale, (int, float)) and scale == 1):
+        x = ops.multiply(x, scale)
+    if not (isinstance(shift, (int, float)) and shift == 0):
+        x = ops.add(x, shift)
+    return ops.cast(x, dtype)
 
 
 def _shape(shape, op):

@@ -61,6 +61,18 @@ class SeedGenerator:
         self.state.assign(add(key, np.array([0, 1], dtype=SEED_DTYPE)))
         return key
 
+    def save_own_variables(self, store):
+        """The stream position is saved with the model, so that training resumes the same
+        random stream (dropout masks) after `load_model`."""
+        store["0"] = self.state.numpy()
+
+    def load_own_variables(self, store):
+        value = np.asarray(store["0"])
+        if value.shape != (2,):
+            raise ValueError(f"SeedGenerator '{self.name}': the saved state must have shape "
+                             f"(2,), received shape {value.shape}")
+        self.state.assign(value.astype(SEED_DTYPE))
+
     def get_config(self):
         return {"seed": self._initial_seed, "name": self.name}
 

@@ -103,11 +103,11 @@ def test_softmax_axis(x64):
                                   "sigmoid", "softmax"])
 def test_activation_gradient_matches_finite_differences(name, x64):
     fn = activations.get(name)
-    x = gk.ops.convert_to_tensor(x64[:, :5])
+    base = x64[1:, :5]  # away from x = 0, where relu and selu have kinks
+    x = gk.ops.convert_to_tensor(base)
     weights = np.random.default_rng(1).normal(size=x.shape)
     _, g = gk.value_and_grad(lambda t: gk.ops.sum(gk.ops.multiply(fn(t), weights)))(x)
     eps = 1e-6
-    base = x64[:, :5]
     expected = np.zeros_like(base)
     for i in np.ndindex(base.shape):
         up, down = base.copy(), base.copy()

@@ -252,3 +252,12 @@ def test_masking_zeroes_masked_steps_and_emits_mask():
     config = assert_config_roundtrip(layers.Masking(mask_value=-1.0),
                                      BASE_KEYS | {"mask_value"}).get_config()
     assert config["mask_value"] == -1.0
+
+
+def test_dense_mixed_precision_computes_in_float16_with_float32_kernel():
+    x = _rng().normal(size=(3, 4)).astype("float32")
+    layer = layers.Dense(2, dtype="mixed_float16")
+    y = layer(x)
+    assert y.dtype == "float16" and layer.kernel.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(y, "float32"), x @ layer.get_weights()[0],
+                               atol=1e-2)

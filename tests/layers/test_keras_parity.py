@@ -12,6 +12,9 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 keras = pytest.importorskip("keras")
 
+# Keras's own variables warn about NumPy 2's `copy` keyword; nothing of ours.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 from graphkit import layers  # noqa: E402
 
 # Keys Keras has for features graphkit does not implement (quantization, renorm).

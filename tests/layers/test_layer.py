@@ -1,6 +1,5 @@
 """The Layer base class: names, weights, tracking, build, losses, call context, masks,
 input specs, configs, weights I/O, stateless calls and dtype policies."""
-import warnings
 
 import numpy as np
 import pytest
@@ -101,7 +100,7 @@ def test_add_weight_int_defaults_to_zeros_and_options():
         layer.add_weight(shape=(None, 3))
 
 
-# -- build --------------------------------------------------------------------------------------------
+# -- build ----------------------------------------------------------------------------------------
 
 def test_lazy_build_runs_once_and_records_the_shape():
     calls = []
@@ -140,7 +139,7 @@ def test_default_build_builds_sublayers_symbolically():
     assert outer.built and outer.inner.kernel.shape == (7, 5)
 
 
-# -- tracking and weight order ------------------------------------------------------------------------
+# -- tracking and weight order --------------------------------------------------------------------
 
 def test_sublayers_in_lists_dicts_tuples_are_tracked_and_appends_too():
     class Container(gk.Layer):
@@ -230,7 +229,7 @@ def test_trainable_false_propagates_to_sublayers():
     assert frozen.trainable_weights == [] and frozen.scale.trainable is False
 
 
-# -- losses -------------------------------------------------------------------------------------------
+# -- losses ---------------------------------------------------------------------------------------
 
 class ActivityReg(gk.Layer):
     def __init__(self, rate=1e-2):
@@ -280,7 +279,7 @@ def test_activity_regularizer_constructor_argument():
     np.testing.assert_allclose(float(layer.losses[0]), 6.0 / 2, rtol=1e-6)
 
 
-# -- call context ----------------------------------------------------------------------------------
+# -- call context ---------------------------------------------------------------------------------
 
 class TrainingProbe(gk.Layer):
     def __init__(self, **kwargs):
@@ -332,7 +331,7 @@ def test_call_default_training_is_used_when_nothing_is_given():
     np.testing.assert_array_equal(layer(x, training=True).numpy(), 0 * x)
 
 
-# -- masks ---------------------------------------------------------------------------------------------
+# -- masks ----------------------------------------------------------------------------------------
 
 class MakeMask(gk.Layer):
     def call(self, x):
@@ -375,7 +374,7 @@ def test_layer_without_masking_support_warns_and_drops_the_mask():
     assert out._keras_mask is None
 
 
-# -- input spec ----------------------------------------------------------------------------------------
+# -- input spec -----------------------------------------------------------------------------------
 
 def test_input_spec_axis_message_follows_the_seed():
     layer = Linear(3)
@@ -393,7 +392,8 @@ def test_input_spec_axis_message_follows_the_seed():
     (InputSpec(ndim=3), np.ones((2, 2)), "expected ndim=3, found ndim=2"),
     (InputSpec(min_ndim=3), np.ones((2, 2)), "expected min_ndim=3, found ndim=2"),
     (InputSpec(max_ndim=1), np.ones((2, 2)), "expected max_ndim=1, found ndim=2"),
-    (InputSpec(dtype="int32"), np.ones((2,), "float32"), "expected dtype=int32, found dtype=float32"),
+    (InputSpec(dtype="int32"), np.ones((2,), "float32"),
+     "expected dtype=int32, found dtype=float32"),
     (InputSpec(shape=(None, 3)), np.ones((2, 2)), "expected shape=(None, 3), found shape=(2, 2)"),
 ])
 def test_input_spec_mismatches(spec, x, fragment):
@@ -426,7 +426,7 @@ def test_positional_non_tensors_are_rejected():
         layer(np.ones((1,)), True)
 
 
-# -- configs ---------------------------------------------------------------------------------------
+# -- configs --------------------------------------------------------------------------------------
 
 def test_auto_config_round_trip_and_base_keys():
     layer = Linear(7, name="lin", trainable=False, dtype="float64")
@@ -476,7 +476,7 @@ def test_from_config_error_names_the_class():
         Linear.from_config({"units": 3, "bogus": 1})
 
 
-# -- weights I/O ---------------------------------------------------------------------------------------
+# -- weights I/O ----------------------------------------------------------------------------------
 
 def test_get_set_weights_and_count_params():
     layer = Linear(3)
@@ -523,7 +523,7 @@ def test_symbolic_call_does_not_touch_state():
     assert float(layer.count.numpy()) == 0.0
 
 
-# -- stateless_call ---------------------------------------------------------------------------------
+# -- stateless_call -------------------------------------------------------------------------------
 
 def test_stateless_call_has_no_side_effect():
     layer = Counter()
@@ -568,7 +568,7 @@ def test_gradient_tape_through_a_layer_matches_analytic():
     np.testing.assert_allclose(gk_bias.numpy(), (2 * y).sum(0), rtol=1e-5)
 
 
-# -- dtype policies --------------------------------------------------------------------------------
+# -- dtype policies -------------------------------------------------------------------------------
 
 def test_float64_policy_casts_inputs_and_makes_float64_weights():
     layer = Linear(2, dtype="float64")
@@ -602,3 +602,13 @@ def test_bad_policy_names_are_reported():
         gk.DTypePolicy("mixed_bfloat16")
     with pytest.raises(ValueError, match="cannot interpret 'floaty'"):
         gk.DTypePolicy("floaty")
+
+
+def test_dense_input_spec_error_of_the_internals_walkthrough():
+    # seeds/002: a Dense built on vectors of length 5 then called on length 4.
+    layer = gk.layers.Dense(3)
+    layer(np.random.rand(10, 5))
+    with pytest.raises(ValueError, match="Input 0 of layer 'dense' is incompatible with the "
+                                         "layer: expected axis -1 of input shape to have "
+                                         "value 5, but received input with shape \\(10, 4\\)"):
+        layer(np.random.rand(10, 4))

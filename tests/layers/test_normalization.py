@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import graphkit as gk
 from graphkit import layers
 from tests.layers.layer_checks import assert_config_roundtrip, check_weight_grads
 
@@ -154,3 +153,31 @@ def test_normalization_layers_pass_masks():
     emb = layers.Embedding(3, 2, mask_zero=True)(idx)
     for layer in (layers.BatchNormalization(), layers.LayerNormalization()):
         np.testing.assert_array_equal(np.asarray(layer(emb)._keras_mask), idx != 0)
+
+
+def test_batch_norm_stateless_call_returns_new_moving_stats_without_side_effects():
+    x = _x((8, 3)).astype("float32")
+    layer = layers.BatchNormalization(momentum=0.5)
+    layer.build(x.shape)
+    _, new_state = layer.stateless_call(layer.trainable_variables,
+                                        layer.non_trainable_variables, x, training=True)
+    np.testing.assert_allclose(np.asarray(new_state[0]), 0.5 * x.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(new_state[1]), 0.5 + 0.5 * x.var(axis=0), rtol=1e-5)
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), np.zeros(3))
+
+
+def test_normalization_with_mixed_precision_keeps_float32_weights():
+    x = _x((4, 3)).astype("float32")
+    bn = layers.BatchNormalization(dtype="mixed_float16")
+    y = bn(x, training=True)
+    assert y.dtype == "float16"
+    assert {w.dtype for w in bn.weights} == {"float32"}
+    mean, var = x.mean(0), x.var(0)
+    np.testing.assert_allclose(np.asarray(y, "float32"), (x - mean) / np.sqrt(var + 1e-3),
+                               atol=5e-3)
+    ln = layers.LayerNormalization(dtype="mixed_float16")
+    y = ln(x)
+    assert y.dtype == "float16" and ln.gamma.dtype == "float32"
+    np.testing.assert_allclose(
+        np.asarray(y, "float32"),
+        (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3), atol=5e-3)

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import graphkit as gk
 from graphkit import layers
 from tests.layers.layer_checks import assert_config_roundtrip
 
@@ -83,3 +82,15 @@ def test_regularization_layers_pass_masks():
     for layer in (layers.Dropout(0.5), layers.ActivityRegularization(l1=0.1)):
         y = layer(emb)
         np.testing.assert_array_equal(np.asarray(y._keras_mask), idx != 0)
+
+
+def test_dropout_stateless_call_returns_the_advanced_seed_state():
+    layer = layers.Dropout(0.5, seed=2)
+    state = layer.non_trainable_variables
+    before = np.array(state[0].numpy())
+    x = np.ones((3, 4), "float32")
+    out1, new_state = layer.stateless_call([], state, x, training=True)
+    np.testing.assert_array_equal(state[0].numpy(), before)  # the layer is untouched
+    assert not np.array_equal(np.asarray(new_state[0]), before)
+    out2, _ = layer.stateless_call([], state, x, training=True)
+    np.testing.assert_array_equal(np.asarray(out1), np.asarray(out2))  # same state, same mask

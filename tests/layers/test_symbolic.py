@@ -60,3 +60,31 @@ def test_symbolic_embedding_and_merge_masks():
 def test_symbolic_lambda_keeps_output_dtype():
     y = layers.Lambda(lambda x: gk.ops.cast(x, "int32"))(_kt((None, 3)))
     assert y.dtype == "int32" and tuple(y.shape) == (None, 3)
+
+
+def test_functional_model_of_builtin_layers_runs_and_round_trips():
+    inp = gk.Input((4,), dtype="int32")
+    emb = layers.Embedding(10, 3, mask_zero=True)(inp)
+    masked = layers.Masking()(layers.Dense(3, activation="relu")(emb))
+    summed = layers.Add()([emb, masked])
+    assert tuple(summed._keras_mask.shape) == (None, 4)
+    joined = layers.Concatenate()([summed, layers.LayerNormalization()(summed)])
+    normed = layers.Dropout(0.3)(layers.BatchNormalization()(joined))
+    with pytest.warns(UserWarning, match="does not support masking"):  # as in Keras
+        flat = layers.Reshape((24,))(normed)
+    out = layers.Dense(2, activation="softmax")(flat)
+    model = gk.Model(inp, [out, summed, masked])
+    x = np.array([[1, 0, 2, 0], [3, 4, 0, 1]])
+    with pytest.warns(UserWarning, match="does not support masking"):
+        probs, sums, steps = model(x)
+    np.testing.assert_allclose(np.asarray(probs).sum(-1), 1.0, rtol=1e-6)
+    # The Embedding mask, ORed with the Masking mask, reaches the model's output.
+    np.testing.assert_array_equal(np.asarray(steps._keras_mask),
+                                  np.any(np.asarray(steps) != 0, axis=-1))
+    np.testing.assert_array_equal(np.asarray(sums._keras_mask),
+                                  (x != 0) | np.asarray(steps._keras_mask))
+    with pytest.warns(UserWarning, match="does not support masking"):
+        clone = gk.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    with pytest.warns(UserWarning, match="does not support masking"):
+        np.testing.assert_allclose(np.asarray(clone(x)[0]), np.asarray(probs), rtol=1e-6)

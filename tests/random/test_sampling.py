@@ -13,9 +13,11 @@ N = 100_000
 # PINNED regression values: computed once from this implementation (after the Philox
 # known-answer tests and the distribution checks below passed). Compiled code must
 # reproduce them (bit for bit for uniform and the dropout mask).
-PINNED_UNIFORM_SEED0 = [0.0, 0.0]
-PINNED_NORMAL_SEED0 = [0.0, 0.0]
-PINNED_DROPOUT_KEEP_SEED0 = [True]
+PINNED_UNIFORM_SEED0 = [0.3990464210510254, 0.8805201649665833, 0.7357127666473389,
+                        0.6054818034172058, 0.9722411632537842, 0.362091064453125]
+PINNED_NORMAL_SEED0 = [-0.3482232987880707, 2.0056278705596924, 1.6192249059677124,
+                       -0.5764124393463135, 1.694331407546997, -0.1291619837284088]
+PINNED_DROPOUT_KEEP_SEED0 = [True, False, False, False, False, True, False, True, True, True]
 
 
 def test_pinned_uniform_values():
@@ -41,6 +43,15 @@ def test_uniform_is_the_unit_float_of_the_philox_stream():
     expected = (bits >> 8).astype(np.float64) * 2.0 ** -24 * 4.0 - 1.0
     out = gk.random.uniform((10,), minval=-1.0, maxval=3.0, seed=3).numpy()
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-6)
+
+
+def test_normal_is_box_muller_of_the_philox_stream():
+    from graphkit.ops.random import philox_stream
+    n = 1000
+    unit = (philox_stream(np.array([9, 0], np.uint32), 2 * n) >> 8) * 2.0 ** -24
+    expected = np.sqrt(-2 * np.log(1 - unit[:n])) * np.cos(2 * np.pi * unit[n:])
+    out = gk.random.normal((n,), seed=9).numpy()
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
 
 
 def test_uniform_distribution():
@@ -170,5 +181,14 @@ def test_shuffle_permutes_slices_along_axis():
 
 
 def test_shuffle_bad_axis():
-    with pytest.raises(ValueError, match="shuffle.*axis 2.*\\(3, 4\\)"):
+    with pytest.raises(ValueError, match="shuffle.*axis.* 2 is out of range.*\\(3, 4\\)"):
         gk.random.shuffle(np.zeros((3, 4)), axis=2)
+
+
+def test_tensor_bounds_and_float16():
+    lo = gk.ops.convert_to_tensor(np.float32(2.0))
+    hi = gk.ops.convert_to_tensor(np.float32(4.0))
+    x = gk.random.uniform((1000,), minval=lo, maxval=hi, seed=1).numpy()
+    np.testing.assert_allclose(x, gk.random.uniform((1000,), 2.0, 4.0, seed=1).numpy())
+    h = gk.random.truncated_normal((N,), dtype="float16", seed=2).numpy()
+    assert h.dtype == np.float16 and np.abs(h).max() <= 2.0

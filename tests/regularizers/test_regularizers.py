@@ -51,5 +51,5 @@ def test_errors():
         regularizers.L2(-0.1)
     with pytest.raises(ValueError, match="L1L2.*l1.*non-negative.*nan"):
         regularizers.L1L2(l1=float("nan"))
-    with pytest.raises(ValueError, match="Unknown regularizer: 'l3'.*Did you mean"):
-        regularizers.get("l3")
+    with pytest.raises(ValueError, match="Unknown regularizer: .l1_l3.*Did you mean .l1_l2."):
+        regularizers.get("l1_l3")

@@ -1,7 +1,7 @@
 """Canonical forms, so that later passes see one spelling of each computation.
 
-- commutative ops put constants second and otherwise order operands by definition, so
-  `add(b, a)` and `add(a, b)` become the same node for CSE;
+- commutative ops put a constant operand second (`add(2, x)` -> `add(x, 2)`), so rules
+  look for constants in one place (CSE treats commutative operands as unordered);
 - a uniform constant of more than one element becomes `full` (a splat);
 - shape ops that change nothing disappear: reshape or broadcast_to to the operand's shape,
   cast to the operand's dtype, transpose by the identity permutation.
@@ -14,13 +14,10 @@ COMMUTATIVE = ("add", "multiply", "maximum", "minimum", "equal", "not_equal", "l
                "logical_or", "logical_xor")
 
 
-def _order_operands(node, rw):
-    if len(node.operands) != 2:
-        return None
-    a, b = node.operands
-    key = lambda v: (is_const(v), rw.position(v))  # noqa: E731 - constants last
-    if key(b) < key(a):
-        node.operands = [b, a]  # same value, same type: an in-place reorder is safe
+def _constant_second(node, rw):
+    if len(node.operands) == 2 and is_const(node.operands[0]) \
+            and not is_const(node.operands[1]):
+        node.operands.reverse()  # same value, same type: an in-place reorder is safe
     return None
 
 
@@ -52,7 +49,7 @@ def _identity_shape_op(node, rw):
 
 
 RULES = [
-    (COMMUTATIVE, _order_operands),
+    (COMMUTATIVE, _constant_second),
     ("constant", _splat_constant),
     (("reshape", "broadcast_to", "cast", "transpose"), _identity_shape_op),
 ]

@@ -7,6 +7,7 @@ Random ops are never folded (their effect is kept), nor are multi-output nodes.
 """
 from graphkit.ir.graph import CONSTANT
 from graphkit.ir.interpreter import eval_node
+from graphkit.ir.passes import canonicalize
 from graphkit.ir.pattern import Rewriter, const_array, is_const, is_uniform
 
 NAME = "constant_fold"
@@ -37,5 +38,6 @@ RULES = [("*", _fold)]
 
 
 def run(graph):
-    Rewriter(RULES).run(graph)
+    # The canonical-form rules run too: a folded operand may now be a leading constant.
+    Rewriter(canonicalize.RULES + RULES).run(graph)
     return graph

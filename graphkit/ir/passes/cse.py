@@ -1,9 +1,11 @@
 """Common-subexpression elimination: a pure node equal to an earlier one (same op,
-attributes, operands and result types; for constants, the same bytes) is replaced by it.
+attributes, operands (in any order for commutative ops) and result types; for constants,
+the same bytes) is replaced by it.
 
 Random nodes are never merged: two draws are two draws, even from equal state.
 """
 from graphkit.ir.graph import CONSTANT, KERNEL
+from graphkit.ir.passes.canonicalize import COMMUTATIVE
 from graphkit.ir.printer import format_attrs
 from graphkit.ir.types import PURE
 
@@ -15,7 +17,10 @@ def _key(node):
     if node.op == CONSTANT:
         a = node.value
         return (CONSTANT, types, a.tobytes())
-    return (node.op, format_attrs(node.op, node.attrs), tuple(node.operands), types)
+    operands = tuple(node.operands)
+    if node.op in COMMUTATIVE:  # add(a, b) == add(b, a)
+        operands = tuple(sorted(operands, key=id))
+    return (node.op, format_attrs(node.op, node.attrs), operands, types)
 
 
 def run(graph):

@@ -13,6 +13,7 @@
 import numpy as np
 
 from graphkit import dtypes
+from graphkit.ir.passes import canonicalize
 from graphkit.ir.pattern import Rewriter, const_array, producer_op, splat_value
 
 NAME = "simplify"
@@ -175,5 +176,6 @@ RULES = [
 
 
 def run(graph):
-    Rewriter(RULES).run(graph)
+    # The canonical-form rules run too, so that the output is canonical again.
+    Rewriter(canonicalize.RULES + RULES).run(graph)
     return graph

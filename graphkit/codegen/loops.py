@@ -1,0 +1,142 @@
+"""Loop and memory helpers shared by the kernel emitters.
+
+Kernel ABI (every emitter): `void @name(ptr %args)` where %args points to an array of data
+pointers, inputs first, then outputs. The work itself is in `@name.task(ptr %args, i32 tid,
+i32 nthreads)` (see parallel.py), which `@name` calls directly or through the thread pool.
+"""
+import contextlib
+
+from llvmlite import ir
+
+from graphkit import dtypes
+from graphkit.codegen import parallel
+from graphkit.codegen.llvm_types import (
+    I1, I32, I64, PTR, VOID, const, intrinsic, memory_type, register_type, type_suffix,
+    vector_of)
+
+
+@contextlib.contextmanager
+def for_range(builder, start, stop, step=1, name="i"):
+    """`for i in range(start, stop, step)` (i64); yields i; the body is emitted in the with."""
+    b = builder
+    fn = b.function
+    start = start if isinstance(start, ir.Value) else I64(start)
+    stop = stop if isinstance(stop, ir.Value) else I64(stop)
+    var = _entry_alloca(b, I64, name)
+    b.store(start, var)
+    head, body, done = (fn.append_basic_block(f"{name}.{k}") for k in ("head", "body", "done"))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.load(var, typ=I64)
+    b.cbranch(b.icmp_signed("<", i, stop), body, done)
+    b.position_at_end(body)
+    yield i
+    step_v = step if isinstance(step, ir.Value) else I64(step)
+    b.store(b.add(b.load(var, typ=I64), step_v), var)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def _entry_alloca(b, ty, name):
+    """Allocas go in the entry block so that mem2reg turns them into registers."""
+    fn = b.function
+    entry = fn.entry_basic_block
+    saved = b.block
+    with b.goto_block(entry):
+        if entry.instructions:
+            b.position_before(entry.instructions[0])
+        slot = b.alloca(ty, name=name)
+    b.position_at_end(saved)
+    return slot
+
+
+def arg_pointer(builder, args_ptr, index):
+    """The `index`-th data pointer of a kernel's pointer array."""
+    return builder.load(builder.gep(args_ptr, [I64(index)], source_etype=PTR), typ=PTR)
+
+
+def element_ptr(builder, base, dtype, index):
+    return builder.gep(base, [index], source_etype=memory_type(dtype))
+
+
+def load_value(builder, ptr, dtype, lanes):
+    """Load `lanes` contiguous elements (a scalar when lanes == 1) as register values."""
+    mty = vector_of(memory_type(dtype), lanes)
+    v = builder.load(ptr, typ=mty, align=dtypes.itemsize(dtype))
+    return to_register(builder, v, dtype)
+
+
+def to_register(builder, v, dtype):
+    if dtype == "bool":
+        return builder.icmp_unsigned("!=", v, const(v.type, 0))
+    return v
+
+
+def to_memory(builder, v, dtype, lanes):
+    if dtype == "bool":
+        return builder.zext(v, vector_of(memory_type(dtype), lanes))
+    return v
+
+
+def store_value(builder, v, ptr, dtype, lanes):
+    builder.store(to_memory(builder, v, dtype, lanes), ptr, align=dtypes.itemsize(dtype))
+
+
+def masked_load(builder, ptr, dtype, mask, lanes):
+    mty = vector_of(memory_type(dtype), lanes)
+    fn = intrinsic(builder.module, f"llvm.masked.load.{type_suffix(mty)}.p0", mty,
+                   [PTR, I32, mask.type, mty])
+    v = builder.call(fn, [ptr, I32(1), mask, ir.Constant(mty, None)])
+    return to_register(builder, v, dtype)
+
+
+def masked_store(builder, v, ptr, dtype, mask, lanes):
+    v = to_memory(builder, v, dtype, lanes)
+    fn = intrinsic(builder.module, f"llvm.masked.store.{type_suffix(v.type)}.p0", VOID,
+                   [v.type, PTR, I32, mask.type])
+    builder.call(fn, [v, ptr, I32(1), mask])
+
+
+def gather(builder, base, dtype, index_vec, mask, lanes):
+    """Load base[index_vec[k]] for each lane k where mask is set."""
+    from graphkit.codegen.llvm_types import splat
+    mty = vector_of(memory_type(dtype), lanes)
+    pty = ir.VectorType(PTR, lanes)
+    # addresses as integers (llvmlite types a vector-index gep as a scalar pointer)
+    base_int = splat(builder, builder.ptrtoint(base, I64), lanes)
+    offsets = builder.mul(index_vec, const(index_vec.type, dtypes.itemsize(dtype)))
+    ptrs = builder.inttoptr(builder.add(base_int, offsets), pty)
+    fn = intrinsic(builder.module, f"llvm.masked.gather.{type_suffix(mty)}.v{lanes}p0", mty,
+                   [pty, I32, mask.type, mty])
+    v = builder.call(fn, [ptrs, I32(1), mask, ir.Constant(mty, None)])
+    return to_register(builder, v, dtype)
+
+
+def lane_mask(builder, count, lanes):
+    """<lanes x i1> with the first `count` (i64) lanes set."""
+    from graphkit.codegen.llvm_types import iota, splat
+    idx = iota(ir.VectorType(I64, lanes))
+    return builder.icmp_signed("<", idx, splat(builder, count, lanes))
+
+
+def define_kernel(module, name, task_body, parallel_ok):
+    """Define `@name.task` (body emitted by `task_body(builder, args, tid, nthreads)`) and
+    the exported `@name(ptr args)` that runs it (through the pool when `parallel_ok`)."""
+    task = ir.Function(module, parallel.TASK_TYPE, f"{name}.task")
+    task.linkage = "internal"
+    b = ir.IRBuilder(task.append_basic_block("entry"))
+    task_body(b, task.args[0], task.args[1], task.args[2])
+    b.ret_void()
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    parallel.emit_task_call(b, task, fn.args[0], parallel_ok)
+    b.ret_void()
+    return fn
+
+
+def register_vector_type(dtype, lanes):
+    return vector_of(register_type(dtype), lanes)
+
+
+__all__ = ["for_range", "arg_pointer", "element_ptr", "load_value", "store_value",
+           "masked_load", "masked_store", "gather", "lane_mask", "define_kernel", "I1"]

@@ -1,0 +1,381 @@
+"""Split big kernels across the cores with a small persistent thread pool written in LLVM IR.
+
+Why native: the whole graph is one native call per step, so the split must happen inside
+native code; a pool of Python threads would need one ctypes call per kernel and per thread.
+Why persistent: creating and joining a pthread costs tens of microseconds per kernel; waking
+a spinning worker costs well under one.
+
+The pool lives in its own JIT library ("gkrt"), built once per process (and cached on disk
+like any kernel). Kernel libraries call it by name:
+
+    void gk_parallel_run(void (*task)(void *ctx, i32 tid, i32 nthreads), void *ctx)
+
+runs `task(ctx, tid, n)` for every tid in [0, n): tid 0 on the calling thread, the others on
+the workers, and returns when all are done. A task splits its own iteration range by
+(tid, n) (`split_range`). When the pool is not running, or is busy because another thread is
+in a parallel region (two Python threads calling compiled code at once), the task runs once
+as `task(ctx, 0, 1)`, which covers the whole range: the result never depends on the pool.
+
+Workers spin (with `pause`) for about a millisecond after each task, so that the kernels of
+one step wake them at once, then sleep on a condition variable. The pool is stopped at exit
+(before LLVM unmaps its code) and forgotten in a forked child.
+
+GRAPHKIT_NUM_THREADS sets the thread count (default: the CPU count, at most 8).
+"""
+import atexit
+import ctypes
+import os
+import threading
+
+from llvmlite import ir
+
+from graphkit.codegen.llvm_types import I1, I8, I32, I64, PTR, VOID, intrinsic
+from graphkit.codegen.target import host_target
+
+MAX_THREADS = 8
+SPIN_ITERATIONS = 20000
+# Below this many bytes touched (or flops) a kernel runs on one thread: the wake-up and the
+# split cost more than they save. Emitters compare their static work estimate to it.
+MIN_PARALLEL_WORK = 1 << 18
+
+TASK_TYPE = ir.FunctionType(VOID, [PTR, I32, I32])
+RUN_SYMBOL = "gk_parallel_run"
+
+_lock = threading.Lock()
+_state = {"lib": None, "start": None, "stop": None, "forget": None, "threads": 1}
+
+
+def num_threads():
+    env = os.environ.get("GRAPHKIT_NUM_THREADS")
+    if env:
+        try:
+            return max(1, min(MAX_THREADS, int(env)))
+        except ValueError:
+            raise ValueError(f"GRAPHKIT_NUM_THREADS: expected a positive integer, "
+                             f"received {env!r}") from None
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
+
+
+# -- the pool, in LLVM IR -------------------------------------------------------------------
+
+def _global(module, name, ty, init=0, align=64):
+    g = ir.GlobalVariable(module, ty, name)
+    g.linkage = "internal"
+    g.initializer = ir.Constant(ty, None if isinstance(ty, ir.ArrayType) else init)
+    g.align = align
+    return g
+
+
+class _Callee:
+    """An opaque pointer seen as a task function, so that llvmlite emits a call through it."""
+
+    function_type = TASK_TYPE
+
+    def __init__(self, value):
+        self.value = value
+        self.type = value.type
+
+    def get_reference(self):
+        return self.value.get_reference()
+
+
+def _as_task(value):
+    return _Callee(value)
+
+
+def _pause(b):
+    if host_target().triple.startswith(("x86_64", "i686", "i386")):
+        b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
+
+
+def _atomic_load(b, ptr, ty):
+    v = b.load_atomic(ptr, "acquire", align=8 if ty == I64 else 4, typ=ty)
+    return v
+
+
+def _atomic_store(b, value, ptr):
+    b.store_atomic(value, ptr, "release", align=8 if value.type == I64 else 4)
+
+
+def _pool_module():
+    m = ir.Module(name="gkrt")
+    lock_ty = ir.ArrayType(I8, 64)  # glibc: pthread_mutex_t 40 B, pthread_cond_t 48 B
+    g = {
+        "task": _global(m, "pool.task", PTR, None, 8),
+        "ctx": _global(m, "pool.ctx", PTR, None, 8),
+        "nthreads": _global(m, "pool.nthreads", I32, 1, 8),
+        "gen": _global(m, "pool.gen", I64),
+        "start_gen": _global(m, "pool.start_gen", I64),
+        "done": _global(m, "pool.done", I64),
+        "quit": _global(m, "pool.quit", I32),
+        "busy": _global(m, "pool.busy", I32),
+        "running": _global(m, "pool.running", I32),
+        "mutex": _global(m, "pool.mutex", lock_ty),
+        "cond": _global(m, "pool.cond", lock_ty),
+        "threads": _global(m, "pool.threads", ir.ArrayType(I64, MAX_THREADS)),
+    }
+    ext = {
+        "lock": ir.Function(m, ir.FunctionType(I32, [PTR]), "pthread_mutex_lock"),
+        "unlock": ir.Function(m, ir.FunctionType(I32, [PTR]), "pthread_mutex_unlock"),
+        "wait": ir.Function(m, ir.FunctionType(I32, [PTR, PTR]), "pthread_cond_wait"),
+        "broadcast": ir.Function(m, ir.FunctionType(I32, [PTR]), "pthread_cond_broadcast"),
+        "create": ir.Function(m, ir.FunctionType(I32, [PTR, PTR, PTR, PTR]),
+                              "pthread_create"),
+        "join": ir.Function(m, ir.FunctionType(I32, [I64, PTR]), "pthread_join"),
+    }
+    worker = _emit_worker(m, g, ext)
+    _emit_run(m, g, ext)
+    _emit_start(m, g, ext, worker)
+    _emit_stop(m, g, ext)
+    _emit_forget(m, g)
+    return m
+
+
+def _emit_worker(m, g, ext):
+    """void *worker(void *tid): wait for a new generation, run the task, count it done."""
+    fn = ir.Function(m, ir.FunctionType(PTR, [PTR]), "gk_pool_worker")
+    fn.linkage = "internal"
+    entry, top, spin, sleep, sleep_check, sleep_wait, sleep_done, run, leave = (
+        fn.append_basic_block(n) for n in
+        ("entry", "top", "spin", "sleep", "sleep_check", "sleep_wait", "sleep_done", "run",
+         "leave"))
+    b = ir.IRBuilder(entry)
+    tid = b.trunc(b.ptrtoint(fn.args[0], I64), I32)
+    seen = b.alloca(I64)
+    count = b.alloca(I32)
+    # the generation at pool start, not "now": a task posted before this thread got to run
+    # must still be seen as new
+    b.store(b.load(g["start_gen"], typ=I64), seen)
+    b.branch(top)
+
+    b.position_at_end(top)
+    b.store(I32(0), count)
+    b.branch(spin)
+
+    b.position_at_end(spin)  # spin: new generation? quit? else pause and count
+    gen = _atomic_load(b, g["gen"], I64)
+    quit_now = b.icmp_unsigned("!=", _atomic_load(b, g["quit"], I32), I32(0))
+    with b.if_then(quit_now):
+        b.ret(ir.Constant(PTR, None))
+    fresh = b.icmp_unsigned("!=", gen, b.load(seen, typ=I64))
+    b.cbranch(fresh, run, sleep)
+
+    b.position_at_end(sleep)  # not yet: pause, and sleep once the spin budget is spent
+    n = b.add(b.load(count, typ=I32), I32(1))
+    b.store(n, count)
+    _pause(b)
+    b.cbranch(b.icmp_signed("<", n, I32(SPIN_ITERATIONS)), spin, sleep_check)
+
+    b.position_at_end(sleep_check)  # under the mutex, wait while nothing is new
+    b.call(ext["lock"], [g["mutex"]])
+    b.branch(sleep_wait)
+    b.position_at_end(sleep_wait)
+    idle = b.and_(
+        b.icmp_unsigned("==", _atomic_load(b, g["gen"], I64), b.load(seen, typ=I64)),
+        b.icmp_unsigned("==", _atomic_load(b, g["quit"], I32), I32(0)))
+    with b.if_then(idle):
+        b.call(ext["wait"], [g["cond"], g["mutex"]])
+    b.cbranch(idle, sleep_wait, sleep_done)
+    b.position_at_end(sleep_done)
+    b.call(ext["unlock"], [g["mutex"]])
+    b.branch(top)
+
+    b.position_at_end(run)
+    b.store(gen, seen)
+    task = _as_task(b.load(g["task"], typ=PTR))
+    ctx = b.load(g["ctx"], typ=PTR)
+    nth = b.load(g["nthreads"], typ=I32)
+    b.call(task, [ctx, tid, nth])
+    b.atomic_rmw("add", g["done"], I64(1), "acq_rel")
+    b.branch(top)
+
+    b.position_at_end(leave)
+    b.unreachable()
+    return fn
+
+
+def _emit_run(m, g, ext):
+    fn = ir.Function(m, ir.FunctionType(VOID, [PTR, PTR]), RUN_SYMBOL)
+    task, ctx = _as_task(fn.args[0]), fn.args[1]
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    running = b.icmp_unsigned("!=", _atomic_load(b, g["running"], I32), I32(0))
+    serial = fn.append_basic_block("serial")
+    claim = fn.append_basic_block("claim")
+    go = fn.append_basic_block("go")
+    b.cbranch(running, claim, serial)
+
+    b.position_at_end(serial)
+    b.call(task, [ctx, I32(0), I32(1)])
+    b.ret_void()
+
+    b.position_at_end(claim)  # one parallel region at a time; others run serially
+    pair = b.cmpxchg(g["busy"], I32(0), I32(1), "acquire", "monotonic")
+    b.cbranch(b.extract_value(pair, 1), go, serial)
+
+    b.position_at_end(go)
+    b.store(task, g["task"])
+    b.store(ctx, g["ctx"])
+    nth = b.load(g["nthreads"], typ=I32)
+    workers = b.zext(b.sub(nth, I32(1)), I64)
+    target = b.add(b.load(g["done"], typ=I64), workers)
+    b.call(ext["lock"], [g["mutex"]])
+    b.atomic_rmw("add", g["gen"], I64(1), "release")
+    b.call(ext["broadcast"], [g["cond"]])
+    b.call(ext["unlock"], [g["mutex"]])
+    b.call(task, [ctx, I32(0), nth])
+    wait = fn.append_basic_block("wait")
+    out = fn.append_basic_block("out")
+    b.branch(wait)
+    b.position_at_end(wait)
+    finished = b.icmp_unsigned("==", _atomic_load(b, g["done"], I64), target)
+    _pause(b)
+    b.cbranch(finished, out, wait)
+    b.position_at_end(out)
+    _atomic_store(b, I32(0), g["busy"])
+    b.ret_void()
+
+
+def _emit_start(m, g, ext, worker):
+    """i32 gk_pool_start(i32 nthreads): start nthreads-1 workers (no-op when running)."""
+    fn = ir.Function(m, ir.FunctionType(I32, [I32]), "gk_pool_start")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    with b.if_then(b.icmp_unsigned("!=", b.load(g["running"], typ=I32), I32(0))):
+        b.ret(I32(0))
+    nth = fn.args[0]
+    b.store(I32(0), g["quit"])
+    b.store(b.load(g["gen"], typ=I64), g["start_gen"])
+    b.store(nth, g["nthreads"])
+    i = b.alloca(I32)
+    b.store(I32(1), i)
+    loop, body, done = (fn.append_basic_block(n) for n in ("loop", "body", "done"))
+    b.branch(loop)
+    b.position_at_end(loop)
+    iv = b.load(i, typ=I32)
+    b.cbranch(b.icmp_signed("<", iv, nth), body, done)
+    b.position_at_end(body)
+    slot = b.gep(g["threads"], [I32(0), iv], inbounds=True)
+    rc = b.call(ext["create"], [slot, ir.Constant(PTR, None), worker,
+                                b.inttoptr(b.zext(iv, I64), PTR)])
+    with b.if_then(b.icmp_unsigned("!=", rc, I32(0))):  # could not start: stay serial
+        b.store(iv, g["nthreads"])
+        b.branch(done)
+    b.store(b.add(iv, I32(1)), i)
+    b.branch(loop)
+    b.position_at_end(done)
+    _atomic_store(b, I32(1), g["running"])
+    b.ret(b.load(g["nthreads"], typ=I32))
+
+
+def _emit_stop(m, g, ext):
+    fn = ir.Function(m, ir.FunctionType(VOID, []), "gk_pool_stop")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    with b.if_then(b.icmp_unsigned("==", b.load(g["running"], typ=I32), I32(0))):
+        b.ret_void()
+    _atomic_store(b, I32(0), g["running"])
+    b.call(ext["lock"], [g["mutex"]])
+    _atomic_store(b, I32(1), g["quit"])
+    b.call(ext["broadcast"], [g["cond"]])
+    b.call(ext["unlock"], [g["mutex"]])
+    nth = b.load(g["nthreads"], typ=I32)
+    i = b.alloca(I32)
+    b.store(I32(1), i)
+    loop, body, done = (fn.append_basic_block(n) for n in ("loop", "body", "done"))
+    b.branch(loop)
+    b.position_at_end(loop)
+    iv = b.load(i, typ=I32)
+    b.cbranch(b.icmp_signed("<", iv, nth), body, done)
+    b.position_at_end(body)
+    handle = b.load(b.gep(g["threads"], [I32(0), iv], inbounds=True), typ=I64)
+    b.call(ext["join"], [handle, ir.Constant(PTR, None)])
+    b.store(b.add(iv, I32(1)), i)
+    b.branch(loop)
+    b.position_at_end(done)
+    b.store(I32(1), g["nthreads"])
+    b.ret_void()
+
+
+def _emit_forget(m, g):
+    """After fork(): the child has no workers; reset the pool to 'not running'."""
+    fn = ir.Function(m, ir.FunctionType(VOID, []), "gk_pool_forget")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    for name in ("running", "busy", "quit"):
+        b.store(I32(0), g[name])
+    b.store(I32(1), g["nthreads"])
+    for name in ("mutex", "cond"):
+        b.store(ir.Constant(g[name].value_type, None), g[name])
+    b.ret_void()
+
+
+# -- process-wide management ------------------------------------------------------------------
+
+def runtime():
+    """Load the pool library (once), register `gk_parallel_run`, start the workers."""
+    with _lock:
+        if _state["lib"] is not None:
+            return _state
+        from graphkit.codegen.build import build
+        from graphkit.codegen import engine
+        lib = build(_pool_module(), [RUN_SYMBOL, "gk_pool_start", "gk_pool_stop",
+                                     "gk_pool_forget"], label="gkrt")
+        engine.register_runtime_symbol(RUN_SYMBOL, lib.address(RUN_SYMBOL))
+        _state["lib"] = lib
+        _state["start"] = lib.function("gk_pool_start", ctypes.c_int32, ctypes.c_int32)
+        _state["stop"] = lib.function("gk_pool_stop", None)
+        _state["forget"] = lib.function("gk_pool_forget", None)
+        _state["run"] = lib.function(RUN_SYMBOL, None, ctypes.c_void_p, ctypes.c_void_p)
+        _state["threads"] = _state["start"](num_threads())
+        atexit.register(_state["stop"])
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_state["forget"])
+        return _state
+
+
+def active_threads():
+    """How many threads a parallel region uses now (1 when the pool is not running)."""
+    return runtime()["threads"]
+
+
+def stop():
+    """Join the workers (tests; also registered at exit). `restart()` starts them again."""
+    st = runtime()
+    st["stop"]()
+    st["threads"] = 1
+
+
+def restart(nthreads=None):
+    st = runtime()
+    st["threads"] = st["start"](nthreads or num_threads())
+    return st["threads"]
+
+
+# -- helpers for emitters ---------------------------------------------------------------------
+
+def declare_run(module):
+    """Declare `gk_parallel_run` in a kernel module (and make sure the pool is loaded)."""
+    runtime()
+    return intrinsic(module, RUN_SYMBOL, VOID, [PTR, PTR])
+
+
+def split_range(builder, tid, nthreads, total, align=1):
+    """[begin, end) of `total` (i64) for thread `tid` of `nthreads`, in multiples of `align`
+    (the last thread takes the remainder)."""
+    b = builder
+    tid64, n64 = b.sext(tid, I64), b.sext(nthreads, I64)
+    units = b.udiv(b.add(total, I64(align - 1)), I64(align))
+    per = b.udiv(b.add(units, b.sub(n64, I64(1))), n64)
+    begin = b.mul(b.mul(per, tid64), I64(align))
+    end = b.mul(b.mul(per, b.add(tid64, I64(1))), I64(align))
+    clamp = lambda v: b.select(b.icmp_unsigned("<", v, total), v, total)  # noqa: E731
+    return clamp(begin), clamp(end)
+
+
+def emit_task_call(builder, task_fn, ctx_ptr, parallel):
+    """Call task(ctx) through the pool when `parallel`, else directly as task(ctx, 0, 1)."""
+    if parallel:
+        builder.call(declare_run(builder.module), [task_fn, ctx_ptr])
+    else:
+        builder.call(task_fn, [ctx_ptr, I32(0), I32(1)])
+
+
+__all__ = ["runtime", "declare_run", "split_range", "emit_task_call", "active_threads",
+           "MIN_PARALLEL_WORK", "TASK_TYPE", "num_threads", "I1"]

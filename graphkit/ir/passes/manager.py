@@ -1,0 +1,132 @@
+"""The pass manager: runs a named pipeline of passes, measuring and optionally dumping each.
+
+    result = run_pipeline(graph, "canonicalize,simplify,constant_fold,cse,dce,fusion")
+    result.graph, result.passes  # [{"name", "ops_before", "ops_after", "seconds"}, ...]
+    result.stage("dce")          # the IR text right after that pass
+
+With `verify=True` (tests, debug) the verifier runs on the input and after every pass, and
+a failure names the pass. With a dump directory (GRAPHKIT_DUMP_IR by default), every stage
+is written as `NN_<pass>.gkir`, in order, with an `index.txt` of op counts and times.
+"""
+import importlib
+import os
+import time
+
+from graphkit import config
+from graphkit.ir.verifier import VerificationError, verify
+
+PASSES = ("canonicalize", "simplify", "constant_fold", "cse", "dce", "fusion", "memory_plan")
+DEFAULT_PIPELINE = ",".join(PASSES)
+# The stages before fusion: what `Lowered.as_text("optimized")` shows.
+OPTIMIZE_PIPELINE = "canonicalize,simplify,constant_fold,cse,dce"
+
+
+class PassError(RuntimeError):
+    pass
+
+
+def get_pass(name):
+    """The `run(graph) -> graph` function of a pass, by name."""
+    if name not in PASSES:
+        from graphkit.errors import unknown_identifier
+        raise unknown_identifier("pass", name, PASSES)
+    return importlib.import_module(f"graphkit.ir.passes.{name}").run
+
+
+def parse_pipeline(spec):
+    names = [p.strip() for p in spec.split(",")] if isinstance(spec, str) else list(spec)
+    names = [n for n in names if n]
+    for n in names:
+        get_pass(n)  # unknown names fail before anything runs
+    return names
+
+
+class PipelineResult:
+    def __init__(self, graph, passes, stages, dump_path):
+        self.graph = graph
+        self.passes = passes        # [{"name", "ops_before", "ops_after", "seconds"}]
+        self.stages = stages        # [(name, text)], starting with ("input", text)
+        self.dump_path = dump_path  # the folder written, or None
+
+    def stage(self, name):
+        for n, text in reversed(self.stages):
+            if n == name:
+                return text
+        raise KeyError(f"no stage {name!r}; stages: {[n for n, _ in self.stages]}")
+
+
+def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=None,
+                 keep_text=True, input_stage="input"):
+    """Run the passes named in `pipeline` (a comma-separated string or a list) on `graph`.
+
+    The graph is edited in place (passes may also return a new graph; use `.graph`).
+    `dump_dir=None` uses GRAPHKIT_DUMP_IR when set; `False` disables dumping.
+    """
+    names = parse_pipeline(pipeline)
+    if dump_dir is None:
+        dump_dir = config.dump_ir_dir()
+    dumping = bool(dump_dir)
+    keep_text = keep_text or dumping
+    if verify_each:
+        _verify(graph, f"the {input_stage} graph")
+    stages = [(input_stage, str(graph))] if keep_text else []
+    records = []
+    for name in names:
+        before = graph.op_count()
+        start = time.perf_counter()
+        graph = get_pass(name)(graph)
+        seconds = time.perf_counter() - start
+        if verify_each:
+            _verify(graph, f"pass '{name}'")
+        records.append({"name": name, "ops_before": before, "ops_after": graph.op_count(),
+                        "seconds": seconds})
+        if keep_text:
+            stages.append((name, str(graph)))
+    path = dump(dump_dir, graph, stages, records) if dumping else None
+    return PipelineResult(graph, records, stages, path)
+
+
+def _verify(graph, what):
+    try:
+        verify(graph)
+    except VerificationError as e:
+        raise PassError(f"{what} left an invalid graph: {e}") from e
+
+
+def dump(dump_dir, graph, stages, records):
+    """Write each stage to `<dump_dir>/<graph name>.<n>/NN_<stage>.gkir` plus `index.txt`.
+
+    `stages[0]` is the input; `stages[i]` is the text after pass `records[i - 1]`.
+    """
+    os.makedirs(dump_dir, exist_ok=True)
+    n = 0
+    while True:
+        folder = os.path.join(dump_dir, f"{graph.name}.{n}")
+        try:
+            os.makedirs(folder)
+            break
+        except FileExistsError:
+            n += 1
+    lines = [f"{'stage':<16} {'file':<28} {'ops_before':>10} {'ops_after':>10} {'seconds':>10}"]
+    for i, (stage, text) in enumerate(stages):
+        fname = f"{i:02d}_{stage}.gkir"
+        with open(os.path.join(folder, fname), "w") as f:
+            f.write(text)
+        if i == 0:
+            lines.append(f"{stage:<16} {fname:<28} {graph_ops(text):>10}")
+        else:
+            r = records[i - 1]
+            lines.append(f"{stage:<16} {fname:<28} {r['ops_before']:>10} {r['ops_after']:>10} "
+                         f"{r['seconds']:>10.6f}")
+    plan = graph.annotations.get("memory_plan")
+    if plan is not None:
+        lines.append(f"memory plan: {plan.report()}")
+    with open(os.path.join(folder, "index.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return folder
+
+
+def graph_ops(text):
+    """Op count of a stage's text (lines that define values, kernel lines excluded)."""
+    return sum(1 for line in text.splitlines()
+               if line.lstrip().startswith("%") and " = kernel " not in line)

@@ -1,0 +1,616 @@
+"""`Trainer`: compile / fit / evaluate / predict, mixed into `gk.Model`.
+
+The three steps are written once, as pure functions of `(state, data)` in the style of
+Keras's JAX trainer:
+
+    train_step(state, data) -> (logs, new_state)
+        state = (trainable, non_trainable, optimizer, metrics) variable values
+    test_step(state, data)  -> (logs, new_state)      state = (trainable, non_trainable, metrics)
+    predict_step(state, data) -> (outputs, new_state) state = (trainable, non_trainable)
+
+They read the model through `stateless_call`, the optimizer through `stateless_apply` and
+the metrics through `StatelessScope`s, so they never touch a Variable directly. Eagerly, the
+loop reads the variables' values, runs a step and assigns the new values back. A compiler
+can trace the same functions (variable values in, new values out).
+
+A model may also override `train_step(self, data)` (or `test_step`, `predict_step`) in the
+stateful style of Keras's TensorFlow and PyTorch trainers (with a GradientTape and
+`self.optimizer.apply`); such overrides run as written.
+"""
+import inspect
+import logging
+import warnings
+
+import numpy as np
+
+from graphkit import config, ops, tree
+from graphkit import callbacks as callbacks_module
+from graphkit import losses as losses_module
+from graphkit import metrics as metrics_module
+from graphkit import optimizers as optimizers_module
+from graphkit.core import scopes
+from graphkit.core.tape import value_and_grad
+from graphkit.core.tensor import Tensor
+from graphkit.trainers import compile_utils, data as data_module
+
+logger = logging.getLogger("graphkit.trainers")
+
+_JIT_CHOICES = ("auto", True, False)
+
+
+def compiler_status():
+    """(`gk.jit` or None, the reason it is unavailable)."""
+    try:
+        from graphkit.compiler.jit import jit
+    except Exception as e:  # any failure to import means: not usable here
+        return None, f"graphkit.compiler could not be imported ({type(e).__name__}: {e})"
+    return jit, None
+
+
+class Trainer:
+    """The training API of `gk.Model` (Keras 3's `Trainer`)."""
+
+    # Class-level defaults, so a model works before (and without) `compile`.
+    compiled = False
+    optimizer = None
+    stop_training = False
+    history = None
+    _compile_loss = None
+    _compile_metrics = None
+    _loss_tracker = None
+
+    def __init__(self):
+        self._set("compiled", False)
+        self._set("optimizer", None)
+        self._set("_compile_loss", None)
+        self._set("_compile_metrics", None)
+        self._set("_loss_tracker", None)
+
+    def _set(self, name, value):
+        """Set an attribute without the Layer's tracking: compile state is not model state."""
+        object.__setattr__(self, name, value)
+
+    # -- compile ------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        if jit_compile not in _JIT_CHOICES:
+            raise ValueError(f"compile: `jit_compile` must be 'auto', True or False, received "
+                             f"{jit_compile!r}")
+        if steps_per_execution != 1:
+            raise ValueError("compile: graphkit runs one step per execution; "
+                             f"steps_per_execution must be 1, received {steps_per_execution!r}")
+        if run_eagerly and jit_compile is True:
+            warnings.warn("compile: run_eagerly=True and jit_compile=True cannot both hold; "
+                          "disabling jit_compile", stacklevel=2)
+            jit_compile = False
+        output_names = getattr(self, "output_names", None)
+        self._set("optimizer", optimizers_module.get(optimizer))
+        self._set("loss", loss)
+        self._set("_compile_loss", None if loss is None else compile_utils.CompileLoss(
+            loss, loss_weights, output_names))
+        self._set("_compile_metrics", None if metrics is None and weighted_metrics is None
+                  else compile_utils.CompileMetrics(metrics, weighted_metrics, output_names))
+        self._set("_loss_tracker", metrics_module.Mean(name="loss"))
+        self._set("_run_eagerly", bool(run_eagerly))
+        self._set("_jit_compile", jit_compile)
+        self._set("_step_functions", {})
+        self._set("_jit_fallback_logged", False)
+        self._set("_compile_config", {
+            "optimizer": optimizer, "loss": loss, "metrics": metrics,
+            "loss_weights": loss_weights, "weighted_metrics": weighted_metrics,
+            "run_eagerly": run_eagerly, "jit_compile": jit_compile})
+        self._set("compiled", True)
+
+    @property
+    def run_eagerly(self):
+        return getattr(self, "_run_eagerly", False)
+
+    @run_eagerly.setter
+    def run_eagerly(self, value):
+        self._set("_run_eagerly", bool(value))
+        self._set("_step_functions", {})
+
+    @property
+    def jit_compile(self):
+        return getattr(self, "_jit_compile", "auto")
+
+    @jit_compile.setter
+    def jit_compile(self, value):
+        if value not in _JIT_CHOICES:
+            raise ValueError(f"`jit_compile` must be 'auto', True or False, received {value!r}")
+        self._set("_jit_compile", value)
+        self._set("_step_functions", {})
+
+    def get_compile_config(self):
+        """The compile arguments, JSON-able (objects serialized), for saving."""
+        if not self.compiled:
+            return None
+        c = self._compile_config
+        return {
+            "optimizer": optimizers_module.serialize(self.optimizer),
+            "loss": compile_utils.identifier_config(c["loss"], losses_module.serialize),
+            "metrics": compile_utils.identifier_config(c["metrics"], metrics_module.serialize),
+            "loss_weights": c["loss_weights"],
+            "weighted_metrics": compile_utils.identifier_config(c["weighted_metrics"],
+                                                                metrics_module.serialize),
+            "run_eagerly": c["run_eagerly"], "jit_compile": c["jit_compile"],
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        config["optimizer"] = optimizers_module.deserialize(config["optimizer"])
+        for key, module in (("loss", losses_module), ("metrics", metrics_module),
+                            ("weighted_metrics", metrics_module)):
+            config[key] = _deserialize_nested(config.get(key), module)
+        self.compile(**config)
+
+    def _assert_compiled(self, method):
+        if not self.compiled:
+            raise RuntimeError(f"You must call `compile()` before `{method}()` on model "
+                               f"'{getattr(self, 'name', type(self).__name__)}'")
+
+    # -- metrics ------------------------------------------------------------------------------
+    @property
+    def metrics(self):
+        """Metric objects: the loss tracker, the compiled metrics, per-output losses, then
+        the metrics that layers track."""
+        out = []
+        if self.compiled:
+            out.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                out.extend(self._compile_metrics.metrics)
+            if self._compile_loss is not None:
+                out.extend(self._compile_loss.metrics)
+        parent = super()
+        out.extend(getattr(parent, "metrics", None) or [])
+        return out
+
+    @property
+    def metrics_names(self):
+        """The names of `metrics`, in the order `evaluate` returns values.
+
+        Keras 3 reports the compiled metrics under one name ("compile_metrics"); graphkit
+        lists each metric, so the names line up with evaluate's values.
+        """
+        return [m.name for m in self.metrics]
+
+    @property
+    def metrics_variables(self):
+        return [v for m in self.metrics for v in m.variables]
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self):
+        """{name: result} of every metric (dict results are merged)."""
+        logs = {}
+        for m in self.metrics:
+            result = m.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[m.name] = result
+        return logs
+
+    # -- loss ---------------------------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss plus every `add_loss` loss of the forward pass."""
+        total = None
+        if self._compile_loss is not None:
+            total = self._compile_loss(y, y_pred, sample_weight)
+        extra = getattr(self, "_pending_losses", None)
+        if extra is None:
+            extra = getattr(self, "losses", [])
+        for loss in extra:
+            term = ops.sum(ops.cast(loss, config.floatx()))
+            total = term if total is None else ops.add(total, term)
+        if total is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`, "
+                             "or add losses in `call()` with `self.add_loss()`.")
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics; returns the logs of every metric."""
+        if self._compile_metrics is not None and y is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    # -- the pure steps -----------------------------------------------------------------------
+    def train_step(self, state, data):
+        """One training step: `(logs, new_state)` from `state` and a batch."""
+        trainable, non_trainable, optimizer_values, metric_values = state
+        x, y, sample_weight = data_module.unpack_x_y_sample_weight(data)
+
+        def loss_fn(trainable_values):
+            y_pred, new_non_trainable, losses = self.stateless_call(
+                trainable_values, non_trainable, x, return_losses=True, training=True)
+            loss = self._stateless_loss(trainable_values, new_non_trainable, x, y, y_pred,
+                                        sample_weight, losses, training=True)
+            per_output = list(self._compile_loss.last_values) \
+                if self._compile_loss is not None else []
+            scaled = self.optimizer.scale_loss(loss)
+            return scaled, (loss, y_pred, new_non_trainable, per_output)
+
+        (_, aux), grads = value_and_grad(loss_fn, has_aux=True)(list(trainable))
+        loss, y_pred, non_trainable, per_output = aux
+        trainable, optimizer_values = self.optimizer.stateless_apply(
+            optimizer_values, grads, trainable)
+        logs, metric_values = self._stateless_metrics(metric_values, loss, per_output, x, y,
+                                                      y_pred, sample_weight)
+        return logs, (trainable, non_trainable, optimizer_values, metric_values)
+
+    def test_step(self, state, data):
+        """One evaluation step: `(logs, new_state)`."""
+        trainable, non_trainable, metric_values = state
+        x, y, sample_weight = data_module.unpack_x_y_sample_weight(data)
+        y_pred, non_trainable, losses = self.stateless_call(
+            trainable, non_trainable, x, return_losses=True, training=False)
+        loss = self._stateless_loss(trainable, non_trainable, x, y, y_pred, sample_weight,
+                                    losses, training=False)
+        per_output = list(self._compile_loss.last_values) \
+            if self._compile_loss is not None else []
+        logs, metric_values = self._stateless_metrics(metric_values, loss, per_output, x, y,
+                                                      y_pred, sample_weight)
+        return logs, (trainable, non_trainable, metric_values)
+
+    def predict_step(self, state, data):
+        """One prediction step: `(outputs, new_state)`."""
+        trainable, non_trainable = state
+        x, _, _ = data_module.unpack_x_y_sample_weight(data)
+        y_pred, non_trainable = self.stateless_call(trainable, non_trainable, x,
+                                                    training=False)
+        return y_pred, (trainable, non_trainable)
+
+    def _stateless_loss(self, trainable, non_trainable, x, y, y_pred, sample_weight, losses,
+                        training):
+        """`compute_loss` with the model's variables bound to the given values and the
+        forward pass's `add_loss` losses."""
+        mapping = list(zip(self.trainable_variables, trainable)) + list(
+            zip(self.non_trainable_variables, non_trainable))
+        self._set("_pending_losses", losses)
+        try:
+            with scopes.StatelessScope(mapping):
+                return self.compute_loss(x=x, y=y, y_pred=y_pred,
+                                         sample_weight=sample_weight, training=training)
+        finally:
+            self._set("_pending_losses", None)
+
+    def _stateless_metrics(self, metric_values, loss, per_output_losses, x, y, y_pred,
+                           sample_weight):
+        variables = self.metrics_variables
+        batch_size = _batch_size(x)
+        with scopes.StatelessScope(list(zip(variables, metric_values))) as scope:
+            # Weighted by the batch size, the epoch's loss is a mean over samples.
+            self._loss_tracker.update_state(loss, sample_weight=batch_size)
+            if self._compile_loss is not None:
+                self._compile_loss.update_metrics(per_output_losses, batch_size)
+            logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        new_values = [_current(scope, v, old) for v, old in zip(variables, metric_values)]
+        return logs, new_values
+
+    # -- running a step -----------------------------------------------------------------------
+    def _state_variables(self, kind):
+        """The variable groups of a step's state, in the order the step takes them."""
+        model = (self.trainable_variables, self.non_trainable_variables)
+        if kind == "train":
+            return model + (self.optimizer.variables, self.metrics_variables)
+        if kind == "test":
+            return model + (self.metrics_variables,)
+        return model
+
+    def _step_function(self, kind):
+        """The step to run for `kind` ("train", "test", "predict"): eager or compiled."""
+        cache = getattr(self, "_step_functions", None)
+        if cache is None:
+            cache = {}
+            self._set("_step_functions", cache)
+        if kind not in cache:
+            cache[kind] = self._make_step_function(kind)
+        return cache[kind]
+
+    def _make_step_function(self, kind):
+        """A function of the batch. Pure steps (`(state, data)`) are compiled as they are
+        and fed the variables' values; stateful overrides (`(data)`) are compiled with the
+        variables they touch."""
+        method = getattr(self, f"{kind}_step")
+        fn = self._maybe_jit(kind, method)
+        if _takes_state(method):
+            return self._pure_step_runner(kind, fn)
+        return fn
+
+    def _pure_step_runner(self, kind, fn):
+        def run(data):
+            groups = self._state_variables(kind)
+            state = tuple([_fresh(v.value) for v in group] for group in groups)
+            outputs, new_state = fn(state, data)
+            for group, old_values, values in zip(groups, state, new_state):
+                for variable, old, value in zip(group, old_values, values):
+                    if value is not None and value is not old:  # unchanged: nothing to do
+                        variable.assign(value)
+            return outputs
+        return run
+
+    def _maybe_jit(self, kind, step):
+        if self.run_eagerly or self.jit_compile is False:
+            return step
+        jit, reason = compiler_status()
+        if jit is None:
+            if self.jit_compile is True:
+                raise RuntimeError(
+                    "compile(jit_compile=True): the graphkit compiler is not available yet "
+                    f"({reason}). Use jit_compile='auto' or False to train eagerly.")
+            if not getattr(self, "_jit_fallback_logged", False):
+                logger.info("jit_compile='auto': the graphkit compiler is not available "
+                            "(%s); train, test and predict steps run eagerly.", reason)
+                self._set("_jit_fallback_logged", True)
+            return step
+        return _CompiledStep(self, kind, jit(step), step)
+
+    def _run(self, kind, batch):
+        """Run a step on a batch `(x, y, sample_weight)`; the step gets the batch packed as
+        Keras packs it: `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+        data = data_module.pack_x_y_sample_weight(*data_module.unpack_x_y_sample_weight(batch))
+        return self._step_function(kind)(_to_tensors(data))
+
+    # -- building -----------------------------------------------------------------------------
+    def _prepare(self, batch, for_training):
+        """Build the model, the compiled loss and metrics and the optimizer on a batch."""
+        x, y, _ = data_module.unpack_x_y_sample_weight(batch)
+        x = _to_tensors(x)
+        if not getattr(self, "built", True):
+            self(x)  # a subclassed model creates its weights on its first call
+        needs_loss = self._compile_loss is not None and not self._compile_loss.built
+        needs_metrics = self._compile_metrics is not None and not self._compile_metrics.built
+        if (needs_loss or needs_metrics) and y is not None:
+            y = _to_tensors(y)
+            y_pred = self._output_spec(x)
+            if needs_loss:
+                self._compile_loss.build(y, y_pred)
+            if needs_metrics:
+                losses = self._compile_loss.losses if self._compile_loss is not None else None
+                self._compile_metrics.build(y, y_pred, losses)
+        if for_training and self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def _output_spec(self, x):
+        """Shapes and dtypes of the outputs for `x`, without running the model's kernels
+        when a symbolic pass can tell."""
+        try:
+            return self.compute_output_spec(x)
+        except Exception:  # Python control flow on values: ask the real model, side-effect free
+            with scopes.StatelessScope():
+                return self(x, training=False)
+
+    # -- fit ----------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` epochs; returns the `History`. `batch_size` defaults to 32."""
+        self._assert_compiled("fit")
+        _check_verbose(verbose)
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = data_module.train_validation_split(
+                (x, y, sample_weight), validation_split)
+        if validation_data is not None:
+            val_x, val_y, val_sw = data_module.unpack_x_y_sample_weight(validation_data)
+        iterator = data_module.EpochIterator(x, y, sample_weight, batch_size=batch_size,
+                                             steps_per_epoch=steps_per_epoch, shuffle=shuffle,
+                                             class_weight=class_weight)
+        callbacks = self._callback_list(callbacks, verbose, epochs, iterator.num_batches,
+                                        add_history=True)
+        self.stop_training = False
+        prepared = False
+        callbacks.on_train_begin()
+        epoch_logs = {}
+        training_logs = None
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callbacks.on_epoch_begin(epoch)
+            logs = {}
+            for step, batch in iterator.enumerate_epoch():
+                if not prepared:
+                    self._prepare(batch, for_training=True)
+                    prepared = True
+                callbacks.on_train_batch_begin(step)
+                logs = _pythonify(self._run("train", batch), self.metrics_names)
+                callbacks.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            if iterator.ran_out_of_data:
+                self.stop_training = True
+            epoch_logs = dict(logs)
+            if validation_data is not None and _should_validate(epoch, validation_freq) \
+                    and not iterator.ran_out_of_data:
+                val_logs = self.evaluate(val_x, val_y, sample_weight=val_sw,
+                                         batch_size=validation_batch_size or batch_size,
+                                         steps=validation_steps, callbacks=callbacks,
+                                         return_dict=True, verbose=0)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            callbacks.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
+            if self.stop_training:
+                break
+        callbacks.on_train_end(logs=training_logs)
+        return callbacks.history
+
+    # -- evaluate -----------------------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics over the data: a dict, or values in `metrics_names` order."""
+        self._assert_compiled("evaluate")
+        _check_verbose(verbose)
+        iterator = data_module.EpochIterator(x, y, sample_weight, batch_size=batch_size,
+                                             steps_per_epoch=steps, shuffle=False)
+        if not isinstance(callbacks, callbacks_module.CallbackList):
+            callbacks = self._callback_list(callbacks, verbose, 1, iterator.num_batches)
+        self.reset_metrics()
+        callbacks.on_test_begin()
+        logs = {}
+        for step, batch in iterator.enumerate_epoch():
+            self._prepare(batch, for_training=False)
+            callbacks.on_test_batch_begin(step)
+            logs = _pythonify(self._run("test", batch), self.metrics_names)
+            callbacks.on_test_batch_end(step, logs)
+        logs = _pythonify(self.get_metrics_result(), self.metrics_names) if logs else logs
+        callbacks.on_test_end(logs)
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def _flatten_in_order(self, logs):
+        names = self.metrics_names
+        values = [logs[n] for n in names if n in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
+
+    # -- predict ------------------------------------------------------------------------------
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for every sample of `x`, batched; NumPy arrays in the outputs' structure."""
+        _check_verbose(verbose)
+        iterator = data_module.EpochIterator(x, batch_size=batch_size, steps_per_epoch=steps,
+                                             shuffle=False)
+        callbacks = self._callback_list(callbacks, verbose, 1, iterator.num_batches)
+        callbacks.on_predict_begin()
+        batches = []
+        for step, batch in iterator.enumerate_epoch():
+            x_batch = data_module.unpack_x_y_sample_weight(batch)[0]
+            self._prepare((x_batch,), for_training=False)
+            callbacks.on_predict_batch_begin(step)
+            outputs = self._run("predict", (x_batch,))
+            outputs = tree.map_structure(lambda t: np.asarray(t), outputs)
+            batches.append(outputs)
+            callbacks.on_predict_batch_end(step, {"outputs": outputs})
+        callbacks.on_predict_end()
+        if not batches:
+            raise ValueError("predict: the input produced no batches")
+        return tree.map_structure(lambda *parts: np.concatenate(parts, axis=0), *batches)
+
+    # -- single batches -----------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One training step on one batch; metrics keep accumulating across calls."""
+        self._assert_compiled("train_on_batch")
+        if class_weight:
+            if sample_weight is not None:
+                raise ValueError("You cannot use `class_weight` and `sample_weight` at the "
+                                 "same time")
+            sample_weight = data_module.class_weight_to_sample_weight(y, class_weight)
+        batch = data_module.standardize_batch((x, y, sample_weight))
+        self._prepare(batch, for_training=True)
+        logs = _pythonify(self._run("train", batch), self.metrics_names)
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._assert_compiled("test_on_batch")
+        batch = data_module.standardize_batch((x, y, sample_weight))
+        self._prepare(batch, for_training=False)
+        logs = _pythonify(self._run("test", batch), self.metrics_names)
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def predict_on_batch(self, x):
+        batch = data_module.standardize_batch((x,))
+        self._prepare(batch, for_training=False)
+        outputs = self._run("predict", batch[:1])
+        return tree.map_structure(lambda t: np.asarray(t), outputs)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _callback_list(self, callbacks, verbose, epochs, steps, add_history=False):
+        if isinstance(callbacks, callbacks_module.CallbackList):
+            return callbacks
+        return callbacks_module.CallbackList(
+            callbacks, add_history=add_history, add_progbar=verbose != 0, model=self,
+            verbose=verbose, epochs=epochs, steps=steps)
+
+
+class _CompiledStep:
+    """A step run through `gk.jit`; with jit_compile='auto' a failure to compile falls back
+    to the eager step (once, with the reason logged)."""
+
+    def __init__(self, model, kind, compiled, eager):
+        self.model, self.kind, self.compiled, self.eager = model, kind, compiled, eager
+        self.failed = False
+
+    def __call__(self, *args):
+        if self.failed:
+            return self.eager(*args)
+        try:
+            return self.compiled(*args)
+        except Exception as e:
+            if self.model.jit_compile is True:
+                raise
+            self.failed = True
+            logger.info("jit_compile='auto': the %s step could not be compiled (%s: %s); "
+                        "running it eagerly.", self.kind, type(e).__name__, e)
+            return self.eager(*args)
+
+
+def _takes_state(method):
+    """Whether a step method has the pure `(state, data)` signature."""
+    try:
+        params = [p for p in inspect.signature(method).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return True
+    return len(params) >= 2
+
+
+def _fresh(value):
+    """A new Tensor object over the same array (no copy), so that two variables' values
+    are never the same object and their gradients cannot be confused."""
+    return Tensor(value.numpy()) if isinstance(value, Tensor) else value
+
+
+def _to_tensors(structure):
+    def convert(a):
+        if a is None or hasattr(type(a), "_bind_priority"):
+            return a
+        return ops.convert_to_tensor(data_module.standardize_array(a))
+    return tree.map_structure(convert, structure)
+
+
+def _batch_size(x):
+    for leaf in tree.flatten(x):
+        if hasattr(leaf, "shape") and len(leaf.shape) > 0:
+            return leaf.shape[0]
+    return 1
+
+
+def _pythonify(logs, order=()):
+    """Logs as Python floats (NumPy arrays for non-scalar results), as callbacks expect,
+    in metric order (a compiled step may return its dict in another order)."""
+    logs = logs or {}
+    keys = [k for k in order if k in logs] + [k for k in logs if k not in order]
+    out = {}
+    for k in keys:
+        a = np.asarray(logs[k])
+        out[k] = a.item() if a.ndim == 0 else a
+    return out
+
+
+def _current(scope, variable, old):
+    new = scope.get_current_value(variable)
+    return old if new is None else new
+
+
+def _should_validate(epoch, validation_freq):
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return (epoch + 1) in validation_freq
+
+
+def _check_verbose(verbose):
+    if verbose not in ("auto", 0, 1, 2):
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2, received {verbose!r}")
+
+
+def _deserialize_nested(spec, module):
+    if spec is None:
+        return None
+    if isinstance(spec, list):
+        return [_deserialize_nested(s, module) for s in spec]
+    if isinstance(spec, dict) and "class_name" not in spec:
+        return {k: _deserialize_nested(v, module) for k, v in spec.items()}
+    if isinstance(spec, str):
+        return spec
+    return module.deserialize(spec)

@@ -1,0 +1,94 @@
+"""Disk cache: a warm process runs no LLVM work; corrupt or foreign entries are rejected."""
+import os
+import subprocess
+import sys
+import textwrap
+
+from llvmlite import ir
+
+from graphkit.codegen import disk_cache, pipeline
+from graphkit.codegen.build import build
+from graphkit.codegen.llvm_types import I64
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _module(tag):
+    m = ir.Module(name=f"cache_{tag}")
+    f = ir.Function(m, ir.FunctionType(I64, [I64]), "plus")
+    b = ir.IRBuilder(f.append_basic_block())
+    b.ret(b.add(f.args[0], I64(tag)))
+    return m
+
+
+def _plus(lib):
+    import ctypes
+    return lib.function("plus", ctypes.c_int64, ctypes.c_int64)
+
+
+def test_cold_then_warm_in_process():
+    m = _module(1001)
+    before = pipeline.counters()
+    assert _plus(build(m, ["plus"]))(1) == 1002
+    mid = pipeline.counters()
+    assert mid["codegen"] == before["codegen"] + 1
+    assert _plus(build(m, ["plus"]))(2) == 1003
+    assert pipeline.counters() == mid  # second build: loaded from disk, no LLVM work
+
+
+def test_warm_process_runs_no_codegen(tmp_path):
+    script = textwrap.dedent("""
+        import ctypes, json
+        from llvmlite import ir
+        from graphkit.codegen import pipeline
+        from graphkit.codegen.build import build
+        from graphkit.codegen.elementwise import Operand, emit_elementwise
+        from graphkit.codegen import expr as ex
+        m = ir.Module(name="warm")
+        x = ex.input(0, "float32")
+        emit_elementwise(m, "k", [Operand((64,), "float32")], [ex.apply("exp", x)], (64,))
+        build(m, ["k"])
+        print(json.dumps(pipeline.counters()))
+    """)
+    env = dict(os.environ, GRAPHKIT_CACHE_DIR=str(tmp_path), PYTHONPATH=REPO)
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, timeout=120) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    cold, warm = (eval(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert cold["codegen"] >= 1 and cold["optimize"] >= 1
+    assert warm == {"optimize": 0, "codegen": 0}
+
+
+def test_corrupt_entry_is_rejected_and_rewritten():
+    m = _module(2002)
+    key = disk_cache.cache_key(str(m))
+    build(m, ["plus"])
+    path = disk_cache.entry_path(key)
+    good = open(path, "rb").read()
+    for bad in (good[:-7], good[:60] + bytes([good[60] ^ 0xFF]) + good[61:], b"junk"):
+        with open(path, "wb") as f:
+            f.write(bad)
+        rejected = disk_cache.STATS["rejected"]
+        codegen = pipeline.counters()["codegen"]
+        assert _plus(build(m, ["plus"]))(0) == 2002  # rebuilt, never executed the bad bytes
+        assert disk_cache.STATS["rejected"] == rejected + 1
+        assert pipeline.counters()["codegen"] == codegen + 1
+        assert open(path, "rb").read() == good  # rewritten
+
+
+def test_entry_for_another_key_is_rejected():
+    a, b = _module(3003), _module(3004)
+    build(a, ["plus"])
+    ka, kb = disk_cache.cache_key(str(a)), disk_cache.cache_key(str(b))
+    os.makedirs(os.path.dirname(disk_cache.entry_path(kb)), exist_ok=True)
+    with open(disk_cache.entry_path(ka), "rb") as src, \
+            open(disk_cache.entry_path(kb), "wb") as dst:
+        dst.write(src.read())  # a valid entry, but for a different key
+    assert disk_cache.load(kb) is None
+    assert _plus(build(b, ["plus"]))(0) == 3004
+
+
+def test_key_depends_on_target_and_source():
+    assert disk_cache.cache_key("a") != disk_cache.cache_key("b")
+    assert len(disk_cache.cache_key("a")) == 64

@@ -1,0 +1,168 @@
+"""Elementwise kernels against NumPy: broadcasting, strided views, dtypes, tails, threads."""
+import numpy as np
+import pytest
+
+from graphkit.codegen import expr as ex
+from graphkit.codegen.elementwise import Operand, collapse, emit_elementwise
+
+from .helpers import call, compile_kernels
+
+F = "float32"
+x, y = ex.input(0, F), ex.input(1, F)
+c = lambda v, dt=F: ex.constant(v, dt)  # noqa: E731
+W2 = ex.apply("add", ex.apply("multiply",
+                              ex.apply("tanh", ex.apply("add", ex.apply("multiply", x, c(1.5)),
+                                                        y)),
+                              ex.apply("sigmoid", y)),
+              ex.apply("multiply", ex.apply("maximum", ex.apply("subtract", x, y), c(0.0)),
+                       c(0.5)))
+
+KERNELS = {
+    "w2_big": lambda m, n: emit_elementwise(m, n, [Operand((300, 1000), F)] * 2, [W2],
+                                            (300, 1000)),
+    "w2_odd": lambda m, n: emit_elementwise(m, n, [Operand((3, 37), F)] * 2, [W2], (3, 37)),
+    "bcast": lambda m, n: emit_elementwise(
+        m, n, [Operand((5, 1, 7), F), Operand((3, 7), F)],
+        [ex.apply("subtract", x, y), ex.apply("less", x, y)], (5, 3, 7)),
+    "transposed": lambda m, n: emit_elementwise(
+        m, n, [Operand((19, 23), F, strides=(1, 19)), Operand((23,), F)],
+        [ex.apply("multiply", x, y)], (19, 23)),
+    "where_cast": lambda m, n: emit_elementwise(
+        m, n, [Operand((50,), "bool"), Operand((50,), F), Operand((50,), "int32")],
+        [ex.apply("where", ex.input(0, "bool"), ex.input(1, F),
+                  ex.apply("cast", ex.input(2, "int32"), dtype=F)),
+         ex.apply("cast", ex.input(1, F), dtype="int32")], (50,)),
+    "ints": lambda m, n: emit_elementwise(
+        m, n, [Operand((40,), "int32")] * 2,
+        [ex.apply(op, ex.input(0, "int32"), ex.input(1, "int32"))
+         for op in ("floor_divide", "mod", "maximum", "multiply")], (40,)),
+    "unary": lambda m, n: emit_elementwise(
+        m, n, [Operand((33,), F)],
+        [ex.apply(op, x) for op in ("abs", "sign", "sqrt", "rsqrt", "floor", "round",
+                                    "square", "negative", "log1p", "erf")], (33,)),
+    "power": lambda m, n: emit_elementwise(
+        m, n, [Operand((16,), F)] * 2,
+        [ex.apply("power", x, y), ex.apply("power", x, c(2.0))], (16,)),
+    "f64": lambda m, n: emit_elementwise(
+        m, n, [Operand((21,), "float64")],
+        [ex.apply("exp", ex.apply("negative", ex.input(0, "float64")))], (21,)),
+    "scalar_out": lambda m, n: emit_elementwise(
+        m, n, [Operand((), F), Operand((), F)], [ex.apply("divide", x, y)], ()),
+}
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    return compile_kernels(KERNELS)[0]
+
+
+rng = np.random.default_rng(1)
+
+
+def randn(*shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def w2_ref(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return np.tanh(a * 1.5 + b) / (1 + np.exp(-b)) + np.maximum(a - b, 0) * 0.5
+
+
+@pytest.mark.parametrize("name,shape", [("w2_big", (300, 1000)), ("w2_odd", (3, 37))])
+def test_w2_chain(kernels, name, shape):
+    a, b = randn(*shape), randn(*shape)
+    out = np.full(shape, np.nan, np.float32)
+    call(kernels[name], [a, b, out])
+    np.testing.assert_allclose(out, w2_ref(a, b), rtol=2e-6, atol=2e-6)
+
+
+def test_broadcast_and_bool_output(kernels):
+    a, b = randn(5, 1, 7), randn(3, 7)
+    d, lt = np.empty((5, 3, 7), np.float32), np.empty((5, 3, 7), bool)
+    call(kernels["bcast"], [a, b, d, lt])
+    np.testing.assert_array_equal(d, a - b)
+    np.testing.assert_array_equal(lt, a < b)
+
+
+def test_strided_operand(kernels):
+    base, v = randn(23, 19), randn(23)
+    out = np.empty((19, 23), np.float32)
+    call(kernels["transposed"], [base, v, out])  # operand 0 is base.T, read through strides
+    np.testing.assert_array_equal(out, base.T * v)
+
+
+def test_where_and_casts(kernels):
+    cond = rng.random(50) < 0.5
+    f = (randn(50) * 1e9).astype(np.float32)
+    f[:3] = [np.nan, 3e10, -3e10]
+    i = rng.integers(-100, 100, 50).astype(np.int32)
+    out, as_int = np.empty(50, np.float32), np.empty(50, np.int32)
+    call(kernels["where_cast"], [cond, f, i, out, as_int])
+    np.testing.assert_array_equal(out, np.where(cond, f, i.astype(np.float32)))
+    # saturating conversion: NaN -> 0, out of range -> int32 limits
+    expect = np.clip(np.nan_to_num(f.astype(np.float64), nan=0), -2**31, 2**31 - 1)
+    np.testing.assert_array_equal(as_int, np.trunc(expect).astype(np.int64))
+
+
+def test_int_ops_follow_numpy(kernels):
+    a = rng.integers(-50, 50, 40).astype(np.int32)
+    b = rng.integers(-7, 8, 40).astype(np.int32)
+    b[b == 0] = 3
+    outs = [np.empty(40, np.int32) for _ in range(4)]
+    call(kernels["ints"], [a, b, *outs])
+    for o, ref in zip(outs, (a // b, a % b, np.maximum(a, b), a * b)):
+        np.testing.assert_array_equal(o, ref)
+
+
+def test_unary_ops(kernels):
+    a = randn(33) * 3
+    a[:4] = [0.0, -0.0, 2.5, -1.5]
+    pos = np.abs(a) + 0.1
+    outs = [np.empty(33, np.float32) for _ in range(10)]
+    call(kernels["unary"], [a, *outs])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        refs = [np.abs(a), np.sign(a), np.sqrt(a), 1 / np.sqrt(a), np.floor(a), np.round(a),
+                a * a, -a, np.log1p(a.astype(np.float64)), None]
+    for k, (o, r) in enumerate(zip(outs[:9], refs)):
+        np.testing.assert_allclose(o, r, rtol=3e-7, equal_nan=True, err_msg=str(k))
+    del pos
+
+
+def test_power(kernels):
+    a = np.array([2, -2, -2, 0, 0, 0, 1.5, -1.5, 4, 9, 1, np.nan, 3, -8, 0.5, 10], np.float32)
+    b = np.array([3, 3, 2, 2, 0, -1, 2.5, 0.5, 0.5, -0.5, np.nan, 0, -2, 1 / 3, 10, 30],
+                 np.float32)
+    p, sq = np.empty(16, np.float32), np.empty(16, np.float32)
+    call(kernels["power"], [a, b, p, sq])
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(p, np.power(a, b), rtol=2e-7, equal_nan=True)
+    np.testing.assert_array_equal(sq, a * a)
+
+
+def test_float64(kernels):
+    a = rng.standard_normal(21) * 5
+    out = np.empty(21)
+    call(kernels["f64"], [a, out])
+    np.testing.assert_allclose(out, np.exp(-a), rtol=3e-16)
+
+
+def test_zero_dim(kernels):
+    a, b = np.array(3.0, np.float32), np.array(4.0, np.float32)
+    out = np.empty((), np.float32)
+    call(kernels["scalar_out"], [a, b, out])
+    assert out == np.float32(0.75)
+
+
+def test_collapse_merges_contiguous_dims():
+    shape, strides = collapse((4, 5, 6), [[30, 6, 1], [0, 6, 1]])
+    assert shape == [4, 30] and strides == [[30, 1], [0, 1]]
+    shape, strides = collapse((4, 5, 6), [[30, 6, 1], [30, 6, 1]])
+    assert shape == [120] and strides == [[1], [1]]
+
+
+def test_bad_broadcast_names_shapes():
+    from llvmlite import ir
+    with pytest.raises(ValueError, match=r"\(3, 4\).*\(5, 4\)"):
+        emit_elementwise(ir.Module(), "bad", [Operand((3, 4), F)], [x], (5, 4))
+    with pytest.raises(ValueError, match="unsupported op 'frobnicate'"):
+        ex.apply("frobnicate", x)

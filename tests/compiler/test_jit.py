@@ -1,0 +1,220 @@
+"""gk.jit: results and variable updates exactly as eager, the signature cache, static
+arguments, the staged API (lower/as_text/stats/compile), dumps, and when it runs eagerly."""
+import os
+
+import numpy as np
+import pytest
+
+import graphkit as gk
+from graphkit import config, layers, ops
+from graphkit.compiler.cache_key import StaticArgumentError
+
+RNG = np.random.default_rng(11)
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+@pytest.fixture(params=["interpreter", None], ids=["interpreter", "default_backend"])
+def backend(request):
+    return request.param
+
+
+def test_results_match_eager_and_the_cache_hits(backend):
+    def f(x, y):
+        return {"sum": ops.sum(x * y, axis=1), "prod": x * y}, None
+
+    jf = gk.jit(f, backend=backend)
+    x, y = f32(4, 3), f32(3)
+    out, none = jf(x, y)
+    want, _ = f(gk.ops.convert_to_tensor(x), gk.ops.convert_to_tensor(y))
+    assert none is None and set(out) == {"sum", "prod"}
+    np.testing.assert_allclose(out["sum"].numpy(), want["sum"].numpy(), rtol=1e-6)
+    jf(f32(4, 3), f32(3))
+    info = jf.cache_info()
+    assert (info["traces"], info["hits"], info["misses"], info["entries"]) == (1, 1, 1, 1)
+
+
+def test_variable_updates_are_visible_exactly_as_in_eager(backend):
+    def make():
+        return gk.Variable(np.arange(3, dtype=np.float32), name="acc"), \
+            gk.Variable(np.int64(0), name="count", trainable=False)
+
+    def step(acc, count, x):
+        acc.assign(acc * 0.5 + ops.sum(x, axis=0))
+        count.assign_add(1)
+        return acc.value * 2.0
+
+    eager_acc, eager_count = make()
+    jit_acc, jit_count = make()
+    jstep = gk.jit(step, backend=backend)
+    for _ in range(3):
+        x = f32(5, 3)
+        want = step(eager_acc, eager_count, gk.ops.convert_to_tensor(x))
+        got = jstep(jit_acc, jit_count, x)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(jit_acc.numpy(), eager_acc.numpy(), rtol=1e-6)
+        assert jit_count.numpy() == eager_count.numpy()
+    assert jstep.cache_info()["traces"] == 1 and jit_count.numpy().dtype == np.int64
+
+
+def test_a_training_step_matches_eager_step_for_step(backend):
+    def build():
+        gk.utils.set_random_seed(5)
+        model = gk.Sequential([layers.Dense(8, activation="relu"), layers.Dense(3)])
+        model(np.zeros((1, 4), np.float32))
+        return model, gk.optimizers.Adam(learning_rate=0.01)
+
+    def make_step(model, opt):
+        loss_fn = gk.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+        def step(x, y):
+            with gk.GradientTape() as tape:
+                loss = loss_fn(y, model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+        return step
+
+    eager_model, eager_opt = build()
+    jit_model, jit_opt = build()
+    eager_step = make_step(eager_model, eager_opt)
+    jit_step = gk.jit(make_step(jit_model, jit_opt), backend=backend)
+    for _ in range(3):
+        x, y = f32(16, 4), RNG.integers(0, 3, 16).astype(np.int32)
+        np.testing.assert_allclose(float(jit_step(x, y)), float(eager_step(x, y)), rtol=1e-5)
+    for a, b in zip(jit_model.weights + jit_opt.variables,
+                    eager_model.weights + eager_opt.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    assert jit_step.cache_info()["traces"] == 1
+
+
+def test_random_ops_give_the_eager_numbers_and_advance_the_seed(backend):
+    def draw(x, gen):
+        return gk.random.dropout(x, 0.5, seed=gen) + gk.random.normal(x.shape, seed=gen)
+
+    eager_gen, jit_gen = gk.random.SeedGenerator(3), gk.random.SeedGenerator(3)
+    jdraw = gk.jit(draw, backend=backend)
+    x = f32(4, 4)
+    for _ in range(2):
+        np.testing.assert_array_equal(jdraw(x, jit_gen).numpy(), draw(x, eager_gen).numpy())
+    np.testing.assert_array_equal(jit_gen.state.numpy(), eager_gen.state.numpy())
+
+
+def test_static_arguments_by_name_and_number():
+    calls = []
+
+    def f(x, n, training=False):
+        calls.append((n, training))
+        return x * n if training else x - n
+
+    jf = gk.jit(f, static_argnames=("training",), static_argnums=(1,))
+    x = f32(3)
+    np.testing.assert_allclose(jf(x, 2, training=True).numpy(), x * 2, rtol=1e-6)
+    np.testing.assert_allclose(jf(x, 2, training=False).numpy(), x - 2, rtol=1e-6)
+    jf(x, 3, training=False)
+    jf(x, 3, training=False)
+    assert calls == [(2, True), (2, False), (3, False)]
+    with pytest.raises(StaticArgumentError, match="static argument 'training' must be hashable"):
+        jf(x, 2, training=[1])
+
+
+def test_disabled_jit_runs_eagerly():
+    jf = gk.jit(lambda x: ops.add(x, 1.0))
+    config.set_jit_enabled(False)
+    try:
+        out = jf(f32(2))
+    finally:
+        config.set_jit_enabled(True)
+    assert isinstance(out, gk.Tensor) and jf.cache_info()["traces"] == 0
+
+
+def test_a_recording_tape_sees_through_a_jitted_function():
+    jf = gk.jit(lambda x: ops.sum(ops.exp(x)))
+    x = gk.ops.convert_to_tensor(f32(3))
+    with gk.GradientTape() as tape:
+        tape.watch(x)
+        y = jf(x)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), np.exp(x.numpy()), rtol=1e-6)
+    assert jf.cache_info()["traces"] == 0
+
+
+def test_a_jitted_function_called_in_a_trace_is_inlined():
+    inner = gk.jit(lambda x: ops.exp(x))
+    outer = gk.jit(lambda x: inner(x) + 1.0)
+    lowered = outer.lower(f32(3))
+    assert "exp" in lowered.as_text("traced") and inner.cache_info()["traces"] == 0
+
+
+def test_lower_stages_stats_and_compile(backend):
+    model = gk.Sequential([layers.Dense(16, activation="relu"), layers.Dense(4, activation="relu")])
+    x = f32(8, 5)
+    jf = gk.jit(lambda x: model(x), backend=backend)
+    lowered = jf.lower(x)
+    traced, optimized, kernels = (lowered.as_text(s) for s in ("traced", "optimized", "kernels"))
+    assert "matmul" in traced and " = kernel " not in optimized
+    assert kernels.count(" = kernel ") == 2 and "    body(" in kernels
+    stats = lowered.stats()
+    assert set(stats) == {"passes", "kernels", "flops", "bytes", "per_kernel"}
+    assert [p["name"] for p in stats["passes"]][-2:] == ["fusion", "memory_plan"]
+    assert all(set(p) == {"name", "ops_before", "ops_after", "seconds"} for p in stats["passes"])
+    assert stats["kernels"] == 2 and isinstance(stats["flops"], int)
+    assert stats["flops"] == 2 * 8 * 16 * 5 + 2 * 8 * 4 * 16 + 2 * (8 * 16 + 8 * 4)
+    assert [set(k) for k in stats["per_kernel"]] == [{"name", "ops", "flops", "bytes"}] * 2
+    assert sum(k["bytes"] for k in stats["per_kernel"]) == stats["bytes"]
+    compiled = lowered.compile()
+    np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match=r"lowered for other arguments: args\[0\]: seen "
+                                        r"f32\[8,5\], now f32\[2,5\]"):
+        compiled(f32(2, 5))
+    with pytest.raises(ValueError, match="Unknown stage: 'kernel'"):
+        lowered.as_text("kernel")
+
+
+def test_llvm_text_needs_the_llvm_backend():
+    lowered = gk.jit(lambda x: x * 2.0, backend="interpreter").lower(f32(3))
+    with pytest.raises(ValueError, match="interpreter backend, which produces no LLVM IR"):
+        lowered.as_text("llvm")
+
+
+def test_every_compilation_is_dumped(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHKIT_DUMP_IR", str(tmp_path))
+
+    def scale(x):
+        return x * 3.0
+
+    jf = gk.jit(scale)
+    jf(f32(3))
+    jf(f32(4))
+    folders = sorted(os.listdir(tmp_path))
+    assert folders == ["scale.0", "scale.1"]
+    files = sorted(os.listdir(tmp_path / "scale.0"))
+    assert files[0] == "00_traced.gkir" and files[-1] == "index.txt"
+    assert "07_memory_plan.gkir" in files
+
+
+def test_decorating_a_method_binds_the_instance():
+    class Scaler:
+        def __init__(self, k):
+            self.k = k
+
+        @gk.jit
+        def __call__(self, x):
+            return x * self.k
+
+    np.testing.assert_allclose(Scaler(2.0)(np.ones(2, np.float32)).numpy(), [2.0, 2.0])
+
+
+def test_a_backend_failure_is_a_compile_error_naming_graph_and_backend(monkeypatch):
+    from graphkit.compiler import CompileError, executable
+
+    def broken(graph):
+        raise RuntimeError("kernel k0 (exp): no lowering")
+    monkeypatch.setitem(executable._BACKENDS, "broken_for_test", broken)
+    jf = gk.jit(lambda x: ops.exp(x), backend="broken_for_test")
+    with pytest.raises(CompileError, match=r"compiling @lambda with the 'broken_for_test' "
+                                           r"backend failed: RuntimeError: kernel k0"):
+        jf(f32(2))
+    with pytest.raises(ValueError, match="Unknown backend: 'nope'"):
+        gk.jit(lambda x: x, backend="nope")(f32(2))

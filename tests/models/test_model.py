@@ -1,0 +1,155 @@
+"""gk.Model: subclassing, get_layer, summary, the networkx graph, DOT text and plot_model."""
+import os
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import graphkit as gk
+from graphkit import layers, ops
+
+
+class TwoLayer(gk.Model):
+    def __init__(self, hidden=4, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = layers.Dense(hidden, activation="relu")
+        self.out = layers.Dense(1)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_subclassed_model_tracks_layers_and_runs():
+    model = TwoLayer(name="two")
+    x = np.random.default_rng(0).standard_normal((3, 5)).astype("float32")
+    y = model(x)
+    assert y.shape == (3, 1) and model.name == "two"
+    assert model.layers == [model.hidden, model.out]
+    assert [w.path for w in model.weights] == ["two/dense/kernel", "two/dense/bias",
+                                               "two/dense_1/kernel", "two/dense_1/bias"]
+    h = np.maximum(x @ model.hidden.kernel.numpy() + model.hidden.bias.numpy(), 0)
+    np.testing.assert_allclose(y.numpy(), h @ model.out.kernel.numpy() + model.out.bias.numpy(),
+                               rtol=1e-5, atol=1e-6)
+    config = model.get_config()
+    assert config == {"name": "two", "trainable": True, "dtype": "float32", "hidden": 4}
+    assert TwoLayer.from_config(config).hidden.units == 4
+
+
+def test_subclassed_model_called_symbolically_inside_a_functional_model():
+    inner = TwoLayer()
+    x = gk.Input(shape=(5,))
+    model = gk.Model(x, inner(x))
+    assert [l.name for l in model.layers] == [model.layers[0].name, "two_layer"]
+    assert model(np.ones((2, 5), "float32")).shape == (2, 1)
+    assert len(model.weights) == 4
+
+
+def test_model_constructor_errors():
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        gk.Model(3)
+    class Passthrough(gk.Model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+        def call(self, x):
+            return x
+    with pytest.raises(TypeError, match="cannot take functional"):
+        Passthrough(gk.Input(shape=(2,)), gk.Input(shape=(2,)))
+
+
+def _branchy():
+    a = gk.Input(shape=(4,), name="a")
+    b = gk.Input(shape=(2,), name="b")
+    shared = layers.Dense(2, name="shared")
+    merged = layers.Concatenate(name="merge")([shared(a), b, shared(ops.multiply(a, 2.0))])
+    return gk.Model([a, b], layers.Dense(1, name="head")(merged), name="branchy")
+
+
+def test_get_layer_by_name_and_index():
+    model = _branchy()
+    assert model.get_layer("head").units == 1
+    assert model.get_layer(index=0).name == "a"
+    with pytest.raises(ValueError, match="has no layer named 'nope'. Its layers are"):
+        model.get_layer("nope")
+    with pytest.raises(ValueError, match="out of range"):
+        model.get_layer(index=40)
+    with pytest.raises(ValueError, match="exactly one of"):
+        model.get_layer()
+
+
+def test_graph_is_a_networkx_dag_of_layers_and_ops():
+    model = _branchy()
+    graph = model.graph
+    assert isinstance(graph, nx.DiGraph) and nx.is_directed_acyclic_graph(graph)
+    assert gk.utils.model_to_graph(model) is graph
+    assert set(graph.nodes) == {"a", "b", "shared", "multiply", "merge", "head"}
+    assert set(graph.predecessors("merge")) == {"shared", "b"}
+    assert set(graph.predecessors("shared")) == {"a", "multiply"}
+    assert graph.nodes["shared"]["output_shapes"] == [(None, 2), (None, 2)]
+    assert graph.nodes["head"]["params"] == 7
+    assert list(nx.topological_sort(graph))[-1] == "head"
+
+
+def test_summary_lists_layers_shapes_params_and_connections():
+    lines = []
+    _branchy().summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    flat = " ".join(text.split())  # cells wrap over several lines
+    assert text.startswith('Model: "branchy"')
+    assert "Layer (type)" in text and "Connected to" in text
+    assert "shared (Dense)" in text and "(None, 2), (None, 2)" in text
+    assert "a[0][0], multiply[0][0]" in flat
+    assert "shared[0][0], b[0][0], shared[1][0]" in flat
+    assert "Total params: 17 (68.00 B)" in text  # shared 4*2+2, head 6+1
+    assert "Trainable params: 17 (68.00 B)" in text
+    assert "Non-trainable params: 0 (0.00 B)" in text
+
+
+def test_summary_of_a_stack_and_expand_nested():
+    inner_in = gk.Input(shape=(3,))
+    inner = gk.Model(inner_in, layers.Dense(2, name="inner_dense")(inner_in), name="inner")
+    x = gk.Input(shape=(3,))
+    model = gk.Model(x, layers.Dense(1, name="top")(inner(x)))
+    model.get_layer("top").trainable = False
+    lines = []
+    model.summary(print_fn=lines.append, expand_nested=True, show_trainable=True)
+    text = "\n".join(lines)
+    assert "Connected to" not in text  # a plain chain
+    assert "inner (Functional)" in text and "inner_dense (Dense)" in text
+    assert "Trainable params: 8 (32.00 B)" in text and "Non-trainable params: 3 (12.00 B)" in text
+    lines = []
+    TwoLayer().summary(print_fn=lines.append)
+    assert any("dense (Dense)" in line and "0 (unbuilt)" in line for line in lines)
+
+
+def test_model_to_dot_is_valid_dot_text():
+    dot = gk.utils.model_to_dot(_branchy(), show_shapes=True, show_dtype=True, rankdir="LR")
+    assert dot.startswith('digraph "branchy" {') and dot.rstrip().endswith("}")
+    assert '"a" -> "shared";' in dot and '"multiply" -> "shared";' in dot
+    assert "output: (None, 2), (None, 2)" in dot and "dtype: float32" in dot
+    assert "rankdir=LR" in dot
+    with pytest.raises(ValueError, match="rankdir"):
+        gk.utils.model_to_dot(_branchy(), rankdir="XY")
+
+
+def test_plot_model_renders_or_writes_dot(tmp_path, monkeypatch):
+    import graphkit.utils.plot as plot
+    monkeypatch.setattr(plot.shutil, "which", lambda name: None)
+    target = tmp_path / "model.png"
+    with pytest.warns(UserWarning, match="was not found"):
+        path = gk.utils.plot_model(_branchy(), str(target))
+    assert path == str(tmp_path / "model.dot") and open(path).read().startswith("digraph")
+    dot_path = gk.utils.plot_model(_branchy(), str(tmp_path / "graph.dot"))
+    assert os.path.exists(dot_path)
+
+
+def test_subclassed_model_has_no_graph():
+    with pytest.raises(ValueError, match="subclassed model"):
+        TwoLayer().graph
+
+
+def test_subclassed_model_build_creates_the_weights():
+    model = TwoLayer(hidden=3)
+    model.build((None, 5))
+    assert model.built and [tuple(w.shape) for w in model.weights] == [(5, 3), (3,), (3, 1), (1,)]
+    assert model.count_params() == 22
