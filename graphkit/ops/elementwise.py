@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from graphkit import config, dtypes
-from graphkit.ops.convert import promote, to_value
+from graphkit.ops.convert import convert_to_tensor, promote, to_value
 from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import broadcast_shapes
 
@@ -98,8 +98,12 @@ CAST = Primitive("cast", eager=_cast_kernel, infer=lambda x, dtype: Aval(x.shape
 
 
 def cast(x, dtype):
-    x = to_value(x)
     dtype = dtypes.standardize_dtype(dtype)
+    if not hasattr(type(x), "_bind_priority") and not hasattr(x, "_value"):
+        # Raw data converts straight to the target dtype: going through floatx first
+        # would round 0.9 to float32 before widening it to float64.
+        return convert_to_tensor(x, dtype=dtype)
+    x = to_value(x)
     if x.dtype == dtype:
         return x
     return bind(CAST, x, dtype=dtype)

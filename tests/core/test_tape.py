@@ -74,3 +74,7 @@ def test_value_and_grad_argnums_and_aux():
     np.testing.assert_allclose(ga.numpy(), [3.0, 4.0])
     np.testing.assert_allclose(gb.numpy(), [1.0, 2.0])
     np.testing.assert_allclose(aux.numpy(), [4.0, 6.0])
+
+
+def test_cast_of_python_scalar_does_not_round_through_floatx():
+    assert gk.ops.cast(0.9, "float64").numpy() == 0.9
