@@ -18,8 +18,9 @@ function has traced more than `WARN_AFTER` times).
 
 The function runs eagerly (no trace) when `gk.config.set_jit_enabled(False)` was called, when
 a GradientTape is recording (so the tape sees every op), inside a state scope such as a
-stateless call (whose variable values are not the variables' own), and inside another
-trace (it is then inlined into the outer graph).
+stateless call (whose variable values are not the variables' own), inside another
+trace (it is then inlined into the outer graph), and while `gk.debugging`'s check numerics
+is on (only eager ops can name the first op that made a NaN or an Inf).
 """
 import functools
 import logging
@@ -127,7 +128,8 @@ class JitFunction:
         return entry.run(call.flat())
 
     def _run_eagerly(self):
-        return (not config.jit_enabled() or current_trace() is not None
+        return (not config.jit_enabled() or config.check_numerics_enabled()
+                or current_trace() is not None
                 or any(t._recording for t in ACTIVE_TAPES) or current_state_scope() is not None)
 
     def _compile(self, call, reasons=None):

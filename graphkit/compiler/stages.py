@@ -3,7 +3,8 @@
 
     lowered = f.lower(x)            # trace + pass pipeline
     lowered.as_text("traced" | "optimized" | "kernels" | "llvm")
-    lowered.stats()                 # SPEC's dict: passes, kernels, flops, bytes, per_kernel
+    lowered.stats()                 # SPEC's dict: passes, kernels, flops, bytes, per_kernel,
+                                    # and "memory": {"arena_bytes", "intermediate_bytes"}
     compiled = lowered.compile()    # an Executable from the backend
     compiled(x)                     # same arguments as f
 """
@@ -61,7 +62,17 @@ class Lowered:
             "flops": cost["flops"],
             "bytes": cost["bytes"],
             "per_kernel": cost["per_kernel"],
+            "memory": self._memory_stats(),
         }
+
+    def _memory_stats(self):
+        """The arena the memory plan packs intermediates into, against their total size
+        (both 0 when the pipeline has no memory_plan pass)."""
+        plan = self.memory_plan
+        if plan is None:
+            return {"arena_bytes": 0, "intermediate_bytes": 0}
+        return {"arena_bytes": int(plan.arena_bytes),
+                "intermediate_bytes": int(plan.intermediate_bytes)}
 
     def compile(self):
         if self._compiled is None:

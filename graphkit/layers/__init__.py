@@ -41,6 +41,31 @@ _NAMES = {
     "average": "graphkit.layers.merging.average",
     "Concatenate": "graphkit.layers.merging.concatenate",
     "concatenate": "graphkit.layers.merging.concatenate",
+    # pooling
+    "MaxPooling1D": "graphkit.layers.pooling.windowed_pooling",
+    "MaxPooling2D": "graphkit.layers.pooling.windowed_pooling",
+    "AveragePooling1D": "graphkit.layers.pooling.windowed_pooling",
+    "AveragePooling2D": "graphkit.layers.pooling.windowed_pooling",
+    "GlobalAveragePooling1D": "graphkit.layers.pooling.global_pooling",
+    "GlobalAveragePooling2D": "graphkit.layers.pooling.global_pooling",
+    "GlobalMaxPooling1D": "graphkit.layers.pooling.global_pooling",
+    "GlobalMaxPooling2D": "graphkit.layers.pooling.global_pooling",
+    # convolutional
+    "Conv1D": "graphkit.layers.convolutional.conv",
+    "Conv2D": "graphkit.layers.convolutional.conv",
+    # reshaping (spatial)
+    "ZeroPadding2D": "graphkit.layers.reshaping.zero_padding2d",
+    "UpSampling2D": "graphkit.layers.reshaping.up_sampling2d",
+    # recurrent
+    "SimpleRNNCell": "graphkit.layers.rnn.cells",
+    "LSTMCell": "graphkit.layers.rnn.cells",
+    "GRUCell": "graphkit.layers.rnn.cells",
+    "SimpleRNN": "graphkit.layers.rnn.recurrent",
+    "LSTM": "graphkit.layers.rnn.recurrent",
+    "GRU": "graphkit.layers.rnn.recurrent",
+    "Bidirectional": "graphkit.layers.rnn.bidirectional",
+    # attention
+    "MultiHeadAttention": "graphkit.layers.attention.multi_head_attention",
 }
 
 __all__ = sorted(_NAMES)

@@ -301,40 +301,49 @@ class Trainer:
         return model
 
     def _step_function(self, kind):
-        """The step to run for `kind` ("train", "test", "predict"): eager or compiled."""
+        """The `StepFunction` for `kind` ("train", "test", "predict"), made once per
+        compile (and again when `run_eagerly` or `jit_compile` change)."""
         cache = getattr(self, "_step_functions", None)
         if cache is None:
             cache = {}
             self._set("_step_functions", cache)
         if kind not in cache:
-            cache[kind] = self._make_step_function(kind)
+            cache[kind] = StepFunction(self, kind)
         return cache[kind]
 
-    def _make_step_function(self, kind):
-        """A function of the batch. Pure steps (`(state, data)`) are compiled as they are
-        and fed the variables' values; stateful overrides (`(data)`) are compiled with the
-        variables they touch."""
-        method = getattr(self, f"{kind}_step")
-        fn = self._maybe_jit(kind, method)
-        if _takes_state(method):
-            return self._pure_step_runner(kind, fn)
-        return fn
+    # Keras's names for the functions that run one step; graphkit makes them on first use.
+    @property
+    def train_function(self):
+        """The train step as run by `fit`: a `StepFunction` (see `.lower(x, y)` for the
+        compiled IR and its `.stats()`)."""
+        return self._step_function("train")
 
-    def _pure_step_runner(self, kind, fn):
-        def run(data):
-            groups = self._state_variables(kind)
-            state = tuple([_fresh(v.value) for v in group] for group in groups)
-            outputs, new_state = fn(state, data)
-            for group, old_values, values in zip(groups, state, new_state):
-                for variable, old, value in zip(group, old_values, values):
-                    if value is not None and value is not old:  # unchanged: nothing to do
-                        variable.assign(value)
-            return outputs
-        return run
+    @property
+    def test_function(self):
+        return self._step_function("test")
 
-    def _maybe_jit(self, kind, step):
+    @property
+    def predict_function(self):
+        return self._step_function("predict")
+
+    def make_train_function(self, force=False):
+        return self._remake_step("train", force)
+
+    def make_test_function(self, force=False):
+        return self._remake_step("test", force)
+
+    def make_predict_function(self, force=False):
+        return self._remake_step("predict", force)
+
+    def _remake_step(self, kind, force):
+        if force:
+            getattr(self, "_step_functions", {}).pop(kind, None)
+        return self._step_function(kind)
+
+    def _jit_for_steps(self):
+        """`gk.jit`, or None when the steps run eagerly (with the reason logged once)."""
         if self.run_eagerly or self.jit_compile is False:
-            return step
+            return None
         jit, reason = compiler_status()
         if jit is None:
             if self.jit_compile is True:
@@ -345,14 +354,19 @@ class Trainer:
                 logger.info("jit_compile='auto': the graphkit compiler is not available "
                             "(%s); train, test and predict steps run eagerly.", reason)
                 self._set("_jit_fallback_logged", True)
-            return step
-        return _CompiledStep(self, kind, jit(step), step)
+        return jit
 
     def _run(self, kind, batch):
         """Run a step on a batch `(x, y, sample_weight)`; the step gets the batch packed as
         Keras packs it: `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
         data = data_module.pack_x_y_sample_weight(*data_module.unpack_x_y_sample_weight(batch))
         return self._step_function(kind)(_to_tensors(data))
+
+    def _pack_batch(self, kind, batch):
+        """A batch as the step takes it, with the model built for it."""
+        self._prepare(batch, for_training=kind == "train")
+        data = data_module.pack_x_y_sample_weight(*data_module.unpack_x_y_sample_weight(batch))
+        return _to_tensors(data)
 
     # -- building -----------------------------------------------------------------------------
     def _prepare(self, batch, for_training):
@@ -523,26 +537,89 @@ class Trainer:
             verbose=verbose, epochs=epochs, steps=steps)
 
 
-class _CompiledStep:
-    """A step run through `gk.jit`; with jit_compile='auto' a failure to compile falls back
-    to the eager step (once, with the reason logged)."""
+class StepFunction:
+    """One step of `fit`/`evaluate`/`predict` as the loops run it: `step_function(data)`.
 
-    def __init__(self, model, kind, compiled, eager):
-        self.model, self.kind, self.compiled, self.eager = model, kind, compiled, eager
+    A pure step (`(state, data)`) is fed the variables' current values and its new state is
+    assigned back; a stateful override (`(data)`) runs as written. With a compiler the step
+    goes through `gk.jit`; with jit_compile='auto' a failure to compile falls back to the
+    eager step (once, with the reason logged).
+
+    `lower(x, y=None, sample_weight=None)` returns the jit `Lowered` of the step for that
+    batch (`.as_text(stage)`, `.stats()`), and `jitted` the `gk.jit` function itself
+    (`.cache_info()`), for benchmarks and debugging.
+    """
+
+    def __init__(self, model, kind):
+        self.model, self.kind = model, kind
+        self.method = getattr(model, f"{kind}_step")
+        self.pure = _takes_state(self.method)
+        jit = model._jit_for_steps()
+        self.jitted = None if jit is None else jit(_named_step(self.method, kind, self.pure))
         self.failed = False
 
-    def __call__(self, *args):
-        if self.failed:
-            return self.eager(*args)
+    @property
+    def is_compiled(self):
+        """Whether calls go through the compiler (False when eager or after a fallback)."""
+        return self.jitted is not None and not self.failed
+
+    def __call__(self, data):
+        if not self.pure:
+            return self._call_step(data)
+        groups = self.model._state_variables(self.kind)
+        state = tuple([_fresh(v.value) for v in group] for group in groups)
+        outputs, new_state = self._call_step(state, data)
+        for group, old_values, values in zip(groups, state, new_state):
+            for variable, old, value in zip(group, old_values, values):
+                if value is not None and value is not old:  # unchanged: nothing to do
+                    variable.assign(value)
+        return outputs
+
+    def _call_step(self, *args):
+        if not self.is_compiled:
+            return self.method(*args)
         try:
-            return self.compiled(*args)
+            return self.jitted(*args)
         except Exception as e:
             if self.model.jit_compile is True:
                 raise
             self.failed = True
             logger.info("jit_compile='auto': the %s step could not be compiled (%s: %s); "
                         "running it eagerly.", self.kind, type(e).__name__, e)
-            return self.eager(*args)
+            return self.method(*args)
+
+    def lower(self, x, y=None, sample_weight=None):
+        """The jit `Lowered` of this step for one batch (nothing is run or assigned)."""
+        if self.jitted is None:
+            raise RuntimeError(
+                f"{self.kind}_function.lower: model '{self.model.name}' runs its steps "
+                f"eagerly (run_eagerly={self.model.run_eagerly}, "
+                f"jit_compile={self.model.jit_compile!r}); there is no compiled step")
+        data = self.model._pack_batch(self.kind, data_module.standardize_batch(
+            (x, y, sample_weight)))
+        if not self.pure:
+            return self.jitted.lower(data)
+        groups = self.model._state_variables(self.kind)
+        state = tuple([_fresh(v.value) for v in group] for group in groups)
+        return self.jitted.lower(state, data)
+
+    def __repr__(self):
+        mode = "compiled" if self.is_compiled else "eager"
+        return f"<StepFunction {self.kind} of '{self.model.name}': {mode}>"
+
+
+def _named_step(method, kind, pure):
+    """A plain function calling the bound step, named `<kind>_step`. gk.jit identifies a
+    function by its code and closure; a bound method's code is shared by every model, so
+    without this closure two models would look like one function jitted twice."""
+    if pure:
+        def step(state, data):
+            return method(state, data)
+    else:
+        def step(data):
+            return method(data)
+    step.__name__ = step.__qualname__ = f"{kind}_step"
+    return step
 
 
 def _takes_state(method):

@@ -1,0 +1,303 @@
+"""Lowering one fused kernel node (see graphkit/ir/kernel.py) to native sub-kernels.
+
+A kernel node becomes one or more native functions ("sub-kernels") run in order, each with
+the `void f(ptr args)` ABI of the emitters. Their arguments are *buffers*, named by the
+caller's `BufferRef`s: the kernel's operands and outputs, plus scratch buffers this module
+asks for (a reduction's result or a matmul product that other outputs read).
+
+- elementwise: one sub-kernel per distinct output shape, every body node inlined as an
+  `expr.Expr` DAG over the kernel operands (broadcast by strides);
+- reduction: the anchor with its prologue inlined, then elementwise sub-kernels for the
+  other outputs (outer and inner epilogues), which read the reduced value as an operand;
+- matmul: the GEMM with its epilogue fused when the kernel has one output; otherwise the
+  product goes to a buffer and the outputs are elementwise sub-kernels reading it;
+- random (`random_bits`): the Philox emitter.
+Anything else raises `Unsupported`, naming the kernel and the op.
+"""
+import math
+from dataclasses import dataclass, field
+
+from graphkit.codegen import expr as ex
+from graphkit.codegen.elementwise import Operand, emit_elementwise
+from graphkit.codegen.matmul import MatmulShape, emit_matmul
+from graphkit.codegen.philox import emit_random_bits
+from graphkit.codegen.reduction import REDUCE_OPS, emit_reduction
+from graphkit.ir.kernel import KernelInfo
+
+FLOATS = ("float16", "float32", "float64")
+_EXPM1_TAYLOR_BELOW = 0.1  # below this |x|, exp(x) - 1 cancels: use the series instead
+
+
+class Unsupported(Exception):
+    """A kernel (or one op in it) that this lowering cannot emit."""
+
+
+@dataclass
+class SubKernel:
+    name: str                 # native function name
+    args: list                # buffer keys, in ABI order: ("value", Value) | ("scratch", i)
+    workspace: int = 0        # bytes of shared workspace appended as the last argument
+
+
+@dataclass
+class KernelLowering:
+    subkernels: list = field(default_factory=list)
+    scratch: list = field(default_factory=list)   # (shape, dtype) per scratch buffer
+
+
+def lower_kernel(module, node):
+    """Emit the sub-kernels of kernel `node` into `module`; returns a KernelLowering."""
+    info = KernelInfo(node)
+    lowering = KernelLowering()
+    kind = info.kind
+    if any(math.prod(o.type.shape) == 0 for o in node.outputs):
+        raise Unsupported(f"kernel {info.name} has an empty output")
+    if kind == "elementwise":
+        _elementwise_outputs(module, node, info, {}, lowering)
+    elif kind == "reduction":
+        _reduction(module, node, info, lowering)
+    elif kind == "matmul":
+        _matmul(module, node, info, lowering)
+    elif kind == "random" and info.members == ["random_bits"]:
+        _random_bits(module, node, info, lowering)
+    else:
+        raise Unsupported(f"kernel {info.name}: kind {kind!r} (ops {info.members}) has no "
+                          "native lowering")
+    return lowering
+
+
+# -- body nodes -> Expr ------------------------------------------------------------------------
+
+class _ExprBuilder:
+    """Body values -> Exprs over a list of leaf buffers (kernel operands and extra leaves)."""
+
+    def __init__(self, info, leaves):
+        self.info = info
+        self.produced = {o: n for n in info.body.nodes for o in n.outputs}
+        self.leaf_index = {}      # body value -> input index
+        self.leaf_keys = []       # buffer keys, in input order
+        self.leaf_types = []
+        for value, key in leaves:
+            self._add_leaf(value, key)
+
+    def _add_leaf(self, value, key):
+        self.leaf_index[value] = len(self.leaf_keys)
+        self.leaf_keys.append(key)
+        self.leaf_types.append(value.type)
+
+    def operand_leaf(self, value):
+        """A body param: input = the kernel operand at the same position."""
+        pos = self.info.body.params.index(value)
+        self._add_leaf(value, ("value", self.info.node.operands[pos]))
+
+    def expr(self, value):
+        memo = {}
+        return self._expr(value, memo)
+
+    def _expr(self, value, memo):
+        if value in memo:
+            return memo[value]
+        if value not in self.leaf_index and value in self.info.body.params:
+            self.operand_leaf(value)
+        if value in self.leaf_index:
+            e = ex.input(self.leaf_index[value], value.type.dtype)
+        else:
+            node = self.produced[value]
+            args = [self._expr(v, memo) for v in node.operands]
+            e = _node_expr(self.info, node, args)
+        memo[value] = e
+        return e
+
+    def operands(self):
+        return [Operand(tuple(t.shape), t.dtype) for t in self.leaf_types]
+
+
+def _node_expr(info, node, args):
+    op, out_dtype = node.op, node.outputs[0].type.dtype
+    if op == "full":
+        return ex.constant(node.attrs["value"], out_dtype)
+    if op == "broadcast_to":
+        return args[0]
+    if op == "isnan" and args[0].dtype in FLOATS:
+        return ex.apply("not_equal", args[0], args[0])
+    if op == "isinf" and args[0].dtype in FLOATS:
+        return ex.apply("equal", ex.apply("abs", args[0]),
+                        ex.constant(float("inf"), args[0].dtype))
+    if op == "expm1" and args[0].dtype in FLOATS:
+        return _expm1(args[0])
+    if not ex.supports(op):
+        raise Unsupported(f"kernel {info.name} ({info.kind}): op '{op}' has no native "
+                          "lowering")
+    if op in ("cast", "bits_to_unit_float"):
+        return ex.apply(op, args[0], dtype=out_dtype)
+    if op == "where":
+        args = [args[0]] + [_cast(a, out_dtype) for a in args[1:]]
+    elif out_dtype != "bool":
+        args = [_cast(a, out_dtype) for a in args]
+    elif len({a.dtype for a in args}) > 1:
+        raise Unsupported(f"kernel {info.name}: op '{op}' on mixed dtypes "
+                          f"{[a.dtype for a in args]}")
+    e = ex.apply(op, *args)
+    if e.dtype != out_dtype:
+        raise Unsupported(f"kernel {info.name}: op '{op}' gives {e.dtype} natively but "
+                          f"{out_dtype} in the graph")
+    return e
+
+
+def _cast(e, dtype):
+    return e if e.dtype == dtype else ex.apply("cast", e, dtype=dtype)
+
+
+def _expm1(x):
+    """expm1 without cancellation near 0: Taylor series (to x^8) below 0.1, exp(x)-1 above."""
+    dt = x.dtype
+    c = lambda v: ex.constant(v, dt)  # noqa: E731
+    series = c(1.0 / 40320)
+    for k in (5040, 720, 120, 24, 6, 2, 1):
+        series = ex.apply("add", c(1.0 / k), ex.apply("multiply", x, series))
+    series = ex.apply("multiply", x, series)
+    direct = ex.apply("subtract", ex.apply("exp", x), c(1.0))
+    small = ex.apply("less", ex.apply("abs", x), c(_EXPM1_TAYLOR_BELOW))
+    return ex.apply("where", small, series, direct)
+
+
+# -- elementwise outputs -----------------------------------------------------------------------
+
+def _elementwise_outputs(module, node, info, extra_leaves, lowering, skip=()):
+    """One elementwise sub-kernel per output shape for the kernel outputs not in `skip`.
+
+    extra_leaves: body value -> buffer key read as an input (a reduction result...)."""
+    groups = {}
+    for body_out, out in zip(info.body.outputs, node.outputs):
+        if out in skip:
+            continue
+        groups.setdefault(tuple(out.type.shape), []).append((body_out, out))
+    for shape, members in groups.items():
+        eb = _ExprBuilder(info, list(extra_leaves.items()))
+        exprs = [_cast(eb.expr(bo), out.type.dtype) for bo, out in members]
+        name = f"{info.name}_{len(lowering.subkernels)}"
+        _check_broadcast(info, eb, shape)
+        emit_elementwise(module, name, eb.operands(), exprs, shape)
+        lowering.subkernels.append(SubKernel(
+            name, list(eb.leaf_keys) + [("value", out) for _, out in members]))
+
+
+def _check_broadcast(info, eb, shape):
+    for t in eb.leaf_types:
+        s = tuple(t.shape)
+        if len(s) > len(shape) or any(d not in (1, o) for d, o in
+                                      zip(reversed(s), reversed(shape))):
+            raise Unsupported(f"kernel {info.name}: operand of shape {s} does not broadcast "
+                              f"to the output shape {shape}")
+
+
+def _buffer_for(value, node, lowering):
+    """The kernel output itself when `value` is one, else a new scratch buffer."""
+    if value in node.outputs:
+        return ("value", value)
+    lowering.scratch.append((tuple(value.type.shape), value.type.dtype))
+    return ("scratch", len(lowering.scratch) - 1)
+
+
+# -- reduction ---------------------------------------------------------------------------------
+
+def _reduction(module, node, info, lowering):
+    anchor = info.anchor
+    if anchor.op not in REDUCE_OPS or info.levels is None:
+        raise Unsupported(f"kernel {info.name} (reduction): op '{anchor.op}' has no native "
+                          "lowering")
+    result = anchor.outputs[0]
+    out_dtype = result.type.dtype
+    eb = _ExprBuilder(info, [])
+    prologue = _cast(eb.expr(anchor.operands[0]), out_dtype)
+    body_out = dict(zip(info.body.outputs, node.outputs))
+    result_outer = body_out.get(result)
+    key = ("value", result_outer) if result_outer is not None else _buffer_for(
+        result, node, lowering)
+    name = f"{info.name}_{len(lowering.subkernels)}"
+    emit_reduction(module, name, eb.operands(), prologue, info.space, info.reduce_axes,
+                   op=anchor.op)
+    lowering.subkernels.append(SubKernel(name, list(eb.leaf_keys) + [key]))
+    skip = {result_outer} if result_outer is not None else set()
+    _elementwise_outputs(module, node, info, {result: key}, lowering, skip=skip)
+
+
+# -- matmul ------------------------------------------------------------------------------------
+
+def _matmul(module, node, info, lowering):
+    anchor = info.anchor
+    dtype = anchor.outputs[0].type.dtype
+    if dtype not in ("float32", "float64"):
+        raise Unsupported(f"kernel {info.name} (matmul): dtype {dtype} has no native lowering")
+    a_val, a_t = _matmul_operand(info, anchor.operands[0])
+    b_val, b_t = _matmul_operand(info, anchor.operands[1])
+    a_shape, b_shape = tuple(anchor.operands[0].type.shape), tuple(anchor.operands[1].type.shape)
+    c_shape = tuple(anchor.outputs[0].type.shape)
+    m, k, n = a_shape[-2], a_shape[-1], b_shape[-1]
+    shape = MatmulShape(m=m, k=k, n=n, batch=c_shape[:-2], dtype=dtype,
+                        a_batch=a_shape[:-2], b_batch=b_shape[:-2])
+    if a_t:
+        shape = _transposed(shape, "a", a_shape)
+    if b_t:
+        shape = _transposed(shape, "b", b_shape)
+    a_key = ("value", _operand_of(info, a_val))
+    b_key = ("value", _operand_of(info, b_val))
+    product = anchor.outputs[0]
+    name = f"{info.name}_{len(lowering.subkernels)}"
+    if len(node.outputs) == 1 and tuple(node.outputs[0].type.shape) == c_shape:
+        eb = _ExprBuilder(info, [(product, ("product", None))])
+        epilogue = _cast(eb.expr(info.body.outputs[0]), node.outputs[0].type.dtype)
+        if epilogue.dtype != dtype:
+            raise Unsupported(f"kernel {info.name}: matmul epilogue gives {epilogue.dtype}")
+        _check_broadcast(info, eb, c_shape)
+        spec = emit_matmul(module, name, shape, epilogue=epilogue,
+                           epilogue_operands=eb.operands()[1:])
+        lowering.subkernels.append(SubKernel(
+            name, [a_key, b_key] + eb.leaf_keys[1:] + [("value", node.outputs[0])],
+            workspace=spec.workspace_bytes))
+        return
+    body_out = dict(zip(info.body.outputs, node.outputs))
+    p_outer = body_out.get(product)
+    key = ("value", p_outer) if p_outer is not None else _buffer_for(product, node, lowering)
+    spec = emit_matmul(module, name, shape)
+    lowering.subkernels.append(SubKernel(name, [a_key, b_key, key],
+                                         workspace=spec.workspace_bytes))
+    skip = {p_outer} if p_outer is not None else set()
+    _elementwise_outputs(module, node, info, {product: key}, lowering, skip=skip)
+
+
+def _matmul_operand(info, value):
+    """(body param read, read through a transpose?) for a matmul operand."""
+    if value in info.body.params:
+        return value, False
+    producer = next(n for n in info.body.nodes if value in n.outputs)
+    if producer.op == "transpose" and producer.operands[0] in info.body.params:
+        perm = tuple(producer.attrs["perm"])
+        nd = len(perm)
+        if nd >= 2 and perm == tuple(range(nd - 2)) + (nd - 1, nd - 2):
+            return producer.operands[0], True
+    raise Unsupported(f"kernel {info.name} (matmul): operand computed by "
+                      f"'{producer.op}' has no native lowering")
+
+
+def _transposed(shape, which, logical):
+    """Strides reading a stored (batch..., y, x) array as its (batch..., x, y) transpose."""
+    from dataclasses import replace
+    stored = tuple(logical[:-2]) + (logical[-1], logical[-2])
+    s = list(Operand(stored, shape.dtype).element_strides())
+    s[-1], s[-2] = s[-2], s[-1]
+    return replace(shape, **{f"{which}_strides": tuple(s)})
+
+
+def _operand_of(info, param):
+    return info.node.operands[info.body.params.index(param)]
+
+
+# -- random ------------------------------------------------------------------------------------
+
+def _random_bits(module, node, info, lowering):
+    rb = info.body.nodes[0]
+    key = _operand_of(info, rb.operands[0])
+    name = f"{info.name}_{len(lowering.subkernels)}"
+    emit_random_bits(module, name, tuple(node.outputs[0].type.shape))
+    lowering.subkernels.append(SubKernel(name, [("value", key), ("value", node.outputs[0])]))

@@ -1,0 +1,2 @@
+"""Attention layers: MultiHeadAttention."""
+from graphkit.layers.attention.multi_head_attention import MultiHeadAttention

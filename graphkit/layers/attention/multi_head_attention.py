@@ -1,0 +1,159 @@
+"""`MultiHeadAttention` (Vaswani et al., 2017) with Keras 3's EinsumDense projections.
+
+Sub-layers `query`, `key`, `value` project `(batch, steps, dim)` to `(batch, steps, heads,
+key_dim)` (kernels `(dim, heads, key_dim)`, biases `(heads, key_dim)`); `attention_output`
+maps `(batch, steps, heads, value_dim)` back with a `(heads, value_dim, out_dim)` kernel, so
+`set_weights(keras_layer.get_weights())` works. Attention is over axis 1 (Keras's default
+`attention_axes=None` for rank-3 inputs).
+"""
+import math
+
+from graphkit import constraints, initializers, ops, random, regularizers
+from graphkit.layers.core.einsum_dense import EinsumDense
+from graphkit.layers.layer import Layer
+
+# Keras's additive mask value for float32 softmax (large, finite: no NaN for empty rows).
+_MASKED_LOGIT = -1e9
+
+
+class MultiHeadAttention(Layer):
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
+                 output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 seed=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        where = f"MultiHeadAttention '{self.name}'"
+        for arg, value in (("num_heads", num_heads), ("key_dim", key_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{where}: `{arg}` must be a positive integer. "
+                                 f"Received: {arg}={value!r}")
+        if attention_axes not in (None, 1, (1,), [1]):
+            raise ValueError(f"{where}: only attention over the steps axis is supported "
+                             f"(attention_axes=None). Received: attention_axes="
+                             f"{attention_axes!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{where}: `dropout` must be in [0, 1). Received: {dropout!r}")
+        self.num_heads, self.key_dim = num_heads, key_dim
+        self.value_dim = key_dim if value_dim is None else value_dim
+        self.dropout, self.use_bias, self.seed = float(dropout), bool(use_bias), seed
+        if isinstance(output_shape, (tuple, list)):
+            output_shape = tuple(output_shape)
+        self._output_shape = output_shape
+        self.attention_axes = attention_axes
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        if self.dropout:
+            self.seed_generator = random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def _dense(self, name, equation, output_shape, bias_axes):
+        return EinsumDense(
+            equation, output_shape=output_shape, bias_axes=bias_axes if self.use_bias else None,
+            kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
+            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
+            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
+            dtype=self.dtype_policy, name=name)
+
+    def _out_dims(self, query_dim):
+        if self._output_shape is None:
+            return (query_dim,)
+        return self._output_shape if isinstance(self._output_shape, tuple) \
+            else (self._output_shape,)
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        for arg, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            if len(shape) != 3 or shape[-1] is None:
+                raise ValueError(f"MultiHeadAttention '{self.name}': `{arg}` must have shape "
+                                 f"(batch, steps, dim) with a known dim. Received: "
+                                 f"{tuple(shape)}")
+        h = self.num_heads
+        self._query_dense = self._dense("query", "abc,cde->abde", (None, h, self.key_dim),
+                                        "de")
+        self._key_dense = self._dense("key", "abc,cde->abde", (None, h, self.key_dim), "de")
+        self._value_dense = self._dense("value", "abc,cde->abde", (None, h, self.value_dim),
+                                        "de")
+        out_dims = self._out_dims(query_shape[-1])
+        letters = "efgh"[:len(out_dims)]
+        self._output_dense = self._dense("attention_output", f"abcd,cd{letters}->ab{letters}",
+                                         (None,) + out_dims, letters)
+        for layer, shape in ((self._query_dense, query_shape), (self._key_dense, key_shape),
+                             (self._value_dense, value_shape),
+                             (self._output_dense, (*query_shape[:2], h, self.value_dim))):
+            with layer._name_scope():
+                layer.build(shape)
+        self.built = True
+
+    def _attention_mask(self, query, value, key, query_mask, value_mask, key_mask,
+                        attention_mask, use_causal_mask):
+        """(batch, T_q, T_k) bool, or None: the padding masks, the causal mask and the
+        explicit `attention_mask` combined with AND, as Keras does."""
+        mask = None
+
+        def both(a, b):
+            return b if a is None else ops.logical_and(a, b)
+
+        if query_mask is not None:
+            mask = ops.expand_dims(ops.cast(query_mask, "bool"), -1)
+        if value_mask is not None:
+            mask = both(mask, ops.expand_dims(ops.cast(value_mask, "bool"), -2))
+        if key_mask is not None:
+            mask = both(mask, ops.expand_dims(ops.cast(key_mask, "bool"), -2))
+        if use_causal_mask:
+            t_q, t_k = query.shape[1], value.shape[1]
+            rows = ops.expand_dims(ops.arange(t_q), -1)
+            cols = ops.expand_dims(ops.arange(t_k), 0)
+            mask = both(mask, ops.expand_dims(ops.greater_equal(rows, cols), 0))
+        if attention_mask is not None:
+            mask = both(mask, ops.cast(attention_mask, "bool"))
+        return mask
+
+    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None,
+             use_causal_mask=False):
+        key = value if key is None else key
+        mask = self._attention_mask(query, value, key, query_mask, value_mask, key_mask,
+                                    attention_mask, use_causal_mask)
+        q = ops.multiply(self._query_dense(query), 1.0 / math.sqrt(self.key_dim))
+        k = self._key_dense(key)
+        v = self._value_dense(value)
+        logits = ops.einsum("aecd,abcd->acbe", k, q)  # (batch, heads, T_q, T_k)
+        if mask is not None:
+            keep = ops.expand_dims(mask, 1)  # broadcast over heads
+            logits = ops.where(keep, logits, ops.full_like(logits, _MASKED_LOGIT))
+        scores = ops.softmax(logits, axis=-1)
+        dropped = scores
+        if training and self.dropout:
+            dropped = random.dropout(scores, self.dropout, seed=self.seed_generator)
+        context = ops.einsum("acbe,aecd->abcd", dropped, v)  # (batch, T_q, heads, value_dim)
+        output = self._output_dense(context)
+        if return_attention_scores:
+            return output, scores
+        return output
+
+    def compute_mask(self, query, previous_mask):
+        return None  # Keras's MultiHeadAttention drops the query mask from its output too
+
+    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+        return (*tuple(query_shape)[:-1], *self._out_dims(query_shape[-1]))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads, "key_dim": self.key_dim, "value_dim": self.value_dim,
+            "dropout": self.dropout, "use_bias": self.use_bias,
+            "output_shape": self._output_shape, "attention_axes": self.attention_axes,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "seed": self.seed,
+        }

@@ -1,0 +1,47 @@
+"""Argument checks shared by the pooling, convolution and reshaping layers."""
+
+
+def normalize_tuple(value, n, name, layer):
+    """An int or a sequence of `n` positive ints -> a tuple of `n` ints (as Keras's
+    `standardize_tuple`); anything else is an error naming the layer and argument."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        values = (value,) * n
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            values = None
+        if values is None or len(values) != n or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"{layer}: `{name}` must be an int or a tuple of {n} ints. "
+                             f"Received: {name}={value!r}")
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{layer}: every entry of `{name}` must be positive. "
+                         f"Received: {name}={value!r}")
+    return values
+
+
+def normalize_padding(padding, layer, allowed=("valid", "same")):
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in allowed:
+        raise ValueError(f"{layer}: `padding` must be one of {list(allowed)}. "
+                         f"Received: padding={padding!r}")
+    return mode
+
+
+def normalize_data_format(data_format, layer):
+    fmt = "channels_last" if data_format is None else data_format
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(f"{layer}: `data_format` must be 'channels_last' or "
+                         f"'channels_first'. Received: data_format={data_format!r}")
+    return fmt
+
+
+def window_output_length(length, window, stride, padding, dilation=1):
+    """Keras's output length of a sliding window along one axis (None stays None)."""
+    if length is None:
+        return None
+    if padding == "same":
+        return (length + stride - 1) // stride
+    span = dilation * (window - 1) + 1
+    return (length - span) // stride + 1 if length >= span else 0

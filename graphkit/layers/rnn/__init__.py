@@ -1,0 +1,4 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU (and their cells), Bidirectional."""
+from graphkit.layers.rnn.bidirectional import Bidirectional
+from graphkit.layers.rnn.cells import GRUCell, LSTMCell, SimpleRNNCell
+from graphkit.layers.rnn.recurrent import GRU, LSTM, SimpleRNN

@@ -1,0 +1,225 @@
+"""One step of SimpleRNN, LSTM and GRU, with Keras 3's weight names and layouts.
+
+Each cell maps `(inputs_t, states)` to `(output_t, new_states)`. Weights: `kernel`
+`(input_dim, gates * units)`, `recurrent_kernel` `(units, gates * units)` and `bias`
+(`(gates * units,)`, or `(2, 3 * units)` for GRU with `reset_after`). Gate order as Keras:
+LSTM i, f, c, o; GRU z, r, h.
+"""
+from graphkit import activations, constraints, initializers, ops, random, regularizers
+from graphkit.layers.layer import Layer
+
+
+class _Cell(Layer):
+    gates = 1
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(f"{where}: `units` must be a positive integer. "
+                             f"Received: units={units!r}")
+        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{where}: `{arg}` must be in [0, 1). "
+                                 f"Received: {arg}={rate!r}")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout, self.recurrent_dropout, self.seed = float(dropout), \
+            float(recurrent_dropout), seed
+        if self.dropout or self.recurrent_dropout:
+            self.seed_generator = random.SeedGenerator(seed)
+
+    @property
+    def state_size(self):
+        return [self.units]
+
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the feature dimension "
+                             f"must be known. Received: input_shape={tuple(input_shape)}")
+        n = self.gates * self.units
+        self.kernel = self.add_weight(
+            name="kernel", shape=(input_dim, n), initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(self.units, n),
+            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=self._bias_shape(), initializer=self._bias_initializer(),
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self.built = True
+
+    def dropout_masks(self, inputs_t, h_t, training):
+        """Keras keeps one dropout mask for the whole sequence; None when not dropping."""
+        def mask(like, rate):
+            if not (training and rate):
+                return None
+            return random.dropout(ops.ones_like(like), rate, seed=self.seed_generator)
+        return mask(inputs_t, self.dropout), mask(h_t, self.recurrent_dropout)
+
+    @staticmethod
+    def _apply(x, mask):
+        return x if mask is None else ops.multiply(x, mask)
+
+    def _split(self, z, n):
+        return [z[..., i * self.units:(i + 1) * self.units] for i in range(n)]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units, "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+
+class SimpleRNNCell(_Cell):
+    """h_t = activation(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)."""
+
+    def call(self, inputs, states, dropout_masks=(None, None)):
+        x = ops.matmul(self._apply(inputs, dropout_masks[0]), self.kernel)
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        h_prev = self._apply(states[0], dropout_masks[1])
+        h = self.activation(ops.add(x, ops.matmul(h_prev, self.recurrent_kernel)))
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        del config["seed"]  # Keras's SimpleRNN config has no seed either
+        return config
+
+
+class LSTMCell(_Cell):
+    """Gates i, f, c, o; `unit_forget_bias` starts the forget-gate bias at one."""
+
+    gates = 4
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias=True, unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def _bias_initializer(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        base, units = self.bias_initializer, self.units
+
+        def forget_gate_ones(shape, dtype=None):
+            return ops.concatenate([base((units,), dtype=dtype), ops.ones((units,), dtype),
+                                    base((2 * units,), dtype=dtype)])
+        return forget_gate_ones
+
+    def call(self, inputs, states, dropout_masks=(None, None)):
+        h_prev, c_prev = states
+        z = ops.add(ops.matmul(self._apply(inputs, dropout_masks[0]), self.kernel),
+                    ops.matmul(self._apply(h_prev, dropout_masks[1]), self.recurrent_kernel))
+        if self.bias is not None:
+            z = ops.add(z, self.bias)
+        zi, zf, zc, zo = self._split(z, 4)
+        i, f, o = (self.recurrent_activation(g) for g in (zi, zf, zo))
+        c = ops.add(ops.multiply(f, c_prev), ops.multiply(i, self.activation(zc)))
+        h = ops.multiply(o, self.activation(c))
+        return h, [h, c]
+
+    def get_config(self):
+        config = super().get_config()
+        config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        config["unit_forget_bias"] = self.unit_forget_bias
+        return config
+
+
+class GRUCell(_Cell):
+    """Gates z (update), r (reset), h (candidate). With `reset_after` (Keras's default)
+    the reset gate multiplies `h_{t-1} @ recurrent_kernel_h + recurrent_bias_h`, and the
+    bias is `(2, 3 * units)`: input bias, then recurrent bias."""
+
+    gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias=True, reset_after=True, **kwargs):
+        super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self):
+        n = 3 * self.units
+        return (2, n) if self.reset_after else (n,)
+
+    def call(self, inputs, states, dropout_masks=(None, None)):
+        h_prev = states[0]
+        input_bias = recurrent_bias = None
+        if self.bias is not None:
+            if self.reset_after:
+                input_bias, recurrent_bias = self.bias[0], self.bias[1]
+            else:
+                input_bias = self.bias
+        x = ops.matmul(self._apply(inputs, dropout_masks[0]), self.kernel)
+        if input_bias is not None:
+            x = ops.add(x, input_bias)
+        xz, xr, xh = self._split(x, 3)
+        h_in = self._apply(h_prev, dropout_masks[1])
+        u = self.units
+        if self.reset_after:
+            rec = ops.matmul(h_in, self.recurrent_kernel)
+            if recurrent_bias is not None:
+                rec = ops.add(rec, recurrent_bias)
+            rz, rr, rh = self._split(rec, 3)
+            z = self.recurrent_activation(ops.add(xz, rz))
+            r = self.recurrent_activation(ops.add(xr, rr))
+            hh = self.activation(ops.add(xh, ops.multiply(r, rh)))
+        else:
+            rec_zr = ops.matmul(h_in, self.recurrent_kernel[:, :2 * u])
+            rz, rr = self._split(rec_zr, 2)
+            z = self.recurrent_activation(ops.add(xz, rz))
+            r = self.recurrent_activation(ops.add(xr, rr))
+            rh = ops.matmul(ops.multiply(r, h_in), self.recurrent_kernel[:, 2 * u:])
+            hh = self.activation(ops.add(xh, rh))
+        h = ops.add(ops.multiply(z, h_prev), ops.multiply(ops.subtract(1.0, z), hh))
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        config["reset_after"] = self.reset_after
+        return config

@@ -1,0 +1,148 @@
+"""The "llvm" backend: whole graphs compiled natively give the interpreter's results."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import graphkit as gk
+from graphkit import layers, ops
+from graphkit.codegen.backend import LLVMExecutable, LoweringError
+from graphkit.compiler.executable import InterpreterExecutable, default_backend
+
+RNG = np.random.default_rng(0)
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def both(fn, *args):
+    """(llvm executable, llvm outputs, interpreter outputs) of gk.jit(fn) on args."""
+    native = gk.jit(fn, backend="llvm")
+    got = gk.tree.flatten(native(*args))
+    want = gk.tree.flatten(gk.jit(fn, backend="interpreter")(*args))
+    exe = next(iter(native._cache.values())).executable
+    assert isinstance(exe, LLVMExecutable)
+    return exe, [np.asarray(g) for g in got], [np.asarray(w) for w in want]
+
+
+def assert_native(exe):
+    stats = exe.stats()
+    assert stats["interpreted_kernels"] == [], stats
+    assert stats["native_calls_per_run"] == 1
+
+
+def test_llvm_is_the_default_backend():
+    assert default_backend() == "llvm"
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    gk.utils.set_random_seed(1)
+    model = gk.Sequential([layers.Dense(32, activation="relu"),
+                           layers.Dense(10, activation="softmax")])
+    model(np.zeros((1, 20), np.float32))
+    return model
+
+
+def test_mlp_forward_matches_the_interpreter(mlp):
+    x = f32(64, 20)
+    exe, got, want = both(lambda x: mlp(x), x)
+    assert_native(exe)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+    assert "define void @\"entry0\"" in exe.as_text("llvm")
+    # outputs are fresh arrays, not views of memory the next run reuses
+    inputs = [x] + [w.numpy() for w in mlp.weights]
+    assert len(inputs) == len(exe.graph.params)
+    first, second = exe.run(inputs)[0], exe.run([x + 1.0] + inputs[1:])[0]
+    assert not np.shares_memory(first, second)
+    np.testing.assert_allclose(first, want[0], rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_and_layer_norm_match_the_interpreter():
+    x = f32(33, 70)
+    exe, got, want = both(lambda x: ops.softmax(x * 3.0, axis=-1), x)
+    assert_native(exe)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-7)
+    norm = layers.LayerNormalization()
+    norm(np.zeros((1, 70), np.float32))
+    exe, got, want = both(lambda x: norm(x), x)
+    assert_native(exe)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_is_bit_identical_to_eager():
+    def draw(x, gen):
+        return gk.random.dropout(x, 0.5, seed=gen)
+
+    x = f32(37, 129)
+    eager_gen, jit_gen = gk.random.SeedGenerator(7), gk.random.SeedGenerator(7)
+    jdraw = gk.jit(draw, backend="llvm")
+    for _ in range(2):
+        np.testing.assert_array_equal(jdraw(x, jit_gen).numpy(), draw(x, eager_gen).numpy())
+    np.testing.assert_array_equal(jit_gen.state.numpy(), eager_gen.state.numpy())
+
+
+def test_adam_training_steps_match_the_interpreter():
+    def build():
+        gk.utils.set_random_seed(5)
+        model = gk.Sequential([layers.Dense(16, activation="relu"), layers.Dense(3)])
+        model(np.zeros((1, 8), np.float32))
+        return model, gk.optimizers.Adam(learning_rate=0.01)
+
+    def make_step(model, opt):
+        loss_fn = gk.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+        def step(x, y):
+            with gk.GradientTape() as tape:
+                loss = loss_fn(y, model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+        return step
+
+    (m1, o1), (m2, o2) = build(), build()
+    native = gk.jit(make_step(m1, o1), backend="llvm")
+    reference = gk.jit(make_step(m2, o2), backend="interpreter")
+    for _ in range(3):
+        x, y = f32(32, 8), RNG.integers(0, 3, 32).astype(np.int32)
+        np.testing.assert_allclose(float(native(x, y)), float(reference(x, y)), rtol=1e-5)
+    for a, b in zip(m1.weights + o1.variables, m2.weights + o2.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_an_unsupported_kernel_names_the_op_and_stage_or_runs_interpreted():
+    x = f32(5, 9)
+    lowered = gk.jit(lambda x: ops.argsort(x * 2.0, axis=-1) + 1).lower(x)
+    with pytest.raises(LoweringError, match=r"argsort.*stage: lowering"):
+        LLVMExecutable(lowered.graph, fallback=False)
+    exe = LLVMExecutable(lowered.graph, fallback=True)
+    [k["kernel"] for k in exe.stats()["interpreted_kernels"]]
+    assert len(exe.stats()["interpreted_kernels"]) == 1
+    assert exe.stats()["native_kernels"] >= 1
+    np.testing.assert_array_equal(exe.run([x])[0],
+                                  InterpreterExecutable(lowered.graph).run([x])[0])
+
+
+_WARM_SCRIPT = textwrap.dedent("""
+    import numpy as np, graphkit as gk
+    from graphkit.codegen import pipeline
+    x = np.linspace(-2, 2, 48 * 16, dtype=np.float32).reshape(48, 16)
+    w = np.linspace(-1, 1, 16 * 8, dtype=np.float32).reshape(16, 8)
+    f = gk.jit(lambda x, w: gk.ops.softmax(gk.ops.tanh(gk.ops.matmul(x, w)), axis=-1))
+    out = f(x, w).numpy()
+    print(pipeline.counters()["codegen"], float(np.abs(out).sum()))
+""")
+
+
+def test_a_warm_process_runs_no_llvm_codegen(tmp_path):
+    env = dict(os.environ, GRAPHKIT_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", _WARM_SCRIPT], env=env, check=True,
+                           capture_output=True, text=True).stdout.split() for _ in range(2)]
+    (cold_codegen, cold_sum), (warm_codegen, warm_sum) = runs
+    assert int(cold_codegen) >= 1
+    assert int(warm_codegen) == 0
+    assert cold_sum == warm_sum

@@ -1,0 +1,103 @@
+"""MultiHeadAttention against a NumPy float64 reference, and Keras parity."""
+import numpy as np
+import pytest
+
+from graphkit import layers
+from tests.layers.keras_reference import keras_or_skip
+from tests.layers.layer_checks import assert_config_roundtrip, check_weight_grads
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def _mha_ref(q, v, weights, heads, key_dim, mask=None):
+    qk, qb, kk, kb, vk, vb, ok, ob = weights
+    Q = np.einsum("btd,dhk->bthk", q, qk) + qb
+    K = np.einsum("btd,dhk->bthk", v, kk) + kb
+    V = np.einsum("btd,dhk->bthk", v, vk) + vb
+    logits = np.einsum("bqhk,bshk->bhqs", Q / np.sqrt(key_dim), K)
+    if mask is not None:
+        logits = np.where(mask[:, None], logits, -1e9)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    ctx = np.einsum("bhqs,bshk->bqhk", p, V)
+    return np.einsum("bqhk,hko->bqo", ctx, ok) + ob, p
+
+
+def _built(q, v, **kwargs):
+    layer = layers.MultiHeadAttention(2, 3, dtype="float64", **kwargs)
+    layer.build(q.shape, v.shape)
+    weights = [_x(w.shape, i + 1) * 0.5 for i, w in enumerate(layer.get_weights())]
+    layer.set_weights(weights)
+    return layer, weights
+
+
+def test_weights_have_keras_names_and_shapes():
+    layer, _ = _built(_x((1, 4, 6)), _x((1, 5, 3)))
+    assert [(w.path, w.shape) for w in layer.weights] == [
+        ("multi_head_attention/query/kernel", (6, 2, 3)),
+        ("multi_head_attention/query/bias", (2, 3)),
+        ("multi_head_attention/key/kernel", (3, 2, 3)),
+        ("multi_head_attention/key/bias", (2, 3)),
+        ("multi_head_attention/value/kernel", (3, 2, 3)),
+        ("multi_head_attention/value/bias", (2, 3)),
+        ("multi_head_attention/attention_output/kernel", (2, 3, 6)),
+        ("multi_head_attention/attention_output/bias", (6,))]
+
+
+def test_forward_and_scores_match_numpy():
+    q, v = _x((2, 4, 6)), _x((2, 5, 3), 9)
+    layer, weights = _built(q, v)
+    out, scores = layer(q, v, return_attention_scores=True)
+    ref_out, ref_scores = _mha_ref(q, v, weights, 2, 3)
+    np.testing.assert_allclose(np.asarray(out), ref_out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(scores), ref_scores, rtol=1e-10, atol=1e-12)
+    assert layer.compute_output_shape(q.shape, v.shape) == (2, 4, 6)
+
+
+def test_attention_mask_and_causal_mask():
+    q = _x((2, 4, 6))
+    layer, weights = _built(q, q)
+    causal = np.tril(np.ones((4, 4), bool))[None].repeat(2, 0)
+    ref, _ = _mha_ref(q, q, weights, 2, 3, causal)
+    np.testing.assert_allclose(np.asarray(layer(q, q, use_causal_mask=True)), ref,
+                               rtol=1e-10, atol=1e-12)
+    explicit = np.random.default_rng(3).random((2, 4, 4)) > 0.3
+    explicit[..., 0] = True
+    ref, _ = _mha_ref(q, q, weights, 2, 3, explicit & causal)
+    np.testing.assert_allclose(
+        np.asarray(layer(q, q, attention_mask=explicit, use_causal_mask=True)), ref,
+        rtol=1e-10, atol=1e-12)
+
+
+def test_gradients_match_finite_differences():
+    q = _x((1, 3, 4))
+    layer = layers.MultiHeadAttention(2, 2, dtype="float64", bias_initializer="ones")
+    check_weight_grads(layer, q, _x((1, 3, 4), 5), value=q)
+
+
+def test_config_round_trip_and_errors():
+    keys = {"name", "trainable", "dtype", "num_heads", "key_dim", "value_dim", "dropout",
+            "use_bias", "output_shape", "attention_axes", "kernel_initializer",
+            "bias_initializer", "kernel_regularizer", "bias_regularizer",
+            "activity_regularizer", "kernel_constraint", "bias_constraint", "seed"}
+    assert_config_roundtrip(layers.MultiHeadAttention(4, 8, output_shape=5), keys)
+    with pytest.raises(ValueError, match="MultiHeadAttention .*`num_heads`"):
+        layers.MultiHeadAttention(0, 2)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_keras_parity():
+    keras = keras_or_skip()
+    q, v = _x((2, 4, 6)).astype("float32"), _x((2, 5, 3), 1).astype("float32")
+    k_layer = keras.layers.MultiHeadAttention(2, 3)
+    k_layer.build(q.shape, v.shape)
+    k_layer.set_weights([w + 0.1 for w in k_layer.get_weights()])
+    g_layer = layers.MultiHeadAttention(2, 3)
+    g_layer.build(q.shape, v.shape)
+    g_layer.set_weights(k_layer.get_weights())
+    mask = np.random.default_rng(2).random((2, 4, 5)) > 0.3
+    np.testing.assert_allclose(np.asarray(g_layer(q, v, attention_mask=mask)),
+                               np.asarray(k_layer(q, v, attention_mask=mask)),
+                               rtol=1e-5, atol=1e-5)
