@@ -3,15 +3,7 @@
 Tensor, Variable, KerasTensor and ir.Tracer all inherit these, so `x @ w + b` means the same
 op whatever x, w and b are. `gk.ops` is imported lazily: ops sit above the value classes.
 """
-_ops = None
-
-
-def _o():
-    global _ops
-    if _ops is None:
-        from graphkit import ops
-        _ops = ops
-    return _ops
+from graphkit.ops.primitive import ops_namespace as _o
 
 
 class OperatorMixin:

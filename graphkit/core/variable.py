@@ -10,16 +10,8 @@ from graphkit.core import scopes
 from graphkit.core.operators import OperatorMixin
 from graphkit.core.tensor import Tensor
 from graphkit.ops import primitive
+from graphkit.ops.primitive import ops_namespace as _o
 
-_ops = None
-
-
-def _o():
-    global _ops
-    if _ops is None:
-        from graphkit import ops
-        _ops = ops
-    return _ops
 
 
 class Variable(OperatorMixin):

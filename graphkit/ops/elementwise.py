@@ -11,19 +11,9 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import convert_to_tensor, promote, to_value
-from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
+from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import broadcast_shapes
 
-_ops = None
-
-
-def _o():
-    """gk.ops, for gradient rules (they may use any op, including later ones)."""
-    global _ops
-    if _ops is None:
-        from graphkit import ops
-        _ops = ops
-    return _ops
 
 
 def unbroadcast(g, shape):

@@ -11,19 +11,10 @@ import numbers
 import numpy as np
 
 from graphkit.ops.convert import promote, to_value
-from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
+from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import (broadcast_shapes, canonical_axis, normalize_axis,
                                       num_elements)
 
-_ops = None
-
-
-def _o():
-    global _ops
-    if _ops is None:
-        from graphkit import ops
-        _ops = ops
-    return _ops
 
 
 def shape(x):

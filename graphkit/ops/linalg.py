@@ -8,18 +8,9 @@ import numpy as np
 from graphkit import config, dtypes
 from graphkit.ops.convert import promote, to_value
 from graphkit.ops.layout import carry, reshape_carrying
-from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
+from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import broadcast_shapes, normalize_axis
 
-_ops = None
-
-
-def _o():
-    global _ops
-    if _ops is None:
-        from graphkit import ops
-        _ops = ops
-    return _ops
 
 
 # -- matmul ------------------------------------------------------------------------------

@@ -13,19 +13,10 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import to_value
-from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
+from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import (canonical_axis, resolve_padding, same_padding,
                                       window_output_shape)
 
-_ops = None
-
-
-def _o():
-    global _ops
-    if _ops is None:
-        from graphkit import ops
-        _ops = ops
-    return _ops
 
 
 def _float(x):

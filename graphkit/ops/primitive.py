@@ -141,5 +141,21 @@ def infer_avals(prim, args, attrs):
         raise ShapeError(f"{prim.name}: invalid operands ({shapes}): {e}") from e
 
 
+def ops_namespace():
+    """The `gk.ops` module, imported on first use.
+
+    Gradient rules and value operators call ops defined in modules above their own; a lazy
+    lookup keeps the import graph pointing down.
+    """
+    global _OPS
+    if _OPS is None:
+        from graphkit import ops
+        _OPS = ops
+    return _OPS
+
+
+_OPS = None
+
+
 def dtype_of(value):
     return dtypes_mod.standardize_dtype(value.dtype)

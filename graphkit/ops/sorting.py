@@ -4,18 +4,9 @@ their gradients flow to the selected elements."""
 import numpy as np
 
 from graphkit.ops.convert import to_value
-from graphkit.ops.primitive import Aval, Primitive, ShapeError, bind
+from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import canonical_axis
 
-_ops = None
-
-
-def _o():
-    global _ops
-    if _ops is None:
-        from graphkit import ops
-        _ops = ops
-    return _ops
 
 
 def _argsort_infer(x, axis, descending):

@@ -62,3 +62,11 @@ def test_custom_layer_jit_prints_ir_and_stats(capsys):
     assert stats["kernels"] >= 1 and stats["flops"] > 0 and stats["passes"]
     out = capsys.readouterr().out
     assert "scaled_residual" in out and "kernels:" in out
+
+
+def test_inspect_ir_fuses_the_w7_block_into_four_kernels(capsys):
+    stats, error = load_example("inspect_ir").main(["--stage", "kernels", "--batch", "4"])
+    # layer norm: 2 reductions; each Dense a matmul with its bias/gelu/residual epilogue.
+    assert stats["kernels"] == 4
+    assert error < 1e-4
+    assert 'kind="matmul"' in capsys.readouterr().out
