@@ -14,7 +14,8 @@ def unknown_identifier(kind, name, choices):
         msg += f" Did you mean {matches[0]!r}?"
     listed = sorted(str(c) for c in choices)
     if len(listed) <= 40:
-        msg += f" Valid {kind}s: {', '.join(listed)}."
+        plural = kind + ("es" if kind.endswith("s") else "s")
+        msg += f" Valid {plural}: {', '.join(listed)}."
     return ValueError(msg)
 
 
