@@ -161,16 +161,15 @@ def keras_style_trainer(k, d, **compile_kwargs):
 
 def train_on_batch_runner(model, x, y, with_stats):
     return Runner(call=lambda: model.train_on_batch(x, y), params=model.get_weights,
-                  stats=(lambda: graphkit_train_stats(model)) if with_stats else None)
+                  stats=(lambda: graphkit_train_stats(model, x, y)) if with_stats else None)
 
 
-def graphkit_train_stats(model):
-    """The compiled train step's stats, where the trainer exposes its compiled function."""
-    for attr in ("train_function", "_train_function", "compiled_train_step"):
-        fn = getattr(model, attr, None)
-        if fn is not None and hasattr(fn, "stats"):
-            return fn.stats()
-    return {"n/a": "the model exposes no compiled train function with .stats()"}
+def graphkit_train_stats(model, x, y=None):
+    """The compiled train step's stats (memory plan included), lowered for this batch."""
+    step = getattr(model, "train_function", None)
+    if step is None or not getattr(step, "is_compiled", False):
+        return {"n/a": "the model has no compiled train function"}
+    return step.lower(x, y).stats()
 
 
 # --- tinygrad ---

@@ -170,7 +170,7 @@ def keras_style_vae(k, d, **compile_kwargs):
 
     feed = [d["x"], d["eps"]]
     return Runner(call=lambda: model.train_on_batch(feed, d["x"]), params=params,
-                  stats=(lambda: graphkit_train_stats(model)) if k.__name__ == "graphkit"
+                  stats=(lambda: graphkit_train_stats(model, feed, d["x"])) if k.__name__ == "graphkit"
                   else None)
 
 
