@@ -24,6 +24,10 @@ def pin_threads():
         os.environ[var] = str(THREADS)
     os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true "
                                        f"intra_op_parallelism_threads={THREADS}")
+    # Peers run one after another in one process: a BLAS or OpenMP pool that keeps spinning
+    # after its call would steal a core from the next peer. Idle workers sleep, for everyone.
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ.setdefault("DEV", "CPU")                 # tinygrad's device selection

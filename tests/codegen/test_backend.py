@@ -146,3 +146,23 @@ def test_a_warm_process_runs_no_llvm_codegen(tmp_path):
     assert int(cold_codegen) >= 1
     assert int(warm_codegen) == 0
     assert cold_sum == warm_sum
+
+
+def test_reused_and_mutated_inputs_are_seen_on_every_call():
+    """The executable skips re-reading the address of an input array it already points at;
+    in-place changes to that array, converted (float64) inputs and new arrays must all show."""
+    w = np.ones((4, 3), np.float32)
+    f = gk.jit(lambda x, k: ops.matmul(x, k), backend="llvm")
+    x = f32(2, 4)
+    np.testing.assert_allclose(np.asarray(f(x, w)), x @ w, rtol=1e-5)
+    w *= 2.0                                    # same object, new contents
+    np.testing.assert_allclose(np.asarray(f(x, w)), x @ w, rtol=1e-5)
+    x64 = x.astype(np.float64)                  # converted on every call
+    np.testing.assert_allclose(np.asarray(f(x64, w)), x @ w, rtol=1e-5)
+    x64 += 1.0
+    np.testing.assert_allclose(np.asarray(f(x64, w)), (x + 1) @ w, rtol=1e-5)
+    y = f32(2, 4)                               # another array, same signature
+    np.testing.assert_allclose(np.asarray(f(y, w)), y @ w, rtol=1e-5)
+    y5 = f32(5, 4)                              # another shape: a new trace
+    np.testing.assert_allclose(np.asarray(f(y5, w)), y5 @ w, rtol=1e-5)
+    assert f.cache_info()["traces"] == 3        # f32, f64 and (5, 4) inputs
