@@ -1,5 +1,4 @@
 """`gk.metrics`: stateful metrics (Mean, accuracies, AUC, ...) and their functions."""
-import inspect
 
 from graphkit.losses.losses import mean_absolute_error, mean_squared_error
 from graphkit.metrics.accuracy_metrics import (Accuracy, BinaryAccuracy, CategoricalAccuracy,
@@ -16,7 +15,7 @@ from graphkit.metrics.confusion_metrics import (AUC, FalseNegatives, FalsePositi
 from graphkit.metrics.metric import Metric
 from graphkit.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
 from graphkit.metrics.regression_metrics import MeanAbsoluteError, MeanSquaredError
-from graphkit.utils.registry import ObjectRegistry
+from graphkit.utils.registry import CallableRegistry
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
@@ -38,32 +37,10 @@ ALL_FUNCTIONS = {
 _SNAKE = {"auc": AUC, "precision": Precision, "recall": Recall, "mean": Mean, "sum": Sum,
           "true_positives": TruePositives, "false_positives": FalsePositives,
           "true_negatives": TrueNegatives, "false_negatives": FalseNegatives}
-REGISTRY = ObjectRegistry("metric", "graphkit.metrics", {
-    **ALL_FUNCTIONS, **{cls.__name__: cls for cls in ALL_CLASSES}, **_SNAKE})
+REGISTRY = CallableRegistry("metric", "graphkit.metrics", {
+    **ALL_FUNCTIONS, **{cls.__name__: cls for cls in ALL_CLASSES}, **_SNAKE}, base_class=Metric, example='accuracy')
 
 
-def serialize(metric):
-    if inspect.isfunction(metric):
-        return metric.__name__
-    return REGISTRY.serialize(metric)
-
-
-def deserialize(config, custom_objects=None):
-    if isinstance(config, str):
-        obj = REGISTRY.lookup(config, custom_objects)
-        return obj() if inspect.isclass(obj) else obj
-    return REGISTRY.deserialize(config, custom_objects)
-
-
-def get(identifier):
-    """A metric (or metric function) from an instance, a name or a config dict."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if inspect.isclass(identifier) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret metric identifier: {identifier!r} (expected a "
-                     "Metric, a function, a name such as 'accuracy', or a config dict)")
+serialize = REGISTRY.serialize
+deserialize = REGISTRY.deserialize
+get = REGISTRY.get

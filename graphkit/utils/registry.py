@@ -55,3 +55,39 @@ class ObjectRegistry:
             return identifier
         raise ValueError(f"Could not interpret {self.kind} identifier: {identifier!r} "
                          f"(expected a string, a config dict, an instance or a callable)")
+
+
+class CallableRegistry(ObjectRegistry):
+    """A family whose members may also be plain functions (losses, metrics): a function
+    serializes to its name, and a name gives back the function itself, while a class name
+    gives a new instance."""
+
+    def __init__(self, kind, module, objects, base_class, example):
+        super().__init__(kind, module, objects)
+        self.base_class = base_class  # a class given to `get` must derive from it
+        self.example = example        # a name shown in the "could not interpret" error
+
+    def serialize(self, obj):
+        if inspect.isfunction(obj):
+            return obj.__name__
+        return super().serialize(obj)
+
+    def deserialize(self, config, custom_objects=None):
+        if isinstance(config, str):
+            obj = self.lookup(config, custom_objects)
+            return obj() if inspect.isclass(obj) else obj
+        return super().deserialize(config, custom_objects)
+
+    def get(self, identifier):
+        if identifier is None:
+            return None
+        if isinstance(identifier, (str, dict)):
+            return self.deserialize(identifier)
+        if inspect.isclass(identifier) and issubclass(identifier, self.base_class):
+            return identifier()
+        if callable(identifier):
+            return identifier
+        raise ValueError(
+            f"Could not interpret {self.kind} identifier: {identifier!r} (expected a "
+            f"{self.base_class.__name__}, a function, a name such as {self.example!r}, "
+            "or a config dict)")
