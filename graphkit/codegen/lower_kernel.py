@@ -60,10 +60,36 @@ def lower_kernel(module, node):
         _matmul(module, node, info, lowering)
     elif kind == "random" and info.members == ["random_bits"]:
         _random_bits(module, node, info, lowering)
+    elif kind in _FAMILY_LOWERINGS:
+        _family_lowering(kind)(module, node, info, lowering)
     else:
         raise Unsupported(f"kernel {info.name}: kind {kind!r} (ops {info.members}) has no "
                           "native lowering")
     return lowering
+
+
+# Kernel kinds lowered by a module of their own: (module, function(module, node, info,
+# lowering)). Imported on first use because those modules build on this one (SubKernel,
+# Unsupported, the expression builder).
+_FAMILY_LOWERINGS = {
+    "layout": ("graphkit.codegen.layout", "lower_layout"),
+    "creation": ("graphkit.codegen.layout", "lower_creation"),
+    "gather": ("graphkit.codegen.gather", "lower_gather"),
+    "conv": ("graphkit.codegen.conv", "lower_conv"),
+    "pool": ("graphkit.codegen.pool", "lower_pool"),
+}
+
+
+def _family_lowering(kind):
+    import importlib
+    module_name, fn = _FAMILY_LOWERINGS[kind]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name != module_name:
+            raise
+        raise Unsupported(f"kind {kind!r} has no native lowering yet") from None
+    return getattr(module, fn)
 
 
 # -- body nodes -> Expr ------------------------------------------------------------------------
