@@ -17,12 +17,15 @@ so `run` is one native call. A kernel that cannot be lowered either raises `Lowe
 runs through the interpreter between segments (logged once on "graphkit.codegen", listed
 in `stats()["interpreted_kernels"]`).
 
-The object code is cached on disk keyed by the optimized graph's text, the codegen version
-and the target, so a warm process runs no LLVM optimize or codegen (it still builds the
-llvmlite module in Python, which is where the entry layout comes from).
+The object code is cached on disk keyed by the optimized graph's text, its memory plan and
+slot map, the codegen version and the target, together with the layout that running it needs
+(segments, scratch buffers, workspace size, interpreted kernels). A warm process therefore
+neither lowers kernels nor builds an llvmlite module, and runs no LLVM optimize or codegen:
+it reads one cache entry and links the object (`as_text("llvm")` lowers again on demand).
 """
 import ctypes
 import logging
+import operator
 import os
 
 import numpy as np
@@ -31,10 +34,9 @@ from llvmlite import ir
 from graphkit.codegen import build as build_mod
 from graphkit.codegen import parallel
 from graphkit.codegen.llvm_types import I64, PTR, VOID
-from graphkit.codegen.lower_kernel import Unsupported, lower_kernel
 from graphkit.codegen.runtime import Arena
 from graphkit.codegen.target import CODEGEN_VERSION
-from graphkit.compiler.executable import Executable, register_backend
+from graphkit.compiler.executable import Executable, OutputRing, register_backend
 from graphkit.ir.graph import CONSTANT, KERNEL
 from graphkit.ir.interpreter import interpret
 from graphkit.ir.passes import memory_plan as memory_plan_pass
@@ -62,9 +64,10 @@ class LLVMExecutable(Executable):
         self._plan = plan
         self._root = _storage_roots(graph)
         self._layout_slots(plan)
+        self._n_layout = self._n_slots   # scratch and workspace slots come after these
         self.interpreted = []
-        self._module = ir.Module(name=f"gk_{graph.name}")
-        self._segments = self._lower_all()
+        self._module = None       # the llvmlite module, if this process lowered the graph
+        self._compile()
         self._link()
 
     # -- slots -------------------------------------------------------------------------------
@@ -80,6 +83,9 @@ class LLVMExecutable(Executable):
         self.arena = Arena(max(64, plan.arena_bytes))
         self._constants = {}
         self._fresh = []          # kernel outputs with buffers of their own (fresh per run)
+        self._donated = {}        # kernel output -> the donated param whose buffer it takes
+        donated = dict(getattr(plan, "donations", ()))
+        params = {p.name: p for p in g.params}
         for node in g.nodes:
             if node.op == CONSTANT:
                 arr = np.ascontiguousarray(np.asarray(node.value))
@@ -89,6 +95,13 @@ class LLVMExecutable(Executable):
                 for o in node.outputs:
                     if o.name in plan.assignment:
                         self._fixed_slot(o, self.arena.pointer(plan.offset(o.name)))
+                    elif o.name in donated:
+                        # written in place over a donated param (memory_plan donations): its
+                        # storage is the param's array, handed back as the output
+                        param = params[donated[o.name]]
+                        self._slot_of[o] = self._slot_of[param]
+                        self._root[o] = param
+                        self._donated[o] = param
                     else:
                         self._slot_of[o] = self._new_slot()
                         self._fresh.append(o)
@@ -110,129 +123,213 @@ class LLVMExecutable(Executable):
         return self._slot_of[self._root.get(value, value)]
 
     # -- lowering ------------------------------------------------------------------------------
-    def _lower_all(self):
-        """[("native", entry name, [steps]) | ("interpret", node)] in execution order."""
-        segments, steps = [], []
-        self._scratch = []        # arrays owned for the executable's lifetime
-        self._workspace = 0
+    def _lower_module(self):
+        """Lower every kernel into a new llvmlite module, without touching the slot table.
+
+        Returns (module, layout): `layout` is what running the compiled module needs besides
+        its code (JSON-able, stored next to the object code so a warm process skips this):
+        "segments" [["native", entry] | ["interpret", node index]] in execution order,
+        "scratch" [[shape, dtype]] (slots `n_layout + j`, in that order), "workspace" bytes
+        (slot `n_layout + len(scratch)` when non-zero) and "interpreted" kernels."""
+        # Imported here: a warm process loads the compiled unit and never needs the emitters.
+        from graphkit.codegen.lower_kernel import Unsupported, lower_kernel
+        module = ir.Module(name=f"gk_{self.graph.name}")
+        n_layout = self._n_layout
+        segments, native, steps = [], [], []
+        scratch, workspace, interpreted = [], 0, []
         in_place = {o for o, _ in self._plan.in_place}
-        for node in self.graph.nodes:
+        for index, node in enumerate(self.graph.nodes):
             if node.op != KERNEL:
                 continue
-            before = set(self._module.globals)
+            before = set(module.globals)
             try:
-                lowering = lower_kernel(self._module, node)
+                lowering = lower_kernel(module, node)
                 if len(lowering.subkernels) > 1 and any(o.name in in_place
                                                         for o in node.outputs):
                     raise Unsupported(f"kernel {node.attrs['name']}: in-place output over "
                                       "several sub-kernels")
             except Exception as e:  # noqa: BLE001 - any failure: this kernel is not native
-                _forget_globals(self._module, before)
+                _forget_globals(module, before)
                 if not self.fallback:
                     raise LoweringError(f"@{self.graph.name}: {e} (stage: lowering)") from e
-                self._note_interpreted(node, e)
+                interpreted.append({"kernel": node.attrs["name"], "kind": node.attrs["kind"],
+                                    "reason": str(e)})
                 if steps:
-                    segments.append(("native", f"entry{len(segments)}", steps))
+                    native.append((f"entry{len(segments)}", steps))
+                    segments.append(["native", native[-1][0]])
                     steps = []
-                segments.append(("interpret", node))
+                segments.append(["interpret", index])
                 continue
-            scratch_slots = []
-            for shape, dtype in lowering.scratch:
-                arr = _aligned_empty(shape, dtype)
-                self._scratch.append(arr)
-                scratch_slots.append(self._new_slot())
-                self._fixed.append((scratch_slots[-1], arr))
+            first_scratch = n_layout + len(scratch)
+            scratch.extend([list(shape), str(dtype)] for shape, dtype in lowering.scratch)
             for sk in lowering.subkernels:
-                slots = [scratch_slots[k[1]] if k[0] == "scratch" else self.slot(k[1])
+                slots = [first_scratch + k[1] if k[0] == "scratch" else self.slot(k[1])
                          for k in sk.args]
                 if sk.workspace:
-                    self._workspace = max(self._workspace, sk.workspace)
+                    workspace = max(workspace, int(sk.workspace))
                     slots.append("workspace")
                 steps.append((sk.name, slots))
         if steps:
-            segments.append(("native", f"entry{len(segments)}", steps))
-        return segments
+            native.append((f"entry{len(segments)}", steps))
+            segments.append(["native", native[-1][0]])
+        _hide_kernels(module)
+        ws_slot = n_layout + len(scratch)
+        for entry, entry_steps in native:
+            _emit_entry(module, entry, entry_steps, ws_slot)
+        layout = {"segments": segments, "scratch": scratch, "workspace": workspace,
+                  "interpreted": interpreted}
+        return module, layout
 
-    def _note_interpreted(self, node, why):
-        name = node.attrs["name"]
-        self.interpreted.append({"kernel": name, "kind": node.attrs["kind"],
-                                 "reason": str(why)})
-        log.info("llvm backend: @%s kernel %s runs on the interpreter: %s",
-                 self.graph.name, name, why)
+    def _adopt(self, layout):
+        """Allocate the scratch buffers of `layout` and take its segments (cold or warm)."""
+        nodes = self.graph.nodes
+        self._segments = [("native", ref, None) if kind == "native" else ("interpret", nodes[ref])
+                          for kind, ref in layout["segments"]]
+        self._scratch = []        # arrays owned for the executable's lifetime
+        for shape, dtype in layout["scratch"]:
+            self._scratch.append(_aligned_empty(tuple(shape), dtype))
+            self._fixed.append((self._new_slot(), self._scratch[-1]))
+        self._workspace = layout["workspace"]
+        if self._workspace:
+            self._scratch.append(_aligned_empty((self._workspace,), "uint8"))
+            self._fixed.append((self._new_slot(), self._scratch[-1]))
+        for item in layout["interpreted"]:
+            self.interpreted.append(dict(item))
+            log.info("llvm backend: @%s kernel %s runs on the interpreter: %s",
+                     self.graph.name, item["kernel"], item["reason"])
 
-    def _emit_entries(self):
-        ws_slot = self._new_slot() if self._workspace else None
-        for seg in self._segments:
-            if seg[0] != "native":
-                continue
-            _, entry, steps = seg
-            fn = ir.Function(self._module, ir.FunctionType(VOID, [PTR]), entry)
-            b = ir.IRBuilder(fn.append_basic_block("entry"))
-            table = fn.args[0]
-            for kernel, slots in steps:
-                slots = [ws_slot if s == "workspace" else s for s in slots]
-                arr = b.alloca(PTR, size=I64(len(slots)))
-                for k, s in enumerate(slots):
-                    p = b.load(b.gep(table, [I64(s)], source_etype=PTR), typ=PTR)
-                    b.store(p, b.gep(arr, [I64(k)], source_etype=PTR))
-                b.call(self._module.get_global(kernel), [arr])
-            b.ret_void()
-        if ws_slot is not None:
-            ws = _aligned_empty((self._workspace,), "uint8")
-            self._scratch.append(ws)
-            self._fixed.append((ws_slot, ws))
+    def _cache_source(self):
+        """The text the compiled unit is keyed on: everything that decides its code and the
+        slot numbers it was compiled against (the graph, the memory plan, the slot map)."""
+        names = sorted((v.name, s) for v, s in self._slot_of.items())
+        plan = (sorted(self._plan.assignment.items()), list(self._plan.in_place),
+                list(self._plan.slots))
+        return "\n".join([f"graphkit-llvm-backend {BACKEND_VERSION} codegen {CODEGEN_VERSION}",
+                          str(self.graph), repr(plan), repr(names)])
 
-    def _link(self):
-        self._emit_entries()
-        self._table = (ctypes.c_void_p * max(1, self._n_slots))()
-        self._table_addr = ctypes.addressof(self._table)
-        for s, target in self._fixed:
-            self._table[s] = target.ctypes.data if isinstance(target, np.ndarray) else target
+    def _compile(self):
+        """Load the compiled unit from the disk cache (no lowering, no LLVM) or build it."""
+        source = self._cache_source()
+        cached = build_mod.load_unit(source)
+        if cached is not None and (self.fallback or not cached[0]["interpreted"]):
+            layout, obj = cached
+        else:
+            # fallback=False and a cached layout with interpreted kernels: lower again, so
+            # the LoweringError names the kernel, the op and the stage.
+            self._module, layout = self._lower_module()
+            obj = None
+        self._adopt(layout)
         entries = [seg[1] for seg in self._segments if seg[0] == "native"]
         self._calls = {}
         if not entries:
             return
         parallel.runtime()  # kernels call the pool: its symbol must resolve at link time
-        key = "\n".join([f"graphkit-llvm-backend {BACKEND_VERSION} codegen {CODEGEN_VERSION}",
-                         str(self.graph), repr(self.interpreted)])
-        self._library = build_mod.build(self._module, entries, label=_label(self.graph.name),
-                                        key_source=key)
+        label = _label(self.graph.name)
+        if obj is None:
+            self._library = build_mod.build_unit(self._module, entries, label, source, layout)
+        else:
+            self._library = build_mod.link_object(obj, entries, label)
         for e in entries:
             self._calls[e] = self._library.function(e, None, ctypes.c_void_p)
+
+    def _link(self):
+        self._table = (ctypes.c_void_p * max(1, self._n_slots))()
+        self._table_addr = ctypes.addressof(self._table)
+        for s, target in self._fixed:
+            self._table[s] = target.ctypes.data if isinstance(target, np.ndarray) else target
 
     # -- running -------------------------------------------------------------------------------
     def run(self, inputs):
         g = self.graph
-        table = self._table
-        if len(inputs) != len(g.params):
+        bound = self._bound_inputs
+        if len(inputs) != len(bound):
             raise ValueError(f"@{g.name} (llvm backend) takes {len(g.params)} inputs, "
                              f"received {len(inputs)}")
-        arrays = {}
-        bound = self._bound_inputs
-        for i, (p, s, x) in enumerate(zip(g.params, self._param_slots, inputs)):
-            # Reading `.ctypes.data` costs ~1 us; weights come back as the same array object
-            # call after call, and an array object never moves its buffer while we hold it.
-            if x is bound[i]:
-                arrays[p] = x
-                continue
-            if not (isinstance(x, np.ndarray) and x.flags.c_contiguous
-                    and x.dtype == p.type.dtype):
-                x = np.ascontiguousarray(x, dtype=p.type.dtype)
-                bound[i] = None   # a converted copy: the caller's object may change
-            else:
-                bound[i] = x
-            arrays[p] = x
-            table[s] = x.ctypes.data
-        for o in self._fresh:
-            a = np.empty(o.type.shape, o.type.dtype)
-            arrays[o] = a
-            table[self._slot_of[o]] = a.ctypes.data
+        prep = self.__dict__.get("_prepared") or self._prepare_run()
+        # Reading `.ctypes.data` costs ~1 us; weights come back as the same array object
+        # call after call, and an array object never moves its buffer while we hold it.
+        if all(map(operator.is_, inputs, bound)) and prep["quick"] is not None:
+            return prep["quick"]()
+        table, current = self._table, inputs
+        if not all(map(operator.is_, inputs, bound)):
+            current = list(inputs)
+            for i, (p, x) in enumerate(zip(g.params, inputs)):
+                if x is bound[i]:
+                    continue
+                if type(x) is np.ndarray and x.flags.c_contiguous and x.dtype == p.type.dtype:
+                    bound[i] = x
+                else:  # a converted copy, alive for this call: the caller's object may change
+                    x = current[i] = np.ascontiguousarray(x, dtype=p.type.dtype)
+                    bound[i] = None
+                table[self._param_slots[i]] = x.ctypes.data
+        if prep["quick"] is not None:
+            return prep["quick"]()
+        ring = prep["ring"]
+        if ring is not None:
+            fresh = ring.take()
+        else:
+            fresh = [np.empty(o.type.shape, o.type.dtype) for o in self._fresh]
+            for s, a in zip(prep["fresh_slots"], fresh):
+                table[s] = a.ctypes.data
+        if prep["native_only"]:
+            for call in prep["calls"]:
+                call(self._table_addr)
+            if prep["fresh_outputs"] is not None:
+                return [fresh[j] for j in prep["fresh_outputs"]]
+            if prep["mixed_outputs"] is not None:  # donated params and params returned as is
+                return [fresh[j] if k == 0 else current[j] if k == 1 else np.array(current[j])
+                        for k, j in prep["mixed_outputs"]]
+        arrays = dict(zip(g.params, current))
+        arrays.update(zip(self._fresh, fresh))
         for seg in self._segments:
-            if seg[0] == "native":
-                self._calls[seg[1]](self._table_addr)
-            else:
+            if seg[0] != "native":
                 self._interpret(seg[1], arrays)
+            elif not prep["native_only"]:
+                self._calls[seg[1]](self._table_addr)
         return self._outputs(arrays)
+
+    def _prepare_run(self):
+        """What `run` needs on every call, worked out on the first one."""
+        g = self.graph
+        fresh_index = {o: j for j, o in enumerate(self._fresh)}
+        fresh_slots = [self._slot_of[o] for o in self._fresh]
+        outs = [fresh_index.get(v) for v in g.outputs]   # None: a param, view, constant...
+        distinct = len(set(outs)) == len(outs)
+        self._prepared = {
+            "ring": OutputRing.for_outputs([(o.type.shape, o.type.dtype) for o in self._fresh],
+                                           self._table, fresh_slots),
+            "fresh_slots": fresh_slots,
+            "native_only": all(seg[0] == "native" for seg in self._segments),
+            "calls": [self._calls[seg[1]] for seg in self._segments if seg[0] == "native"],
+            # every output is a distinct fresh kernel output: hand the buffers back as they are
+            "fresh_outputs": outs if distinct and None not in outs else None,
+            "quick": None,
+            "mixed_outputs": self._mixed_outputs(outs),
+        }
+        p = self._prepared
+        if p["native_only"] and p["ring"] is not None and p["fresh_outputs"] == list(
+                range(len(self._fresh))):
+            p["quick"] = _quick_run(p["ring"].take, p["calls"], self._table_addr)
+        return p
+
+    def _mixed_outputs(self, fresh_outs):
+        """[(0, fresh index) | (1, param index: a donated buffer, handed back) | (2, param
+        index: a param returned unchanged, copied)] per output, or None when some output is
+        anything else (a view, a constant) or a buffer would be handed out twice."""
+        g = self.graph
+        index = {p: i for i, p in enumerate(g.params)}
+        spec = []
+        for v, j in zip(g.outputs, fresh_outs):
+            if j is not None:
+                spec.append((0, j))
+            elif v in self._donated:
+                spec.append((1, index[self._donated[v]]))
+            elif v in index:
+                spec.append((2, index[v]))
+            else:
+                return None
+        handed = [e for e in spec if e[0] != 2]
+        return spec if len(set(handed)) == len(handed) else None
 
     def _array(self, value, arrays):
         root = self._root.get(value, value)
@@ -255,8 +352,8 @@ class LLVMExecutable(Executable):
         for v in self.graph.outputs:
             root = self._root.get(v, v)
             a = self._array(v, arrays)
-            if root in self._slot_of and root in arrays and root not in self.graph.params \
-                    and root not in handed:
+            if root in self._slot_of and root in arrays and root not in handed and (
+                    root not in self.graph.params or v in self._donated):
                 handed.add(root)
                 result.append(a)
             else:
@@ -267,6 +364,8 @@ class LLVMExecutable(Executable):
     def as_text(self, stage="llvm"):
         if stage != "llvm":
             raise ValueError(f"the 'llvm' backend has no {stage!r} text; expected 'llvm'")
+        if self._module is None:  # loaded from the disk cache: lower again, for the text
+            self._module, _ = self._lower_module()
         return str(self._module)
 
     def stats(self):
@@ -277,11 +376,54 @@ class LLVMExecutable(Executable):
                 "arena_bytes": self.arena.nbytes}
 
 
+def _quick_run(take, calls, table_addr):
+    """`run` for the common small graph: native code only, and the outputs are the fresh
+    kernel outputs in order, so the ring's new buffers are the result."""
+    if len(calls) == 1:
+        call = calls[0]
+
+        def run_one():
+            fresh = take()
+            call(table_addr)
+            return fresh
+        return run_one
+
+    def run_all():
+        fresh = take()
+        for c in calls:
+            c(table_addr)
+        return fresh
+    return run_all
+
+
 def _forget_globals(module, keep):
     """Drop what a failed kernel lowering added to the module (half-emitted functions)."""
     for name in set(module.globals) - keep:
         del module.globals[name]
         module.scope._useset.discard(name)
+
+
+def _hide_kernels(module):
+    """Give every kernel function internal linkage: only the entries are called from
+    outside. Why: LLVM inlines a kernel into its entry, and an external kernel would then be
+    optimized and emitted a second time, as its own symbol (a third of the codegen time)."""
+    for fn in module.functions:
+        if not fn.is_declaration:
+            fn.linkage = "internal"
+
+def _emit_entry(module, entry, steps, ws_slot):
+    """`void @entry(ptr table)`: call each sub-kernel with its pointers read from the table."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), entry)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    table = fn.args[0]
+    for kernel, slots in steps:
+        slots = [ws_slot if s == "workspace" else s for s in slots]
+        arr = b.alloca(PTR, size=I64(len(slots)))
+        for k, s in enumerate(slots):
+            p = b.load(b.gep(table, [I64(s)], source_etype=PTR), typ=PTR)
+            b.store(p, b.gep(arr, [I64(k)], source_etype=PTR))
+        b.call(module.get_global(kernel), [arr])
+    b.ret_void()
 
 
 def _storage_roots(graph):

@@ -4,11 +4,21 @@
     fn = lib.function("my_kernel", None, ctypes.c_void_p, ...)
 
 Warm (the key is in the cache): read the object bytes and link them; no LLVM optimize or
-codegen runs. Cold: parse, optimize at O3, emit the object once, store it, link it. Linking the
+codegen runs. Cold: parse, optimize, emit the object once, store it, link it. Linking the
 emitted object (rather than handing the IR to LLJIT with `add_ir`) means the code that runs
 cold is byte for byte the code that a warm process loads, and codegen runs once, not twice.
+
+A *unit* (`load_unit` / `build_unit`) is object code stored with a JSON layout: what its
+caller needs to run it besides the code (the llvm backend's segments and scratch buffers).
+A warm caller keys the unit on its own source (a graph's text), so it builds no IR at all.
 """
+import json
+import struct
+
 from graphkit.codegen import disk_cache, engine, pipeline
+
+_UNIT_MAGIC = b"GKUNIT1\0"
+_UNIT_HEADER = struct.Struct("<8sQ")   # magic, length of the JSON layout
 
 
 def build(module, exports, label="kernel", key_source=None, use_cache=True):
@@ -25,4 +35,39 @@ def build(module, exports, label="kernel", key_source=None, use_cache=True):
     if obj is None:
         _, obj = pipeline.compile_ir(ir_text, label)
         disk_cache.store(key, obj)
+    return engine.load_object(obj, exports, label)
+
+
+def _unit_key(source):
+    return disk_cache.cache_key("graphkit unit\n" + source)
+
+
+def load_unit(source):
+    """(layout, object bytes) cached for `source`, or None (absent, corrupt or foreign)."""
+    key = _unit_key(source)
+    payload = disk_cache.load(key)
+    if payload is None:
+        return None
+    try:
+        magic, n = _UNIT_HEADER.unpack_from(payload)
+        if magic != _UNIT_MAGIC:
+            raise ValueError("not a unit")
+        layout = json.loads(payload[_UNIT_HEADER.size:_UNIT_HEADER.size + n].decode("utf-8"))
+        obj = payload[_UNIT_HEADER.size + n:]
+    except (struct.error, ValueError, UnicodeDecodeError):
+        disk_cache.reject(key)  # well-formed entry with a foreign payload: rebuilt, rewritten
+        return None
+    return layout, obj
+
+
+def build_unit(module, exports, label, source, layout):
+    """Compile `module`, store its object with `layout` under `source`'s key, link it."""
+    _, obj = pipeline.compile_ir(str(module), label)
+    data = json.dumps(layout, separators=(",", ":")).encode("utf-8")
+    disk_cache.store(_unit_key(source), _UNIT_HEADER.pack(_UNIT_MAGIC, len(data)) + data + obj)
+    return engine.load_object(obj, exports, label)
+
+
+def link_object(obj, exports, label="kernel"):
+    """Link object code loaded by `load_unit`."""
     return engine.load_object(obj, exports, label)

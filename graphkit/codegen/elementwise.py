@@ -187,8 +187,10 @@ class _Body:
             return loops.gather(b, base, dt, idx, m, lanes)
 
         lw = ex.Lowerer(b, lanes, load, self.math)
-        for k, e in enumerate(self.outputs):
-            v = lw.emit(e)
+        # Every output is computed before any is stored: an output may share its buffer
+        # with an operand (in place), which a later output may still have to read.
+        values = [lw.emit(e) for e in self.outputs]
+        for k, (e, v) in enumerate(zip(self.outputs, values)):
             slot = self.n_in + k
             p = loops.element_ptr(b, bases[slot], e.dtype, j)
             if mask is None:

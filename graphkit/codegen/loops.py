@@ -30,11 +30,50 @@ def for_range(builder, start, stop, step=1, name="i"):
     i = b.load(var, typ=I64)
     b.cbranch(b.icmp_signed("<", i, stop), body, done)
     b.position_at_end(body)
+    n_blocks = len(fn.blocks)  # the blocks the body appends come after `done`
     yield i
     step_v = step if isinstance(step, ir.Value) else I64(step)
     b.store(b.add(b.load(var, typ=I64), step_v), var)
-    b.branch(head)
+    latch = b.branch(head)
+    vector_body = _has_vector_code([body] + fn.blocks[n_blocks:])
+    latch.set_metadata("llvm.loop", _loop_id(b.module, vector_body))
     b.position_at_end(done)
+
+
+def _has_vector_code(blocks):
+    return any(isinstance(instr.type, ir.VectorType)
+               for blk in blocks for instr in blk.instructions)
+
+
+class _LoopID(ir.values.MDValue):
+    """A loop's `distinct !{self, properties...}` node (LLVM finds loop properties through
+    the self-reference; llvmlite's own metadata nodes cannot refer to themselves)."""
+
+    def descr(self, buf):
+        ops = ", ".join([self.get_reference()] + [op.get_reference() for op in self.operands])
+        buf += (f"distinct !{{{ops}}}", "\n")
+
+
+def _loop_id(module, vector_body):
+    """A new loop ID: never unroll; a vector body is not vectorized again, a scalar one is
+    vectorized without interleaving.
+
+    Why: the emitters write their loops the way they should run: the matmul microkernel is
+    register-tiled, elementwise and reduction strips are vector code. LLVM's unroller, and
+    the loop vectorizer's interleaving, would copy such bodies 2-8 times over: several times
+    the code to optimize and to emit (most of a cold compile; the W3 train step compiled
+    ~3x faster without) for no speed, since the bodies already fill the registers. Each loop
+    gets its own distinct ID; the property nodes are shared by the module."""
+    props = getattr(module, "_gk_loop_props", None)
+    if props is None:
+        md = module.add_metadata
+        string = ir.MetaDataString
+        props = {"unroll": md([string(module, "llvm.loop.unroll.disable")]),
+                 "no_vectorize": md([string(module, "llvm.loop.vectorize.enable"), I1(0)]),
+                 "no_interleave": md([string(module, "llvm.loop.interleave.count"), I32(1)])}
+        module._gk_loop_props = props
+    second = props["no_vectorize"] if vector_body else props["no_interleave"]
+    return _LoopID(module, [props["unroll"], second], name=str(len(module.metadata)))
 
 
 def _entry_alloca(b, ty, name):

@@ -21,7 +21,7 @@ from graphkit.codegen import expr as ex
 from graphkit.codegen.elementwise import Operand, emit_elementwise
 from graphkit.codegen.matmul import MatmulShape, emit_matmul
 from graphkit.codegen.philox import emit_random_bits
-from graphkit.codegen.reduction import REDUCE_OPS, emit_reduction
+from graphkit.codegen.reduction import ARG_REDUCE_OPS, REDUCE_OPS, emit_reduction
 from graphkit.ir.kernel import KernelInfo
 
 FLOATS = ("float16", "float32", "float64")
@@ -199,13 +199,30 @@ def _elementwise_outputs(module, node, info, extra_leaves, lowering, skip=()):
             continue
         groups.setdefault(tuple(out.type.shape), []).append((body_out, out))
     for shape, members in groups.items():
-        eb = _ExprBuilder(info, list(extra_leaves.items()))
+        # only the extra leaves these outputs read: an unread reduction result of another
+        # shape (keepdims=False) would fail the broadcast check for nothing
+        used = _reachable(info, [bo for bo, _ in members])
+        eb = _ExprBuilder(info, [(v, k) for v, k in extra_leaves.items() if v in used])
         exprs = [_cast(eb.expr(bo), out.type.dtype) for bo, out in members]
         name = f"{info.name}_{len(lowering.subkernels)}"
         _check_broadcast(info, eb, shape)
         emit_elementwise(module, name, eb.operands(), exprs, shape)
         lowering.subkernels.append(SubKernel(
             name, list(eb.leaf_keys) + [("value", out) for _, out in members]))
+
+
+def _reachable(info, values):
+    """Body values that `values` are computed from (themselves included)."""
+    produced = {o: n for n in info.body.nodes for o in n.outputs}
+    seen, stack = set(), list(values)
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v in produced:
+            stack.extend(produced[v].operands)
+    return seen
 
 
 def _check_broadcast(info, eb, shape):
@@ -235,14 +252,16 @@ def _reduction(module, node, info, lowering):
     result = anchor.outputs[0]
     out_dtype = result.type.dtype
     eb = _ExprBuilder(info, [])
-    prologue = _cast(eb.expr(anchor.operands[0]), out_dtype)
+    prologue = eb.expr(anchor.operands[0])
+    if anchor.op not in ARG_REDUCE_OPS:  # argmax/argmin compare values in their own dtype
+        prologue = _cast(prologue, out_dtype)
     body_out = dict(zip(info.body.outputs, node.outputs))
     result_outer = body_out.get(result)
     key = ("value", result_outer) if result_outer is not None else _buffer_for(
         result, node, lowering)
     name = f"{info.name}_{len(lowering.subkernels)}"
     emit_reduction(module, name, eb.operands(), prologue, info.space, info.reduce_axes,
-                   op=anchor.op)
+                   op=anchor.op, index_dtype=out_dtype)
     lowering.subkernels.append(SubKernel(name, list(eb.leaf_keys) + [key]))
     skip = {result_outer} if result_outer is not None else set()
     _elementwise_outputs(module, node, info, {result: key}, lowering, skip=skip)

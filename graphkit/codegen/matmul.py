@@ -39,6 +39,8 @@ from graphkit.codegen.target import host_target
 
 MR = 8
 L2_BLOCK_BYTES = 256 * 1024  # A block (MC x K) target size
+B_BLOCK_BYTES = 512 * 1024   # packed B block (K x NC) target size, when B is blocked
+L2_BYTES = 1024 * 1024       # B is blocked only when a thread's packed B would not fit L2
 
 
 @dataclass(frozen=True)
@@ -90,21 +92,55 @@ class MatmulSpec(KernelSpec):
     threads: int = 1
     split: str = "n"
     tile: tuple = field(default=(MR, 32))
+    packed: tuple = ("a", "b")   # which operands are copied into panels (see _Tiling)
 
 
-def _plan(shape, lanes, threads):
-    nr = 2 * lanes
+@dataclass(frozen=True)
+class _Tiling:
+    """The register tile and the packing of one GEMM.
+
+    The tile is MR x NR accumulators, NR = nv vectors: two vectors wide (8 x 32 floats with
+    AVX-512) unless N fits one vector, where a one-vector tile of 2*MR rows keeps the same 16
+    accumulators busy instead of computing mostly padding columns; never more rows than M.
+    A is read in place when its K dimension is contiguous (each of the tile's rows is one
+    sequential stream; a packed copy would cost a scalar pass over A per thread). B is read
+    in place only when it is row-major and A is one tile tall (tiny M, e.g. a batch of one):
+    then each B element is used once, and packing would double the traffic."""
+    mr: int
+    nv: int
+    nr: int
+    mc: int
+    split: str
+    direct_a: bool
+    direct_b: bool
+    slot: int        # workspace bytes per thread
+    b_elems: int     # elements of the packed B region at the start of a thread's slot
+    nc_panels: int   # B panels packed (and then used by every row block) at a time
+
+
+def _plan(shape, lanes, threads, a_strides, b_strides):
+    nv = 1 if shape.n <= lanes else 2
+    nr = nv * lanes
+    mr = max(1, min(MR * (2 if nv == 1 else 1), shape.m))
     panels_n = math.ceil(shape.n / nr)
-    panels_m = math.ceil(shape.m / MR)
+    panels_m = math.ceil(shape.m / mr)
     split = "n" if (panels_n >= 2 * threads or shape.n >= shape.m) else "m"
     itemsize = dtypes.itemsize(shape.dtype)
-    mc = max(MR, (L2_BLOCK_BYTES // max(1, shape.k * itemsize)) // MR * MR)
-    mc = min(mc, panels_m * MR)
+    mc = max(mr, (L2_BLOCK_BYTES // max(1, shape.k * itemsize)) // mr * mr)
+    mc = min(mc, panels_m * mr)
+    direct_a = a_strides[-1] == 1
+    direct_b = b_strides[-1] == 1 and shape.m <= mr
     per_thread_n = math.ceil(panels_n / threads) if split == "n" else panels_n
-    b_elems = shape.k * per_thread_n * nr
-    a_elems = mc * shape.k
-    slot = _round_up((b_elems + a_elems) * itemsize, 64)
-    return nr, mc, split, slot, b_elems
+    # With A read in place, B is packed a block of panels at a time, sized to stay in L2
+    # while every row block runs over it (a thread's whole B range can be megabytes,
+    # streamed again from L3 for each row block); a packed A would be packed again per block.
+    nc_panels = per_thread_n
+    if direct_a and shape.k * per_thread_n * nr * itemsize > L2_BYTES:
+        nc_panels = max(1, min(per_thread_n, B_BLOCK_BYTES // max(1, shape.k * nr * itemsize)))
+    b_elems = 0 if direct_b else shape.k * nc_panels * nr
+    a_elems = 0 if direct_a else mc * shape.k
+    slot = max(64, _round_up((b_elems + a_elems) * itemsize, 64))
+    return _Tiling(mr, nv, nr, mc, split, direct_a, direct_b, slot, b_elems, nc_panels)
 
 
 def _round_up(x, m):
@@ -124,27 +160,29 @@ def emit_matmul(module, name, shape, epilogue=None, epilogue_operands=(), thread
         parallel_ok = flops >= 8 * parallel.MIN_PARALLEL_WORK
     if not parallel_ok:
         threads = 1
-    nr, mc, split, slot, b_elems = _plan(shape, lanes, threads)
     epilogue = epilogue or ex.input(0, shape.dtype)
-    body = _Gemm(shape, lanes, nr, mc, split, threads, slot, b_elems, epilogue,
-                 list(epilogue_operands), MathLib(module))
+    body = _Gemm(shape, lanes, threads, epilogue, list(epilogue_operands), MathLib(module))
+    t = body.t
     loops.define_kernel(module, name, body.emit, parallel_ok and threads > 1)
     return MatmulSpec(name, 2 + len(epilogue_operands) + 1, 1, parallel_ok,
-                      workspace_bytes=slot * threads, threads=threads, split=split,
-                      tile=(MR, nr))
+                      workspace_bytes=t.slot * threads, threads=threads, split=t.split,
+                      tile=(t.mr, t.nr),
+                      packed=tuple(x for x, d in (("a", t.direct_a), ("b", t.direct_b))
+                                   if not d))
 
 
 class _Gemm:
-    def __init__(self, shape, lanes, nr, mc, split, threads, slot, b_elems, epilogue,
-                 epi_operands, mathlib):
-        self.s, self.lanes, self.nr, self.mc = shape, lanes, nr, mc
-        self.split, self.threads, self.slot, self.b_elems = split, threads, slot, b_elems
+    def __init__(self, shape, lanes, threads, epilogue, epi_operands, mathlib):
+        self.s, self.lanes, self.threads = shape, lanes, threads
         self.epilogue, self.epi_operands, self.math = epilogue, epi_operands, mathlib
         self.ety = memory_type(shape.dtype)
         self.vty = vector_of(self.ety, lanes)
         s = shape
         self.a_str = list(s.a_strides or Operand(s.a_shape(), s.dtype).element_strides())
         self.b_str = list(s.b_strides or Operand(s.b_shape(), s.dtype).element_strides())
+        self.t = _plan(shape, lanes, threads, self.a_str, self.b_str)
+        self.mr, self.nr, self.mc = self.t.mr, self.t.nr, self.t.mc
+        self.split, self.slot, self.b_elems = self.t.split, self.t.slot, self.t.b_elems
         nb = len(s.batch)
         self.a_bstr = broadcast_strides(Operand(s.a_shape()[:-2], s.dtype,
                                                 tuple(self.a_str[:-2])), s.batch)
@@ -171,17 +209,18 @@ class _Gemm:
             slot = b.gep(ws, [b.mul(b.sext(tid, I64), I64(self.slot))], source_etype=ir.IntType(8))
             bp = slot
             ap = b.gep(slot, [I64(self.b_elems)], source_etype=self.ety)
+            mr = self.mr
             panels_n = math.ceil(s.n / self.nr)
-            panels_m = math.ceil(s.m / MR)
+            panels_m = math.ceil(s.m / mr)
             if self.split == "n":
                 p0, p1 = parallel.split_range(b, tid, nth, I64(panels_n))
                 m0, m1 = I64(0), I64(s.m)
             else:
                 p0, p1 = I64(0), I64(panels_n)
                 q0, q1 = parallel.split_range(b, tid, nth, I64(panels_m))
-                m0 = b.mul(q0, I64(MR))
-                m1 = b.select(b.icmp_signed("<", b.mul(q1, I64(MR)), I64(s.m)),
-                              b.mul(q1, I64(MR)), I64(s.m))
+                m0 = b.mul(q0, I64(mr))
+                m1 = b.select(b.icmp_signed("<", b.mul(q1, I64(mr)), I64(s.m)),
+                              b.mul(q1, I64(mr)), I64(s.m))
             with loops.for_range(b, 0, max(1, math.prod(s.batch)), name="batch") as bi:
                 bidx = self._batch_index(b, bi)
                 a_b = loops.element_ptr(b, a_ptr, s.dtype, self._off(b, bidx, self.a_bstr))
@@ -190,15 +229,26 @@ class _Gemm:
                                         self._off(b, bidx, self.c_str[:self.nb]))
                 e_b = [loops.element_ptr(b, p, o.dtype, self._off(b, bidx, st[:self.nb]))
                        for p, o, st in zip(epi_ptrs, self.epi_operands, self.epi_str)]
-                self._pack_b(b, b_b, bp, p0, p1)
-                with loops.for_range(b, m0, m1, self.mc, name="ic") as ic:
-                    rows = b.sub(m1, ic)
-                    rows = b.select(b.icmp_signed("<", rows, I64(self.mc)), rows, I64(self.mc))
-                    self._pack_a(b, a_b, ap, ic, rows)
-                    n_ap = b.udiv(b.add(rows, I64(MR - 1)), I64(MR))
-                    with loops.for_range(b, p0, p1, name="jr") as jr:
-                        with loops.for_range(b, 0, n_ap, name="ir") as ir_:
-                            self._micro(b, ap, bp, ic, ir_, jr, p0, rows, c_b, e_b)
+                ncp = self.t.nc_panels
+                with loops.for_range(b, p0, p1, ncp, name="jc") as jc:
+                    j1 = b.add(jc, I64(ncp))
+                    j1 = b.select(b.icmp_signed("<", j1, p1), j1, p1)
+                    if not self.t.direct_b:
+                        self._pack_b(b, b_b, bp, jc, j1)
+                    self._row_blocks(b, m0, m1, (a_b, ap), (b_b, bp), jc, j1, c_b, e_b)
+
+    def _row_blocks(self, b, m0, m1, a_src, b_src, jc, j1, c_b, e_b):
+        """Every block of MC rows over the B panels [jc, j1)."""
+        mr = self.mr
+        with loops.for_range(b, m0, m1, self.mc, name="ic") as ic:
+            rows = b.sub(m1, ic)
+            rows = b.select(b.icmp_signed("<", rows, I64(self.mc)), rows, I64(self.mc))
+            if not self.t.direct_a:
+                self._pack_a(b, a_src[0], a_src[1], ic, rows)
+            n_ap = b.udiv(b.add(rows, I64(mr - 1)), I64(mr))
+            with loops.for_range(b, jc, j1, name="jr") as jr:
+                with loops.for_range(b, 0, n_ap, name="ir") as ir_:
+                    self._micro(b, a_src, b_src, ic, ir_, jr, jc, rows, c_b, e_b)
 
     def _batch_index(self, b, flat):
         from graphkit.codegen.reduction import _decompose
@@ -250,14 +300,14 @@ class _Gemm:
         return b.call(fn, [ptr, I32(1), m, const(mty, 0.0)])
 
     def _pack_a(self, b, src, ap, ic, rows):
-        """Ap[panel][k][0:MR] = A[ic + panel*MR + r, k] (zeros past the block's rows)."""
+        """Ap[panel][k][0:mr] = A[ic + panel*mr + r, k] (zeros past the block's rows)."""
         s = self.s
         sm, sk = self.a_str[-2], self.a_str[-1]
-        n_panels = b.udiv(b.add(rows, I64(MR - 1)), I64(MR))
+        n_panels = b.udiv(b.add(rows, I64(self.mr - 1)), I64(self.mr))
         with loops.for_range(b, 0, n_panels, name="pa") as p:
-            dst_panel = b.gep(ap, [b.mul(p, I64(s.k * MR))], source_etype=self.ety)
-            for r in range(MR):
-                row = b.add(b.mul(p, I64(MR)), I64(r))
+            dst_panel = b.gep(ap, [b.mul(p, I64(s.k * self.mr))], source_etype=self.ety)
+            for r in range(self.mr):
+                row = b.add(b.mul(p, I64(self.mr)), I64(r))
                 valid = b.icmp_signed("<", row, rows)
                 src_row = loops.element_ptr(b, src, s.dtype, b.mul(b.add(ic, row), I64(sm)))
                 with b.if_else(valid) as (then, otherwise):
@@ -265,42 +315,38 @@ class _Gemm:
                         with loops.for_range(b, 0, s.k, name=f"ka{r}") as k:
                             v = b.load(loops.element_ptr(b, src_row, s.dtype,
                                                          b.mul(k, I64(sk))), typ=self.ety)
-                            b.store(v, b.gep(dst_panel, [b.add(b.mul(k, I64(MR)), I64(r))],
+                            b.store(v, b.gep(dst_panel, [b.add(b.mul(k, I64(self.mr)), I64(r))],
                                              source_etype=self.ety))
                     with otherwise:
                         with loops.for_range(b, 0, s.k, name=f"kz{r}") as k:
                             b.store(const(self.ety, 0.0),
-                                    b.gep(dst_panel, [b.add(b.mul(k, I64(MR)), I64(r))],
+                                    b.gep(dst_panel, [b.add(b.mul(k, I64(self.mr)), I64(r))],
                                           source_etype=self.ety))
 
     # -- microkernel ---------------------------------------------------------------------------
 
-    def _micro(self, b, ap, bp, ic, ir_, jr, p0, rows, c_b, e_b):
-        s, lanes, nr = self.s, self.lanes, self.nr
+    def _micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b):
+        s, lanes, nr, mr = self.s, self.lanes, self.nr, self.mr
         nv = nr // lanes
-        a_panel = b.gep(ap, [b.mul(ir_, I64(s.k * MR))], source_etype=self.ety)
-        b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
+        row0 = b.add(ic, b.mul(ir_, I64(mr)))
+        col0 = b.mul(jr, I64(nr))
+        ncols = b.sub(I64(s.n), col0)
+        load_a = self._a_reader(b, a_src, ic, ir_, row0, rows)
+        load_b = self._b_reader(b, b_src, jr, p0, col0, ncols)
         slots = [[loops._entry_alloca(b, self.vty, f"acc{r}_{v}") for v in range(nv)]
-                 for r in range(MR)]
-        for r in range(MR):
+                 for r in range(mr)]
+        for r in range(mr):
             for v in range(nv):
                 b.store(const(self.vty, 0.0), slots[r][v])
         with loops.for_range(b, 0, s.k, name="kk") as k:
-            bvec = [b.load(b.gep(b_panel, [b.add(b.mul(k, I64(nr)), I64(v * lanes))],
-                                 source_etype=self.ety), typ=self.vty, align=64)
-                    for v in range(nv)]
-            a_row = b.gep(a_panel, [b.mul(k, I64(MR))], source_etype=self.ety)
-            for r in range(MR):
-                a = splat(b, b.load(b.gep(a_row, [I64(r)], source_etype=self.ety),
-                                    typ=self.ety), lanes)
+            bvec = [load_b(k, v) for v in range(nv)]
+            for r in range(mr):
+                a = splat(b, load_a(k, r), lanes)
                 for v in range(nv):
                     acc = b.load(slots[r][v], typ=self.vty)
                     b.store(call_intrinsic(b, "fma", a, bvec[v], acc), slots[r][v])
         # epilogue + store
-        row0 = b.add(ic, b.mul(ir_, I64(MR)))
-        col0 = b.mul(jr, I64(nr))
-        ncols = b.sub(I64(s.n), col0)
-        for r in range(MR):
+        for r in range(mr):
             row = b.add(row0, I64(r))
             with b.if_then(b.icmp_signed("<", b.sub(row, ic), rows)):
                 for v in range(nv):
@@ -311,6 +357,43 @@ class _Gemm:
                         full = b.icmp_signed(">=", remaining, I64(lanes))
                         acc = b.load(slots[r][v], typ=self.vty)
                         self._store_tile(b, acc, row, lane0, mask, full, c_b, e_b)
+
+    def _a_reader(self, b, a_src, ic, ir_, row0, rows):
+        """load_a(k, r) -> the scalar A[row0 + r, k], from the packed panel or in place."""
+        s, mr = self.s, self.mr
+        a_b, ap = a_src
+        if not self.t.direct_a:
+            a_panel = b.gep(ap, [b.mul(ir_, I64(s.k * mr))], source_etype=self.ety)
+            return lambda k, r: b.load(b.gep(a_panel, [b.add(b.mul(k, I64(mr)), I64(r))],
+                                             source_etype=self.ety), typ=self.ety)
+        # Rows past the block's end read the last valid row (in bounds; never stored).
+        last = b.sub(b.add(ic, rows), I64(1))
+        row_ptrs = []
+        for r in range(mr):
+            row = b.add(row0, I64(r))
+            row = b.select(b.icmp_signed(">", row, last), last, row)
+            row_ptrs.append(loops.element_ptr(b, a_b, s.dtype, b.mul(row, I64(self.a_str[-2]))))
+        return lambda k, r: b.load(b.gep(row_ptrs[r], [k], source_etype=self.ety),
+                                   typ=self.ety)
+
+    def _b_reader(self, b, b_src, jr, p0, col0, ncols):
+        """load_b(k, v) -> vector v of B[k, col0 : col0 + NR], packed or in place (zeros
+        past N)."""
+        s, nr, lanes = self.s, self.nr, self.lanes
+        b_b, bp = b_src
+        if not self.t.direct_b:
+            b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
+            return lambda k, v: b.load(b.gep(b_panel, [b.add(b.mul(k, I64(nr)),
+                                                             I64(v * lanes))],
+                                             source_etype=self.ety), typ=self.vty, align=64)
+        cols = [loops.element_ptr(b, b_b, s.dtype, b.add(col0, I64(v * lanes)))
+                for v in range(nr // lanes)]
+        masks = [loops.lane_mask(b, b.sub(ncols, I64(v * lanes)), lanes)
+                 for v in range(nr // lanes)]
+        sk = self.b_str[-2]
+        return lambda k, v: loops.masked_load(
+            b, b.gep(cols[v], [b.mul(k, I64(sk))], source_etype=self.ety), s.dtype, masks[v],
+            lanes)
 
     def _store_tile(self, b, acc, row, col, mask, full, c_b, e_b):
         s, lanes = self.s, self.lanes

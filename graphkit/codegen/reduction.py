@@ -1,5 +1,5 @@
-"""Reduction kernels (sum, prod, max, min; mean = sum then an epilogue) with vector
-accumulators and fused elementwise prologue and epilogue.
+"""Reduction kernels (sum, prod, max, min; mean = sum then an epilogue; argmax, argmin over
+one axis) with vector accumulators and fused elementwise prologue and epilogue.
 
     emit_reduction(module, "r0",
                    operands=[Operand((256, 10), "float32")],
@@ -35,7 +35,8 @@ from graphkit.codegen.llvm_types import (
     vector_of)
 from graphkit.codegen.mathlib import MathLib
 
-REDUCE_OPS = ("sum", "prod", "max", "min")
+ARG_REDUCE_OPS = ("argmax", "argmin")
+REDUCE_OPS = ("sum", "prod", "max", "min") + ARG_REDUCE_OPS
 
 
 def identity_value(op, dtype):
@@ -91,17 +92,24 @@ def _horizontal(b, op, vec, dtype):
 
 
 def emit_reduction(module, name, operands, prologue, in_shape, axes, op="sum",
-                   epilogue=None, epilogue_operands=(), lanes=None, parallel_ok=None):
+                   epilogue=None, epilogue_operands=(), lanes=None, parallel_ok=None,
+                   index_dtype="int32"):
+    """argmax/argmin reduce one axis to the position (in `index_dtype`) of the first
+    extremum; the epilogue then reads that index as input(0)."""
     if op not in REDUCE_OPS:
         raise ValueError(f"reduction codegen: unknown op {op!r}; expected one of {REDUCE_OPS}")
     in_shape = tuple(int(d) for d in in_shape)
     nd = len(in_shape)
     axes = tuple(sorted({a % nd for a in axes})) if nd else ()
+    if op in ARG_REDUCE_OPS and len(axes) != 1:
+        raise ValueError(f"reduction codegen: {op} reduces exactly one axis, received "
+                         f"axes {axes} of shape {in_shape}")
     kept = [a for a in range(nd) if a not in axes]
     out_shape = tuple(in_shape[a] for a in kept)
     lanes = lanes or default_lanes()
     acc_dtype = prologue.dtype
-    epilogue = epilogue or ex.input(0, acc_dtype)
+    result_dtype = index_dtype if op in ARG_REDUCE_OPS else acc_dtype
+    epilogue = epilogue or ex.input(0, result_dtype)
     op_strides = [broadcast_strides(o, in_shape) for o in operands]
     out_strides_full = contiguous_strides(out_shape)
     epi_strides = [broadcast_strides(o, out_shape) for o in epilogue_operands]
@@ -110,8 +118,10 @@ def emit_reduction(module, name, operands, prologue, in_shape, axes, op="sum",
     if parallel_ok is None:
         parallel_ok = total * 4 * max(1, len(operands)) >= parallel.MIN_PARALLEL_WORK
     dts = [o.dtype for o in operands] + [o.dtype for o in epilogue_operands]
-    body = _ReductionBody(plan, operands, epilogue_operands, prologue, epilogue, op,
-                          acc_dtype, lanes, MathLib(module))
+    body_class = _ArgReductionBody if op in ARG_REDUCE_OPS else _ReductionBody
+    body = body_class(plan, operands, epilogue_operands, prologue, epilogue, op,
+                      acc_dtype, lanes, MathLib(module))
+    body.index_dtype = index_dtype
     loops.define_kernel(module, name, body.emit,
                         parallel_ok and math.prod(out_shape) > 1)
     del dts
@@ -296,4 +306,143 @@ class _ReductionBody:
                 step(vec_end, loops.lane_mask(b, rest, lanes))
 
 
-__all__ = ["emit_reduction", "REDUCE_OPS", "identity_value", "Operand"]
+# -- argmax / argmin -----------------------------------------------------------------------
+#
+# Each lane keeps a candidate (value, index) and scans its elements in increasing index
+# order, replacing the candidate only by a strictly better value: so it keeps the first
+# extremum it saw. NaN counts as better than any number (np.argmax and np.argmin both return
+# the first NaN). Accumulators start at the worst value (-inf for argmax) with the index
+# INT64_MAX. Lanes are merged by taking the best value, then the smallest index among the
+# lanes holding it. A result still INT64_MAX means that no element beat the worst value,
+# i.e. every element equals it: the answer is then 0.
+
+_NO_INDEX = (1 << 63) - 1
+
+
+class _ArgReductionBody(_ReductionBody):
+    def _better(self, b, av, bv):
+        """i1 (vector): value av is strictly better than bv (NaN beats numbers)."""
+        want = ">" if self.op == "argmax" else "<"
+        dt = self.acc_dtype
+        if dt.startswith("float"):
+            a_nan = b.fcmp_unordered("uno", av, av)
+            b_num = b.fcmp_ordered("ord", bv, bv)
+            return b.or_(b.fcmp_ordered(want, av, bv), b.and_(a_nan, b_num))
+        cmp = b.icmp_signed if dt.startswith("int") else b.icmp_unsigned
+        return cmp(want, av, bv)
+
+    def _worst(self):
+        return identity_value("max" if self.op == "argmax" else "min", self.acc_dtype)
+
+    def _slots(self, b, lanes):
+        v_ty = vector_of(register_type(self.acc_dtype), lanes)
+        i_ty = vector_of(I64, lanes)
+        v_slot = loops._entry_alloca(b, v_ty, "best")
+        i_slot = loops._entry_alloca(b, i_ty, "best_index")
+        return (v_slot, v_ty), (i_slot, i_ty)
+
+    def _reset(self, b, slots):
+        (v_slot, v_ty), (i_slot, i_ty) = slots
+        b.store(const(v_ty, self._worst()), v_slot)
+        b.store(const(i_ty, _NO_INDEX), i_slot)
+
+    def _update(self, b, slots, v, idx, mask):
+        (v_slot, v_ty), (i_slot, i_ty) = slots
+        bv, bi = b.load(v_slot, typ=v_ty), b.load(i_slot, typ=i_ty)
+        take = self._better(b, v, bv)
+        if mask is not None:
+            take = b.and_(take, mask)
+        b.store(b.select(take, v, bv), v_slot)
+        b.store(b.select(take, idx, bi), i_slot)
+
+    def _index_result(self, b, index, lanes):
+        """The final index (no index found: every element is the worst value, answer 0)."""
+        ty = index.type
+        index = b.select(b.icmp_signed("==", index, const(ty, _NO_INDEX)), const(ty, 0), index)
+        return b.trunc(index, vector_of(register_type(self.index_dtype), lanes)) \
+            if self.index_dtype != "int64" else index
+
+    def _emit_rows(self, b, tid, nth):
+        """The reduced axis is innermost: lanes scan it in strides, then merge."""
+        lanes, p = self.lanes, self.p
+        n_out = math.prod(p.kept_shape)
+        n_red = p.red_shape[0]
+        slots = self._slots(b, lanes)
+        lane_ids = iota(ir.VectorType(I64, lanes))
+        ob, oe = parallel.split_range(b, tid, nth, I64(n_out))
+        with loops.for_range(b, ob, oe, name="out") as o:
+            kept_idx = _decompose(b, o, p.kept_shape) if p.kept_shape else []
+            self._reset(b, slots)
+            offs = self._in_offsets(b, kept_idx, [I64(0)])
+            bases = [loops.element_ptr(b, ptr, o_.dtype, off)
+                     for ptr, o_, off in zip(self.in_ptrs, self.operands, offs)]
+            inner = [st[p.axes[0]] for st in p.op_strides]
+            vec_end = n_red - n_red % lanes
+            with loops.for_range(b, 0, vec_end, lanes, name="k") as k:
+                v = self._prologue(b, lanes, bases, inner, k, None)
+                self._update(b, slots, v, b.add(splat(b, k, lanes), lane_ids), None)
+            if n_red % lanes:
+                mask = loops.lane_mask(b, I64(n_red % lanes), lanes)
+                v = self._prologue(b, lanes, bases, inner, I64(vec_end), mask)
+                idx = b.add(splat(b, I64(vec_end), lanes), lane_ids)
+                self._update(b, slots, v, idx, mask)
+            index = self._horizontal_index(b, slots, lanes)
+            self._finish(b, self._index_result(b, index, 1), o, 1, None)
+
+    def _horizontal_index(self, b, slots, lanes):
+        """The winning lane's index: the best value over the lanes (NaN wins), then the
+        smallest index among the lanes holding it."""
+        (v_slot, v_ty), (i_slot, i_ty) = slots
+        vs, ids = b.load(v_slot, typ=v_ty), b.load(i_slot, typ=i_ty)
+        if lanes == 1:
+            return ids
+        dt = self.acc_dtype
+        best = splat(b, _horizontal(b, "max" if self.op == "argmax" else "min", vs, dt), lanes)
+        if dt.startswith("float"):
+            both_nan = b.and_(b.fcmp_unordered("uno", vs, vs),
+                              b.fcmp_unordered("uno", best, best))
+            holds = b.or_(b.fcmp_ordered("==", vs, best), both_nan)
+        else:
+            holds = b.icmp_unsigned("==", vs, best)
+        candidates = b.select(holds, ids, const(i_ty, _NO_INDEX))
+        fn = intrinsic(b.module, f"llvm.vector.reduce.smin.{type_suffix(i_ty)}", I64, [i_ty])
+        return b.call(fn, [candidates])
+
+    def _emit_columns(self, b, tid, nth):
+        """The innermost dim is kept: `lanes` adjacent outputs scan the axis together."""
+        lanes, p = self.lanes, self.p
+        inner = p.kept_shape[-1]
+        outer_kept = p.kept_shape[:-1]
+        n_outer = math.prod(outer_kept)
+        slots = self._slots(b, lanes)
+        if n_outer > 1:
+            rb, re = parallel.split_range(b, tid, nth, I64(n_outer))
+            jb, je = I64(0), I64(inner)
+        else:
+            rb, re = I64(0), I64(1)
+            jb, je = parallel.split_range(b, tid, nth, I64(inner), align=lanes)
+        inner_strides = [st[p.kept[-1]] for st in p.op_strides]
+        with loops.for_range(b, rb, re, name="row") as r:
+            outer_idx = _decompose(b, r, outer_kept) if outer_kept else []
+            vec_end = b.sub(je, b.urem(b.sub(je, jb), I64(lanes)))
+
+            def step(j, mask):
+                self._reset(b, slots)
+                with loops.for_range(b, 0, p.red_shape[0], name="red") as rr:
+                    offs = self._in_offsets(b, outer_idx + [j], [rr])
+                    bases = [loops.element_ptr(b, ptr, o_.dtype, off)
+                             for ptr, o_, off in zip(self.in_ptrs, self.operands, offs)]
+                    v = self._prologue(b, lanes, bases, inner_strides, I64(0), mask)
+                    self._update(b, slots, v, splat(b, rr, lanes), mask)
+                (i_slot, i_ty) = slots[1]
+                index = self._index_result(b, b.load(i_slot, typ=i_ty), lanes)
+                self._finish(b, index, b.add(b.mul(r, I64(inner)), j), lanes, mask)
+
+            with loops.for_range(b, jb, vec_end, lanes, name="j") as j:
+                step(j, None)
+            rest = b.sub(je, vec_end)
+            with b.if_then(b.icmp_signed(">", rest, I64(0))):
+                step(vec_end, loops.lane_mask(b, rest, lanes))
+
+
+__all__ = ["emit_reduction", "REDUCE_OPS", "ARG_REDUCE_OPS", "identity_value", "Operand"]

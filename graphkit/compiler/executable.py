@@ -80,6 +80,92 @@ class InterpreterExecutable(Executable):
             "produces no LLVM IR (the LLVM backend in graphkit/codegen is not available)")
 
 
+class OutputRing:
+    """Fresh output arrays for small graphs, without an allocation per call.
+
+    `run` must hand back arrays the caller may keep, so a buffer is never written twice.
+    Allocating them one by one costs more than a tiny graph's whole native run (np.empty
+    plus reading `.ctypes.data`, ~1 us per array), so the ring carves `depth` calls' worth
+    of outputs out of one chunk whose address is read once. `take()` gives the next call's
+    output views and their addresses (plain integer arithmetic); when the chunk is used up
+    a new one is allocated, and the old one lives on only as long as the caller keeps one
+    of its results (at most `CHUNK_BYTES`). Each output starts on a 64-byte boundary.
+
+        ring = OutputRing.for_outputs([((1, 1), "float32")], table, slots)  # None: too big
+        arrays = ring.take()            # and table[slots[j]] now holds arrays[j]'s address
+    """
+
+    CHUNK_BYTES = 64 * 1024
+    MAX_CALL_BYTES = 4096     # bigger outputs: a plain allocation costs little next to the run
+
+    @classmethod
+    def for_outputs(cls, specs, table, slots):
+        """A ring for outputs [(shape, dtype)] whose addresses go to `table[slots[j]]`, or
+        None when they are too big (or there are none)."""
+        sizes = [_round_up(max(1, _nbytes(shape, dtype)), 64) for shape, dtype in specs]
+        if not specs or sum(sizes) > cls.MAX_CALL_BYTES:
+            return None
+        return cls(specs, sizes, table, slots)
+
+    def __init__(self, specs, sizes, table, slots):
+        self._specs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in specs]
+        self._offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        self._stride = sum(sizes)
+        self._depth = max(2, self.CHUNK_BYTES // self._stride)
+        self._table, self._slots = table, list(slots)
+        self._single = len(specs) == 1
+        self._next = self._depth  # no chunk yet
+
+    def _new_chunk(self):
+        raw = np.empty(self._depth * self._stride + 64, np.uint8)
+        start = (-raw.ctypes.data) % 64
+        self._base = raw.ctypes.data + start
+        # np.ndarray over the buffer with explicit strides: guaranteed views, never copies.
+        # A 0-d output is indexed with [i, ...]: [i] would give a NumPy scalar, not an array.
+        self._views = []
+        for (shape, dtype), off, slot in zip(self._specs, self._offsets, self._slots):
+            v = np.ndarray(shape=(self._depth,) + shape, dtype=dtype, buffer=raw,
+                           offset=start + off,
+                           strides=(self._stride,) + _c_strides(shape, dtype.itemsize))
+            self._views.append((v, off, slot, not shape))
+        self._next = 0
+
+    def take(self):
+        """One call's output arrays (their addresses are now in the table)."""
+        i = self._next
+        if i == self._depth:
+            self._new_chunk()
+            i = 0
+        self._next = i + 1
+        base = self._base + i * self._stride
+        table = self._table
+        if self._single:  # the common case, without the loop
+            v, off, slot, scalar = self._views[0]
+            table[slot] = base
+            return [v[i, ...] if scalar else v[i]]
+        arrays = []
+        for v, off, slot, scalar in self._views:
+            table[slot] = base + off
+            arrays.append(v[i, ...] if scalar else v[i])
+        return arrays
+
+
+def _nbytes(shape, dtype):
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+def _round_up(x, m):
+    return (x + m - 1) // m * m
+
+
+def _c_strides(shape, itemsize):
+    strides, step = [], itemsize
+    for d in reversed(shape):
+        strides.append(step)
+        step *= max(1, d)
+    return tuple(reversed(strides))
+
+
 class CompileError(RuntimeError):
     """A backend failed to compile a graph. The message names the graph, the backend and
     the backend's own error (which should name the kernel and op); `gk.jit` callers that

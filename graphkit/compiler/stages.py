@@ -8,6 +8,8 @@
     compiled = lowered.compile()    # an Executable from the backend
     compiled(x)                     # same arguments as f
 """
+import weakref
+
 import numpy as np
 
 from graphkit import tree
@@ -105,12 +107,83 @@ class Compiled:
 def run(info, executable, flat_leaves):
     """Feed arguments and variable values to `executable`, write variables back, and pack
     the outputs into the structure the traced function returned."""
-    # order="C", not ascontiguousarray: that one turns 0-d arrays into 1-d ones.
-    inputs = [np.asarray(flat_leaves[i], order="C") for i in info.arg_leaves]
-    inputs += [np.asarray(var._value.numpy(), order="C") for var in info.var_reads]
-    outs = executable.run(inputs)
-    n_user = len(outs) - len(info.var_writes)
-    for var, value in zip(info.var_writes, outs[n_user:]):
-        var.assign(Tensor(value))
-    leaves = [Tensor(outs[ref]) if kind == "graph" else ref for kind, ref in info.out_leaves]
-    return tree.pack_sequence_as(info.out_tree, leaves)
+    return CallPlan(info, executable)(flat_leaves)
+
+
+class CallPlan:
+    """How one compiled trace is called, worked out once instead of on every call.
+
+    A call reads the argument leaves and the variables' current arrays, runs the
+    executable, writes updated variables back and packs the outputs. Variables are held
+    weakly (a cached plan must not keep a discarded model alive); `alive` turns False, through
+    a weakref callback, as soon as one of them is collected, so a caller can test staleness
+    in O(1)."""
+
+    def __init__(self, info, executable):
+        self._arg_leaves = tuple(info.arg_leaves)
+        self._reads = tuple(weakref.ref(v, self._forget) for v in info.var_reads)
+        self._writes = tuple(weakref.ref(v, self._forget) for v in info.var_writes)
+        self._run = executable.run
+        self._n_user = len(info.out_leaves)
+        # out_leaves: ("graph", i) read output i; ("static", value) a Python value.
+        self._graph_outs = tuple(ref if kind == "graph" else None
+                                 for kind, ref in info.out_leaves)
+        self._static_outs = tuple(None if kind == "graph" else ref
+                                  for kind, ref in info.out_leaves)
+        self._out_tree = info.out_tree
+        self._single = (not tree.is_nested(info.out_tree) and len(info.out_leaves) == 1
+                        and info.out_leaves[0][0] == "graph")
+        self._inference = self._single and not self._writes
+        self.alive = True
+
+    def _forget(self, _ref):
+        self.alive = False
+
+    def __call__(self, flat_leaves):
+        # order="C", not ascontiguousarray: that one turns 0-d arrays into 1-d ones.
+        return self._finish([np.asarray(flat_leaves[i], order="C") for i in self._arg_leaves])
+
+    def call_arrays(self, args):
+        """The fast path: `args` are exactly the argument leaves, each an ndarray or a
+        Tensor (the caller checked their types, shapes and dtypes). The executable gets the
+        arrays themselves: a non-contiguous one is made contiguous there."""
+        if len(args) == 1:  # no list comprehension (a frame of its own) for one argument
+            a = args[0]
+            inputs = [a._array if type(a) is Tensor else a]
+        else:
+            inputs = [a._array if type(a) is Tensor else a for a in args]
+        if not self._inference:
+            return self._finish(inputs)
+        # inference (no variable writes, one output): the whole call, inline
+        inputs += [ref()._value._array for ref in self._reads]
+        t = _object_new(Tensor)
+        t._array = self._run(inputs)[self._graph_outs[0]]
+        t._keras_mask = None
+        return t
+
+    def _finish(self, inputs):
+        inputs += [ref()._value._array for ref in self._reads]
+        outs = self._run(inputs)
+        if self._writes:
+            for ref, value in zip(self._writes, outs[self._n_user:]):
+                ref().assign(new_tensor(value))
+        if self._single:
+            t = _object_new(Tensor)
+            t._array = outs[self._graph_outs[0]]
+            t._keras_mask = None
+            return t
+        leaves = [new_tensor(outs[g]) if g is not None else s
+                  for g, s in zip(self._graph_outs, self._static_outs)]
+        return tree.pack_sequence_as(self._out_tree, leaves)
+
+
+def new_tensor(array):
+    """A Tensor over a fresh output array, without `Tensor.__init__`'s conversion (the
+    executable returns C-contiguous ndarrays of the traced dtype)."""
+    t = _object_new(Tensor)
+    t._array = array
+    t._keras_mask = None
+    return t
+
+
+_object_new = object.__new__

@@ -78,3 +78,25 @@ def autocast(dtype):
 def autocast_dtype():
     s = _get("autocast")
     return s[-1] if s else None
+
+
+# -- donation --------------------------------------------------------------------------------
+# A step function that owns the arrays of its state (private copies no one else holds) may
+# let eager updates write their new values over the old ones, as a compiled step with
+# donated buffers does. Without that, an eager optimizer allocates a fresh array for every
+# weight and slot on every step, and those page faults cost more than the arithmetic.
+
+@contextlib.contextmanager
+def donated(arrays):
+    """Inside, `is_donated(a)` is True for these arrays: code may overwrite them in place."""
+    s = _get("donated")
+    s.append({id(a): a for a in arrays})
+    try:
+        yield
+    finally:
+        s.pop()
+
+
+def is_donated(array):
+    s = _get("donated")
+    return bool(s) and s[-1].get(id(array)) is array

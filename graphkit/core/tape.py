@@ -110,7 +110,7 @@ class GradientTape:
                     seeds[i], dtype=t.dtype)
                 prev = cotangents.get(id(t))
                 cotangents[id(t)] = ct if prev is None else ops.add(prev, ct)
-            backward(self._records, cotangents)
+            backward(self._records, cotangents, needed=self._watched)
             flat_sources = tree.flatten(sources)
             grads = []
             for s in flat_sources:

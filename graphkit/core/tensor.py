@@ -7,6 +7,7 @@ import numpy as np
 
 from graphkit import config
 from graphkit.core.operators import OperatorMixin
+from graphkit.ops import primitive as _primitive
 from graphkit.ops.primitive import infer_avals
 
 # NumPy ufuncs that have a graphkit op of the same meaning: `np.exp(t)` stays on the tape.
@@ -26,6 +27,18 @@ def _as_array(x):
     return x if type(x) is np.ndarray else np.asarray(x)
 
 
+# np.dtype.name is computed in Python on every access (about 1 us); `Tensor.dtype` is read
+# several times per op, so the names are looked up by dtype object instead.
+_DTYPE_NAMES = {}
+
+
+def _dtype_name(np_dtype):
+    name = _DTYPE_NAMES.get(np_dtype)
+    if name is None:
+        name = _DTYPE_NAMES[np_dtype] = np_dtype.name
+    return name
+
+
 class Tensor(OperatorMixin):
     """An eager value. `.numpy()` gives the array; operators go through `gk.ops`."""
 
@@ -40,19 +53,20 @@ class Tensor(OperatorMixin):
     # -- bind: the eager mode of every op ---------------------------------------------------
     @classmethod
     def _bind(cls, prim, args, attrs):
-        arrays = [a._array for a in args]
+        # No shape rule runs on the success path: the NumPy kernel's result is the answer,
+        # and the rule only runs to explain a kernel's failure.
         try:
-            out = prim.eager(*arrays, **attrs)
+            out = prim.eager(*[a._array for a in args], **attrs)
         except Exception:
             infer_avals(prim, args, attrs)  # raises a clear error when the operands are at fault
             raise
         if prim.n_outputs == 1:
-            result = Tensor(out)
-            if config.check_numerics_enabled():
+            result = _new_tensor(out)
+            if _CONFIG_STATE["check_numerics"]:
                 _check_numerics(prim, (result,))
             return result
-        results = tuple(Tensor(o) for o in out)
-        if config.check_numerics_enabled():
+        results = tuple(_new_tensor(o) for o in out)
+        if _CONFIG_STATE["check_numerics"]:
             _check_numerics(prim, results)
         return results
 
@@ -63,7 +77,9 @@ class Tensor(OperatorMixin):
 
     @property
     def dtype(self):
-        return self._array.dtype.name
+        np_dtype = self._array.dtype
+        name = _DTYPE_NAMES.get(np_dtype)
+        return name if name is not None else _dtype_name(np_dtype)
 
     @property
     def ndim(self):
@@ -121,6 +137,20 @@ class Tensor(OperatorMixin):
             f"<Tensor: shape={self.shape}, dtype={self.dtype}, numpy={body}>"
 
     __str__ = __repr__
+
+
+def _new_tensor(out):
+    """A Tensor over a kernel's result without `__init__` (kernels return arrays or NumPy
+    scalars; only the latter need wrapping)."""
+    t = _tensor_new(Tensor)
+    t._array = out if type(out) is np.ndarray else np.asarray(out)
+    t._keras_mask = None
+    return t
+
+
+_tensor_new = object.__new__
+_primitive._TENSOR[0] = Tensor
+_CONFIG_STATE = config._state  # read directly: check_numerics is tested once per op
 
 
 def _check_numerics(prim, outputs):

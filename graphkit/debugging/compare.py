@@ -7,6 +7,8 @@ the results are.
     report.assert_close(rtol=1e-5, atol=1e-6)           # AssertionError with the table
     report = gk.debugging.compare(fn, x, per_op=True)   # one row per IR value
     report.first_divergence                            # the first op beyond tolerance
+    report.backend_stats                               # the executable's stats(), e.g.
+                                                       # which kernels ran interpreted
 
 Outputs mode: the reference is `fn` run eagerly (gk.jit disabled inside it too); the
 candidate is the same call through `gk.jit`'s full pipeline and backend. Variables the
@@ -64,8 +66,12 @@ class Row:
 
 
 class CompareReport:
-    def __init__(self, title, rows, state_rows=(), per_op=False, rtol=None, atol=None):
+    def __init__(self, title, rows, state_rows=(), per_op=False, rtol=None, atol=None,
+                 backend_stats=None):
         self.title = title
+        # What the compiled side ran on (the backend's `stats()`, e.g. the LLVM backend's
+        # "interpreted_kernels"): a comparison against a fallback proves less.
+        self.backend_stats = dict(backend_stats or {})
         self.rows = list(rows)
         self.state_rows = list(state_rows)
         self.per_op = per_op
@@ -149,12 +155,13 @@ def compare(fn_or_model, *args, per_op=False, backend=None, rtol=None, atol=None
                         f"received {type(fn_or_model).__name__}")
     name = _name_of(fn_or_model)
     if per_op:
-        rows = _per_op_rows(fn_or_model, args, kwargs, name, backend)
+        rows, stats = _per_op_rows(fn_or_model, args, kwargs, name, backend)
         title = f"compare {name} per op (interpreter on the traced graph vs compiled)"
-        return CompareReport(title, rows, per_op=True, rtol=rtol, atol=atol)
-    rows, state_rows = _output_rows(fn_or_model, args, kwargs, backend)
+        return CompareReport(title, rows, per_op=True, rtol=rtol, atol=atol,
+                             backend_stats=stats)
+    rows, state_rows, stats = _output_rows(fn_or_model, args, kwargs, backend)
     return CompareReport(f"compare {name} (eager vs compiled)", rows, state_rows,
-                         rtol=rtol, atol=atol)
+                         rtol=rtol, atol=atol, backend_stats=stats)
 
 
 # -- outputs mode -----------------------------------------------------------------------------
@@ -167,7 +174,8 @@ def _output_rows(fn, args, kwargs, backend):
         eager_out = _run_eagerly(fn, args, kwargs)
         eager_state = _snapshot(written)
         _restore(before)
-        compiled_out = lowered.compile()(*args, **kwargs)
+        compiled = lowered.compile()
+        compiled_out = compiled(*args, **kwargs)
         compiled_state = _snapshot(written)
     except BaseException:
         _restore(before)
@@ -176,7 +184,12 @@ def _output_rows(fn, args, kwargs, backend):
     rows = _rows_for_outputs(eager_out, compiled_out)
     state_rows = [Row(f"var:{v.path}", ArrayDiff(eager_state[i][1], compiled_state[i][1]))
                   for i, v in enumerate(written)]
-    return rows, state_rows
+    return rows, state_rows, _backend_stats(compiled.executable)
+
+
+def _backend_stats(executable):
+    stats = getattr(executable, "stats", None)
+    return stats() if callable(stats) else {"backend": executable.backend}
 
 
 def _run_eagerly(fn, args, kwargs):
@@ -242,13 +255,14 @@ def _per_op_rows(fn, args, kwargs, name, backend):
     probe.set_outputs([by_name[o.name] for _, o in probed])
     env = _all_values(graph, inputs)
     optimized = run_pipeline(probe, DEFAULT_PIPELINE, dump_dir=False, keep_text=False).graph
-    compiled = compile_graph(optimized, backend).run(inputs)
+    executable = compile_graph(optimized, backend)
+    compiled = executable.run(inputs)
     rows = []
     for (node, out), got in zip(probed, compiled):
         label = f"%{out.name}" + (f"#{out.index}" if len(node.outputs) > 1 else "")
         rows.append(Row(label, ArrayDiff(env[out.name], got), op=node.op,
                         layer=layer_path(node.scope, node.op), type_text=str(out.type)))
-    return rows
+    return rows, _backend_stats(executable)
 
 
 def _graph_inputs(args, kwargs, info):

@@ -92,7 +92,9 @@ class KernelInfo:
             self.anchor = next(n for n in self.body.nodes if _node_kind(n) == self.kind)
         if self.kind == "reduction":
             self.space = self.anchor.operands[0].type.shape
-            self.reduce_axes = tuple(self.anchor.attrs["axis"])
+            axis = self.anchor.attrs["axis"]
+            # argmax/argmin carry one int axis; the other reductions a tuple of axes
+            self.reduce_axes = (axis,) if isinstance(axis, int) else tuple(axis)
             self.levels = reduction_levels(self.body.nodes, self.anchor)
         elif self.kind in ("matmul", "conv"):
             self.space = self.anchor.outputs[0].type.shape

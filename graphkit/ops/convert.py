@@ -31,6 +31,8 @@ def _array_from_python(x, dtype):
 
 def convert_to_tensor(x, dtype=None, sparse=None):
     """Any tensor-like (array, list, scalar, Tensor, Variable) as a graphkit value."""
+    if type(x) is Tensor and (dtype is None or dtype == x.dtype):
+        return x  # the common case, decided without the checks below
     from graphkit.core.variable import Variable
     if isinstance(x, Variable):
         x = x.value
@@ -48,13 +50,16 @@ def convert_to_tensor(x, dtype=None, sparse=None):
 
 def to_value(x):
     """Like convert_to_tensor, but leaves values as they are (the fast path of every op)."""
-    if _is_value(x):
+    if type(x) is Tensor or _is_value(x):
         return x
     return convert_to_tensor(x)
 
 
 def promote(*xs, dtype=None):
     """Operands converted to one dtype: the result type, with Python scalars weak."""
+    fast = _promote_tensor_and_floats(xs, dtype)
+    if fast is not None:
+        return fast
     kinds, values = [], []
     for x in xs:
         if _is_scalar(x):
@@ -67,6 +72,37 @@ def promote(*xs, dtype=None):
     target = dtypes.standardize_dtype(dtype) if dtype is not None else dtypes.result_type(*kinds)
     return [Tensor(np.asarray(v, dtype=target)) if _is_scalar(v)
             else convert_to_tensor(v, dtype=target) for v in values]
+
+
+def _promote_tensor_and_floats(xs, dtype):
+    """The common eager case of `promote`, or None: Tensors of one dtype (any kind), or of one
+    float dtype with Python floats or ints among them (weak: they take the Tensors' dtype).
+    Same result as the general path, without building the dtype lists."""
+    if dtype is not None:
+        return None
+    target = None  # the NumPy dtype of the Tensors
+    has_scalar = False
+    for x in xs:
+        if type(x) is Tensor:
+            d = x._array.dtype
+            if target is None:
+                target = d
+            elif d is not target and d != target:
+                return None
+        elif type(x) in _WEAK_NUMBERS:
+            has_scalar = True
+        else:
+            return None
+    if target is None:
+        return None
+    if not has_scalar:
+        return list(xs)
+    if target.kind != "f" or target.name not in dtypes.FLOATS:
+        return None
+    return [x if type(x) is Tensor else Tensor(np.asarray(x, dtype=target)) for x in xs]
+
+
+_WEAK_NUMBERS = (float, int)  # exactly these types: bool is weak_bool, not weak_int
 
 
 def convert_to_numpy(x):

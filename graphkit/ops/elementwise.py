@@ -52,9 +52,9 @@ def unary_primitive(name, kernel, grad=None, out_dtype=None, expr=None):
                      category="elementwise", scalar_expr=expr or name)
 
 
-def binary_primitive(name, kernel, grad=None, out_dtype=None, expr=None):
+def binary_primitive(name, kernel, grad=None, out_dtype=None, expr=None, grad_needs=False):
     return Primitive(name, eager=kernel, infer=_binary_infer(name, out_dtype), grad=grad,
-                     category="elementwise", scalar_expr=expr or name)
+                     category="elementwise", scalar_expr=expr or name, grad_needs=grad_needs)
 
 
 def _float_operand(x):
@@ -111,13 +111,36 @@ def stop_gradient(x):
 def _minmax_grad(pick_first):
     """The cotangent goes to the operand that was selected; ties go to the second operand
     (so relu = maximum(x, 0) has gradient 0 at 0, as in TF and JAX's relu)."""
-    def grad(ct, out, a, b):
+    def grad(ct, out, a, b, needs=(True, True)):
         ops = _o()
         first = pick_first(a, b)
-        zero = ops.zeros_like(ct)
-        return (unbroadcast(ops.where(first, ct, zero), a.shape),
-                unbroadcast(ops.where(first, zero, ct), b.shape))
+        zero = convert_to_tensor(0, dtype=ct.dtype)  # a scalar: where() broadcasts it
+        return (unbroadcast(ops.where(first, ct, zero), a.shape) if needs[0] else None,
+                unbroadcast(ops.where(first, zero, ct), b.shape) if needs[1] else None)
     return grad
+
+
+# Gradient rules of the arithmetic primitives. `needs` (from the eager tape) says which
+# operands want a cotangent: `x * 0.5` or `x - data` need only one side.
+
+def _add_grad(ct, out, a, b, needs=(True, True)):
+    return (unbroadcast(ct, a.shape) if needs[0] else None,
+            unbroadcast(ct, b.shape) if needs[1] else None)
+
+
+def _subtract_grad(ct, out, a, b, needs=(True, True)):
+    return (unbroadcast(ct, a.shape) if needs[0] else None,
+            unbroadcast(-ct, b.shape) if needs[1] else None)
+
+
+def _multiply_grad(ct, out, a, b, needs=(True, True)):
+    return (unbroadcast(ct * b, a.shape) if needs[0] else None,
+            unbroadcast(ct * a, b.shape) if needs[1] else None)
+
+
+def _divide_grad(ct, out, a, b, needs=(True, True)):
+    return (unbroadcast(ct / b, a.shape) if needs[0] else None,
+            unbroadcast(-ct * out / b, b.shape) if needs[1] else None)
 
 
 def _power_grad(ct, out, a, b):
@@ -135,23 +158,14 @@ def _mod_grad(ct, out, a, b):
             unbroadcast(-ct * ops.floor_divide(a, b), b.shape))
 
 
-ADD = binary_primitive(
-    "add", np.add,
-    grad=lambda ct, out, a, b: (unbroadcast(ct, a.shape), unbroadcast(ct, b.shape)))
-SUBTRACT = binary_primitive(
-    "subtract", np.subtract,
-    grad=lambda ct, out, a, b: (unbroadcast(ct, a.shape), unbroadcast(-ct, b.shape)))
-MULTIPLY = binary_primitive(
-    "multiply", np.multiply,
-    grad=lambda ct, out, a, b: (unbroadcast(ct * b, a.shape), unbroadcast(ct * a, b.shape)))
-DIVIDE = binary_primitive(
-    "divide", np.true_divide,
-    grad=lambda ct, out, a, b: (unbroadcast(ct / b, a.shape),
-                                unbroadcast(-ct * out / b, b.shape)))
+ADD = binary_primitive("add", np.add, grad=_add_grad, grad_needs=True)
+SUBTRACT = binary_primitive("subtract", np.subtract, grad=_subtract_grad, grad_needs=True)
+MULTIPLY = binary_primitive("multiply", np.multiply, grad=_multiply_grad, grad_needs=True)
+DIVIDE = binary_primitive("divide", np.true_divide, grad=_divide_grad, grad_needs=True)
 POWER = binary_primitive("power", np.power, grad=_power_grad)
-MAXIMUM = binary_primitive("maximum", np.maximum,
+MAXIMUM = binary_primitive("maximum", np.maximum, grad_needs=True,
                            grad=_minmax_grad(lambda a, b: _o().greater(a, b)))
-MINIMUM = binary_primitive("minimum", np.minimum,
+MINIMUM = binary_primitive("minimum", np.minimum, grad_needs=True,
                            grad=_minmax_grad(lambda a, b: _o().less(a, b)))
 FLOOR_DIVIDE = binary_primitive("floor_divide", np.floor_divide)
 MOD = binary_primitive("mod", np.mod, grad=_mod_grad)
@@ -231,9 +245,19 @@ ROUND = unary_primitive("round", np.round)
 
 
 def _sigmoid_kernel(x):
-    # exp of a non-positive number only, so no overflow warning for large |x|.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    # exp of a non-positive number only, so no overflow warning for large |x|:
+    # sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below, with e = exp(-|x|).
+    # Written with out= buffers: this runs on every eager step of a sigmoid output layer.
+    # The branch is exp(min(x, 0)) / (1 + e) (1 for x >= 0, e below): NumPy's masked
+    # select is slow on large random masks, and this form needs none.
+    e = np.abs(x, out=np.empty_like(x))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    e += 1
+    out = np.minimum(x, 0, out=np.empty_like(x))
+    np.exp(out, out=out)
+    np.divide(out, e, out=out)
+    return out
 
 
 SIGMOID = unary_primitive("sigmoid", _sigmoid_kernel,
@@ -463,15 +487,39 @@ def _where_infer(c, a, b):
     return Aval(broadcast_shapes(c.shape, a.shape, b.shape, op="where"), a.dtype)
 
 
-def _where_grad(ct, out, c, a, b):
+def _where_grad(ct, out, c, a, b, needs=(True, True, True)):
     ops = _o()
-    zero = ops.zeros_like(ct)
-    return (None, unbroadcast(ops.where(c, ct, zero), a.shape),
-            unbroadcast(ops.where(c, zero, ct), b.shape))
+    zero = convert_to_tensor(0, dtype=ct.dtype)  # a scalar: where() broadcasts it
+    return (None, unbroadcast(ops.where(c, ct, zero), a.shape) if needs[1] else None,
+            unbroadcast(ops.where(c, zero, ct), b.shape) if needs[2] else None)
 
 
-WHERE = Primitive("where", eager=np.where, infer=_where_infer, grad=_where_grad,
-                  category="elementwise", scalar_expr="select")
+# Output sizes below this use np.where; above it the bitwise select wins (its five passes
+# are vectorized, where np.where branches per element on a random mask: 15x slower here).
+_SELECT_MIN_SIZE = 4096
+_UINT_OF_ITEMSIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _where_kernel(c, a, b):
+    """np.where(c, a, b), computed as b ^ ((a ^ b) & mask) on the operands' bits: exact for
+    every value (NaN and inf included) and branch-free."""
+    uint = _UINT_OF_ITEMSIZE.get(a.dtype.itemsize)
+    if uint is None or a.dtype != b.dtype or max(c.size, a.size, b.size) < _SELECT_MIN_SIZE:
+        return np.where(c, a, b)
+    mask = c.astype(uint)
+    np.negative(mask, out=mask)  # 1 -> all bits set, 0 -> none
+    a_bits, b_bits = a.view(uint), b.view(uint)
+    if c.shape == a.shape == b.shape:
+        bits = np.bitwise_xor(a_bits, b_bits)
+        bits &= mask
+        bits ^= b_bits
+    else:
+        bits = np.bitwise_xor(np.bitwise_and(np.bitwise_xor(a_bits, b_bits), mask), b_bits)
+    return bits.view(a.dtype)
+
+
+WHERE = Primitive("where", eager=_where_kernel, infer=_where_infer, grad=_where_grad,
+                  category="elementwise", scalar_expr="select", grad_needs=True)
 
 
 def where(condition, x1=None, x2=None):

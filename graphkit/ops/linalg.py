@@ -34,14 +34,16 @@ def _swap_last(x):
     return _o().transpose(x, perm)
 
 
-def _matmul_grad(ct, out, a, b):
+def _matmul_grad(ct, out, a, b, needs=(True, True)):
     from graphkit.ops.elementwise import unbroadcast
-    return (unbroadcast(bind(MATMUL, ct, _swap_last(b)), a.shape),
-            unbroadcast(bind(MATMUL, _swap_last(a), ct), b.shape))
+    # A layer's input gradient is the largest matmul of a backward pass; for the data it is
+    # not needed, so it is skipped when the tape says so.
+    return (unbroadcast(bind(MATMUL, ct, _swap_last(b)), a.shape) if needs[0] else None,
+            unbroadcast(bind(MATMUL, _swap_last(a), ct), b.shape) if needs[1] else None)
 
 
 MATMUL = Primitive("matmul", eager=np.matmul, infer=_matmul_infer, grad=_matmul_grad,
-                   category="matmul")
+                   category="matmul", grad_needs=True)
 
 
 def _matmul_operands(x1, x2):

@@ -59,6 +59,9 @@ class Primitive:
     scalar_expr: Optional[str] = None
     # Names of attrs, in order, so that printers and parsers have a canonical form.
     attr_names: tuple = ()
+    # True when `grad` also takes `needs=` (one bool per input; the eager tape passes it):
+    # the rule may then skip, and return None for, the cotangents of unneeded inputs.
+    grad_needs: bool = False
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -110,7 +113,13 @@ def bind(prim, *args, **attrs):
 
     Returns one value, or a tuple for multi-output primitives.
     """
-    kind = None
+    kind = _eager_kind(args)
+    if kind is not None:  # the eager fast path: every operand is a Tensor
+        outs = kind._bind(prim, args, attrs)
+        if ACTIVE_TAPES and prim.grad is not None:
+            for tape in ACTIVE_TAPES:
+                tape._record(prim, args, outs, attrs)
+        return outs
     for a in args:
         p = getattr(type(a), "_bind_priority", None)
         if p is None:
@@ -127,6 +136,23 @@ def bind(prim, *args, **attrs):
         for tape in ACTIVE_TAPES:
             tape._record(prim, args, outs, attrs)
     return outs
+
+
+def _eager_kind(args):
+    """The Tensor class when every operand is exactly a Tensor (the common eager case, told
+    apart with one type check per operand), else None."""
+    tensor = _TENSOR[0]
+    if tensor is None or not args:
+        return None
+    for a in args:
+        if type(a) is not tensor:
+            return None
+    return tensor
+
+
+# graphkit.core.tensor registers its Tensor class here when it is imported (it imports this
+# module, so this module cannot import it at load time).
+_TENSOR = [None]
 
 
 def infer_avals(prim, args, attrs):

@@ -128,24 +128,63 @@ def test_an_unsupported_kernel_names_the_op_and_stage_or_runs_interpreted():
 
 
 _WARM_SCRIPT = textwrap.dedent("""
+    import sys
     import numpy as np, graphkit as gk
     from graphkit.codegen import pipeline
     x = np.linspace(-2, 2, 48 * 16, dtype=np.float32).reshape(48, 16)
     w = np.linspace(-1, 1, 16 * 8, dtype=np.float32).reshape(16, 8)
     f = gk.jit(lambda x, w: gk.ops.softmax(gk.ops.tanh(gk.ops.matmul(x, w)), axis=-1))
     out = f(x, w).numpy()
-    print(pipeline.counters()["codegen"], float(np.abs(out).sum()))
+    exe = next(iter(f._cache.values())).executable
+    lowered = exe._module is not None or "graphkit.codegen.lower_kernel" in sys.modules
+    print(pipeline.counters()["codegen"], pipeline.counters()["optimize"], int(lowered),
+          float(np.abs(out).sum()))
 """)
 
 
 def test_a_warm_process_runs_no_llvm_codegen(tmp_path):
+    """Warm: no LLVM optimize or codegen, and no kernel lowering or llvmlite module either
+    (the object code and the layout to run it come from one cache entry)."""
     env = dict(os.environ, GRAPHKIT_CACHE_DIR=str(tmp_path))
     runs = [subprocess.run([sys.executable, "-c", _WARM_SCRIPT], env=env, check=True,
                            capture_output=True, text=True).stdout.split() for _ in range(2)]
-    (cold_codegen, cold_sum), (warm_codegen, warm_sum) = runs
-    assert int(cold_codegen) >= 1
-    assert int(warm_codegen) == 0
+    (cold_codegen, cold_opt, cold_lowered, cold_sum), \
+        (warm_codegen, warm_opt, warm_lowered, warm_sum) = runs
+    assert int(cold_codegen) >= 1 and int(cold_opt) >= 1 and cold_lowered == "1"
+    assert (warm_codegen, warm_opt, warm_lowered) == ("0", "0", "0")
     assert cold_sum == warm_sum
+
+
+def test_an_executable_loaded_from_the_cache_runs_and_shows_its_llvm(mlp):
+    """A second executable of the same graph takes code and layout from the disk cache
+    without lowering; its results, stats and LLVM text match the one that compiled."""
+    from graphkit.codegen import pipeline
+    x = f32(6, 20)
+    lowered = gk.jit(lambda x: mlp(x)).lower(x)
+    graph = lowered.graph
+    inputs = [x] + [np.asarray(v.numpy()) for v in lowered.info.var_reads]
+    first = LLVMExecutable(graph)
+    before = pipeline.counters()
+    second = LLVMExecutable(graph)
+    assert pipeline.counters() == before
+    assert second._module is None
+    np.testing.assert_array_equal(second.run(inputs)[0], first.run(inputs)[0])
+    assert second.stats() == first.stats()
+    assert second.as_text("llvm") == first.as_text("llvm")
+
+
+def test_llvm_loops_are_not_unrolled_again():
+    """Every emitted loop carries a distinct loop ID that disables unrolling (vector bodies
+    are not vectorized again): LLVM would otherwise copy the register-tiled bodies."""
+    x = f32(16, 24)
+    exe, got, want = both(lambda x: ops.matmul(x, ops.transpose(x)) + 1.0, x)
+    text = exe.as_text("llvm")
+    loop_ids = [line for line in text.splitlines() if line.startswith("!")
+                and "distinct" in line]
+    latches = [line for line in text.splitlines() if "!llvm.loop" in line]
+    assert loop_ids and len(latches) == len(loop_ids)
+    assert '!"llvm.loop.unroll.disable"' in text and '!"llvm.loop.vectorize.enable", i1 0' in text
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
 
 
 def test_reused_and_mutated_inputs_are_seen_on_every_call():

@@ -24,7 +24,24 @@ CASES = {
                  {"epilogue": BIAS_RELU_RES,
                   "epilogue_operands": [Operand((70,), F), Operand((20, 70), F)]}),
     "f64": (MatmulShape(11, 19, 23, dtype="float64"), {}),
+    # tile paths: N within one vector (narrow tiles of 2*MR rows), tiny M (B read in place),
+    # several row blocks (MC) with a tail block, transposed operands that must be packed
+    "narrow": (MatmulShape(37, 23, 10), {}),
+    "narrow_blocks": (MatmulShape(40, 2100, 9), {}),
+    "wide_blocks": (MatmulShape(70, 1500, 40), {}),
+    "b_blocks": (MatmulShape(21, 2100, 200), {}),   # B packed one L2-sized block at a time
+    "row": (MatmulShape(1, 45, 70), {}),
+    "row_narrow": (MatmulShape(1, 33, 1), {}),
+    "few_rows": (MatmulShape(3, 17, 40), {}),
+    "ta_narrow": (transpose_a(MatmulShape(21, 19, 7)), {}),
+    "tb_row": (transpose_b(MatmulShape(1, 30, 50)), {}),
+    "batched_narrow": (MatmulShape(5, 12, 3, batch=(2, 2), b_batch=(2,)), {}),
+    "f64_narrow": (MatmulShape(19, 11, 6, dtype="float64"), {}),
+    "epilogue_narrow": (MatmulShape(20, 30, 10),
+                        {"epilogue": BIAS_RELU_RES,
+                         "epilogue_operands": [Operand((10,), F), Operand((20, 10), F)]}),
 }
+EPILOGUE_CASES = ("epilogue", "epilogue_narrow")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +66,7 @@ def operands(shape):
     return a, b, a_mem, b_mem
 
 
-@pytest.mark.parametrize("name", [n for n in CASES if n != "epilogue"])
+@pytest.mark.parametrize("name", [n for n in CASES if n not in EPILOGUE_CASES])
 def test_matches_numpy(gemms, name):
     fns, specs = gemms
     shape = CASES[name][0]
@@ -61,16 +78,59 @@ def test_matches_numpy(gemms, name):
     np.testing.assert_allclose(c, ref, rtol=tol, atol=tol * np.sqrt(shape.k))
 
 
-def test_fused_bias_relu_residual(gemms):
+@pytest.mark.parametrize("name", EPILOGUE_CASES)
+def test_fused_bias_relu_residual(gemms, name):
     fns, specs = gemms
-    shape = CASES["epilogue"][0]
+    shape = CASES[name][0]
+    m, n = shape.m, shape.n
     a, b, _, _ = operands(shape)
-    bias, res = rng.standard_normal(70).astype(np.float32), \
-        rng.standard_normal((20, 70)).astype(np.float32)
-    c = np.empty((20, 70), np.float32)
-    call(fns["epilogue"], [a, b, bias, res, c, workspace(specs["epilogue"].workspace_bytes)])
+    bias, res = rng.standard_normal(n).astype(np.float32), \
+        rng.standard_normal((m, n)).astype(np.float32)
+    c = np.empty((m, n), np.float32)
+    call(fns[name], [a, b, bias, res, c, workspace(specs[name].workspace_bytes)])
     ref = np.maximum(a.astype(np.float64) @ b + bias, 0) + res
     np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_tiles_and_packing_follow_the_shapes(gemms):
+    """Narrow N gets a one-vector tile, tiny M a tile of M rows; A is read in place when its
+    K dimension is contiguous, B only for a single tile row of a row-major B."""
+    from graphkit.codegen.target import host_target
+    _, specs = gemms
+    lanes = host_target().lanes(4)
+    assert specs["mid"].tile == (8, 2 * lanes) and specs["mid"].packed == ("b",)
+    assert specs["narrow"].tile == (16, lanes)
+    assert specs["row"].tile == (1, 2 * lanes) and specs["row"].packed == ()
+    assert specs["few_rows"].tile[0] == 3 and specs["few_rows"].packed == ()
+    assert specs["ta"].packed == ("a", "b") and specs["ta_narrow"].packed == ("a", "b")
+    assert specs["tb_row"].packed == ("b",)
+
+
+def test_b_is_packed_in_l2_sized_blocks_only_when_it_would_not_fit():
+    from graphkit.codegen.matmul import _plan
+    shape = CASES["b_blocks"][0]
+    big = _plan(shape, 16, 1, [shape.k, 1], [shape.n, 1])
+    assert big.direct_a and big.nc_panels < -(-shape.n // big.nr)
+    small = _plan(CASES["mid"][0], 16, 1, [129, 1], [97, 1])
+    assert small.nc_panels == -(-97 // small.nr)
+
+
+def test_no_write_outside_the_output_or_the_workspace(gemms):
+    """Masked edges: guard zones around C and the workspace stay untouched."""
+    fns, specs = gemms
+    for name in ("narrow", "row", "row_narrow", "few_rows", "narrow_blocks", "b_blocks"):
+        shape = CASES[name][0]
+        a, b, _, _ = operands(shape)
+        pad = 64
+        c_raw = np.full(shape.m * shape.n + 2 * pad, 7.0, np.float32)
+        ws_bytes = specs[name].workspace_bytes
+        ws_raw = workspace(ws_bytes + 2 * 256)
+        ws_raw[:] = 0xAB
+        call(fns[name], [a, b, c_raw[pad:-pad], ws_raw[256:256 + ws_bytes]])
+        assert (c_raw[:pad] == 7.0).all() and (c_raw[-pad:] == 7.0).all(), name
+        assert (ws_raw[:256] == 0xAB).all() and (ws_raw[256 + ws_bytes:] == 0xAB).all(), name
+        np.testing.assert_allclose(c_raw[pad:-pad].reshape(shape.m, shape.n),
+                                   a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
 
 
 def test_workspace_and_split_are_reported(gemms):

@@ -236,3 +236,84 @@ def test_a_backend_failure_is_a_compile_error_naming_graph_and_backend(monkeypat
         jf(f32(2))
     with pytest.raises(ValueError, match="Unknown backend: 'nope'"):
         gk.jit(lambda x: x, backend="nope")(f32(2))
+
+
+# -- the per-call fast path (positional arrays, a cached entry) ----------------------------------
+
+def test_fast_path_results_are_fresh_and_never_change_later(backend):
+    """Small outputs come from a ring of buffers: each result must stay as returned, through
+    many later calls (more than one ring chunk), whether it is a Tensor or a 0-d value."""
+    jf = gk.jit(lambda x: (x * 2.0, ops.sum(x)), backend=backend)
+    xs = [f32(1, 3) for _ in range(3000)]
+    kept = [jf(x) for x in xs]
+    for x, (doubled, total) in zip(xs, kept):
+        np.testing.assert_allclose(doubled.numpy(), x * 2.0, rtol=1e-6)
+        assert total.numpy().shape == () and isinstance(total.numpy(), np.ndarray)
+        np.testing.assert_allclose(total.numpy(), x.astype(np.float64).sum(), atol=1e-6)
+    info = jf.cache_info()
+    assert info["traces"] == 1 and info["hits"] == len(xs) - 1
+
+
+def test_fast_path_sees_new_weights_and_in_place_input_changes(backend):
+    model = gk.Sequential([layers.Dense(4, activation="relu"), layers.Dense(1)])
+    x = f32(1, 3)
+    model(x)
+    jf = gk.jit(lambda x: model(x), backend=backend)
+    first = jf(x).numpy().copy()
+    for w in model.weights:                         # a new value: a new array to bind
+        w.assign(w.numpy() * 0.5 + 0.25)
+    np.testing.assert_allclose(jf(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    x[...] = f32(1, 3)                              # same array object, new contents
+    got = jf(gk.ops.convert_to_tensor(x))           # and a Tensor argument
+    np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(first, got.numpy()) and jf.cache_info()["traces"] == 1
+
+
+def test_fast_path_converts_non_contiguous_arrays(backend):
+    jf = gk.jit(lambda x: x + 1.0, backend=backend)
+    x = f32(4, 6)
+    jf(np.ascontiguousarray(x[:, ::2]))
+    np.testing.assert_allclose(jf(x[:, ::2]).numpy(), x[:, ::2] + 1.0, rtol=1e-6)
+    assert jf.cache_info()["traces"] == 1
+
+
+def test_fast_path_respects_eager_switches_after_caching():
+    jf = gk.jit(lambda x: ops.exp(x))
+    x = f32(3)
+    jf(x)
+    jf(x)                                            # cached on the fast path now
+    config.set_jit_enabled(False)
+    try:
+        calls = []
+        spy = gk.jit(lambda x: calls.append(1) or ops.exp(x))
+        spy(x)
+        spy(x)
+        assert len(calls) == 2                        # disabled: Python runs each time
+    finally:
+        config.set_jit_enabled(True)
+    xt = gk.ops.convert_to_tensor(x)
+    with gk.GradientTape() as tape:
+        tape.watch(xt)
+        y = ops.sum(jf(xt))
+    np.testing.assert_allclose(tape.gradient(y, xt).numpy(), np.exp(x), rtol=1e-6)
+    assert jf.cache_info()["traces"] == 1
+
+
+def test_fast_path_entry_is_stale_once_its_variables_are_gone(caplog):
+    def build():
+        m = gk.Sequential([layers.Dense(2)])
+        m(np.zeros((1, 3), np.float32))
+        return m
+
+    holder = {"model": build()}
+    jf = gk.jit(lambda x: holder["model"](x))
+    x = f32(1, 3)
+    jf(x)
+    jf(x)
+    holder["model"] = build()                       # the old model's variables die
+    import gc
+    gc.collect()
+    with caplog.at_level("INFO", logger="graphkit.jit"):
+        got = jf(x)
+    np.testing.assert_allclose(got.numpy(), holder["model"](x).numpy(), rtol=1e-5, atol=1e-6)
+    assert jf.cache_info()["traces"] == 2 and "no longer exists" in caplog.text

@@ -4,21 +4,24 @@ Phases over groups of nodes, each a greedy walk in node order:
 1. elementwise chains: a pointwise node (elementwise op, broadcast_to, full) joins the
    elementwise groups of its operands that iterate over its shape; a smaller group whose
    values only this node reads is recomputed in the larger space (broadcast);
-   then a transpose (of the last two axes) whose only user is a matmul joins the matmul;
+   then a transpose (of the last two axes) whose only user is a matmul joins the matmul
+   (a transpose read by several matmuls is first copied, one per matmul: a transposed
+   operand costs nothing, a materialized transpose a kernel and a round trip to memory;
+   likewise a constant `full` read by several nodes is copied per reader);
 2. prologues: a reduction takes in the elementwise group that produces its operand, when
    that group iterates over the reduced space;
 3. epilogues: an elementwise group joins a producer anchor (reduction, matmul, conv) when
    its space is the anchor's output shape (or, for reductions, the full reduced space).
 Every merge is refused if it would put a cycle in the kernel DAG: a path leaving the merged
-group and coming back to it. The final kernel DAG is checked again with networkx. Why a
+group and coming back to it. The final kernel DAG is checked again when it is ordered. Why a
 candidate was not fused is logged (DEBUG) on the "graphkit.ir.fusion" logger.
 
 Constants and reshapes (views: no data moves) stay outside kernels. Every other node ends
 up in a kernel, possibly alone.
 """
+import heapq
 import logging
 
-import networkx as nx
 
 from graphkit.ir.graph import CONSTANT, KERNEL
 from graphkit.ir.kernel import ANCHOR_KINDS, build_kernel, reduction_levels
@@ -269,17 +272,7 @@ class _Fuser:
     # -- the new graph ------------------------------------------------------------------------
     def emit(self):
         roots = [g for g in self.groups if g.parent is None]
-        dag = nx.DiGraph()
-        for g in roots:
-            dag.add_node(g)
-            for p in self.preds(g):
-                dag.add_edge(p, g)
-        if not nx.is_directed_acyclic_graph(dag):
-            cycle = nx.find_cycle(dag)
-            raise FusionError("fusion produced a cycle between kernels: " + " -> ".join(
-                g.describe() for g, _ in cycle))
-        order = nx.lexicographical_topological_sort(
-            dag, key=lambda g: self.index[g.members[0]])
+        order = _topological_order(roots, self.preds, key=lambda g: self.index[g.members[0]])
         nodes, count = [], 0
         for g in order:
             if g.kind == "free":
@@ -312,7 +305,101 @@ def _swaps_last_two(node):
     return n >= 2 and perm == tuple(range(n - 2)) + (n - 1, n - 2)
 
 
+def split_shared_transposes(graph):
+    """Give each matmul its own copy of a last-two-axes transpose that several matmuls read
+    (CSE merged them: the backward pass of two Dense layers on one input reads x^T twice).
+    Each copy then joins its matmul as a transposed operand (phase 1b)."""
+    users = {}
+    for node in graph.nodes:
+        for v in node.operands:
+            users.setdefault(v, [])
+            if node not in users[v]:
+                users[v].append(node)
+    outputs = set(graph.outputs)
+    nodes = []
+    for node in graph.nodes:
+        nodes.append(node)
+        if node.op != "transpose" or not _swaps_last_two(node):
+            continue
+        value = node.outputs[0]
+        readers = users.get(value, [])
+        if len(readers) < 2 or value in outputs or any(
+                classify(r) != "matmul" for r in readers):
+            continue
+        for reader in readers[1:]:
+            copy = graph.make_node(node.op, node.operands, [value.type], node.attrs,
+                                   node.scope)
+            nodes.append(copy)
+            reader.operands = [copy.outputs[0] if v is value else v for v in reader.operands]
+            log.debug("copied transpose %%%s for the matmul reading it (%s)", value.name,
+                      reader.scope or "no scope")
+    graph.nodes = nodes
+    return graph
+
+
+def _topological_order(groups, preds, key):
+    """Kahn's algorithm taking the ready group of smallest `key` first (what networkx's
+    lexicographical_topological_sort does; importing networkx costs ~0.1 s per process)."""
+    waiting = {g: len(preds(g)) for g in groups}
+    users = {g: [] for g in groups}
+    for g in groups:
+        for p in preds(g):
+            users[p].append(g)
+    ready = [(key(g), g.id, g) for g in groups if not waiting[g]]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        g = heapq.heappop(ready)[2]
+        order.append(g)
+        for u in users[g]:
+            waiting[u] -= 1
+            if not waiting[u]:
+                heapq.heappush(ready, (key(u), u.id, u))
+    if len(order) < len(groups):
+        raise FusionError("fusion produced a cycle between kernels: " + " -> ".join(
+            g.describe() for g in _a_cycle(waiting, preds)))
+    return order
+
+
+def _a_cycle(waiting, preds):
+    """A cycle among the groups never emitted: walk back through unemitted operands."""
+    g = next(g for g, n in waiting.items() if n)
+    seen = []
+    while g not in seen:
+        seen.append(g)
+        g = next(p for p in preds(g) if waiting[p])
+    return list(reversed(seen[seen.index(g):]))
+
+def split_shared_fills(graph):
+    """Give each reader its own copy of a `full` without operands (a constant fill) that
+    several nodes read: recomputed in each kernel it costs nothing, shared it is a kernel
+    output written to memory and read back (the zeros of relu's gradient, read by the bias
+    gradient's reduction and by the next layer's where)."""
+    users = {}
+    for node in graph.nodes:
+        for v in node.operands:
+            users.setdefault(v, [])
+            if node not in users[v]:
+                users[v].append(node)
+    outputs = set(graph.outputs)
+    nodes = []
+    for node in graph.nodes:
+        nodes.append(node)
+        if node.op == "full" and not node.operands and node.outputs[0] not in outputs \
+                and len(users.get(node.outputs[0], ())) > 1:
+            value = node.outputs[0]
+            for reader in users[value][1:]:
+                copy = graph.make_node(node.op, [], [value.type], node.attrs, node.scope)
+                nodes.append(copy)
+                reader.operands = [copy.outputs[0] if v is value else v
+                                   for v in reader.operands]
+    graph.nodes = nodes
+    return graph
+
+
 def run(graph):
+    split_shared_fills(graph)
+    split_shared_transposes(graph)
     fuser = _Fuser(graph)
     fuser.phase_elementwise()
     fuser.phase_matmul_operands()

@@ -13,6 +13,7 @@ import os
 import time
 
 from graphkit import config
+from graphkit.ir.passes import pipeline_cache
 from graphkit.ir.verifier import VerificationError, verify
 
 PASSES = ("canonicalize", "simplify", "constant_fold", "cse", "dce", "fusion", "memory_plan")
@@ -47,6 +48,7 @@ class PipelineResult:
         self.passes = passes        # [{"name", "ops_before", "ops_after", "seconds"}]
         self.stages = stages        # [(name, text)], starting with ("input", text)
         self.dump_path = dump_path  # the folder written, or None
+        self.cached = False         # True: read from the pipeline cache, no pass ran
 
     def stage(self, name):
         for n, text in reversed(self.stages):
@@ -56,11 +58,15 @@ class PipelineResult:
 
 
 def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=None,
-                 keep_text=True, input_stage="input"):
+                 keep_text=True, input_stage="input", cache=True):
     """Run the passes named in `pipeline` (a comma-separated string or a list) on `graph`.
 
     The graph is edited in place (passes may also return a new graph; use `.graph`).
     `dump_dir=None` uses GRAPHKIT_DUMP_IR when set; `False` disables dumping.
+    `cache`: look the result up in (and add it to) the on-disk pipeline cache
+    (pipeline_cache.py); a hit parses the stored final graph instead of running the passes
+    (`result.cached`). Dumping, `keep_text=False` and pipelines with a pass after
+    memory_plan never use it.
     """
     names = parse_pipeline(pipeline)
     if dump_dir is None:
@@ -70,6 +76,13 @@ def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=N
     if verify_each:
         _verify(graph, f"the {input_stage} graph")
     stages = [(input_stage, str(graph))] if keep_text else []
+    key = None
+    if cache and keep_text and not dumping and _cacheable(names):
+        key = pipeline_cache.pipeline_key(stages[0][1], names, [get_pass(n) for n in names],
+                                          graph.annotations)
+        hit = pipeline_cache.load(key)
+        if hit is not None and len(hit["passes"]) == len(names):
+            return _from_cache(graph, names, stages, hit, verify_each)
     records = []
     for name in names:
         before = graph.op_count()
@@ -82,8 +95,30 @@ def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=N
                         "seconds": seconds})
         if keep_text:
             stages.append((name, str(graph)))
+    if key is not None:
+        pipeline_cache.store(key, stages[1:], records)
     path = dump(dump_dir, graph, stages, records) if dumping else None
     return PipelineResult(graph, records, stages, path)
+
+
+def _cacheable(names):
+    """memory_plan is the one pass whose result (an annotation) the text does not carry; it
+    is re-run on a cache hit, which is only right when nothing runs after it."""
+    return "memory_plan" not in names[:-1]
+
+
+def _from_cache(graph, names, stages, hit, verify_each):
+    """The result of a cache hit: the final text parsed, annotations carried over."""
+    from graphkit.ir.parser import parse
+    final = parse(hit["stages"][-1][1]) if names else graph
+    final.annotations = dict(graph.annotations)
+    if names and names[-1] == "memory_plan":
+        final = get_pass("memory_plan")(final)
+    if verify_each:
+        _verify(final, "the cached result of the pipeline")
+    result = PipelineResult(final, hit["passes"], stages + hit["stages"], None)
+    result.cached = True
+    return result
 
 
 def _verify(graph, what):

@@ -10,6 +10,12 @@ dtype that dies at that node (each element is read before it is written).
 
 The plan is stored in `graph.annotations["memory_plan"]` (the text of the graph does not
 change). Its report compares the arena size with the sum of all intermediate sizes.
+
+Donation: the caller may name params whose buffers the graph may overwrite
+(`graph.annotations["donated"]`, a set of param names; `gk.jit(donate_argnums=...)` sets it).
+A graph output is then written straight into a donated param's buffer when that is safe
+(`MemoryPlan.donations`, see `_donations`), so a train step updates its weights and optimizer
+slots in place: no fresh output arrays, no page faults, the same pointers every call.
 """
 from graphkit.ir.graph import CONSTANT, KERNEL
 from graphkit.ir.passes.fusion import VIEW_OPS
@@ -28,6 +34,7 @@ class MemoryPlan:
         self.assignment = {}     # value name -> slot index
         self.views = {}          # value name of a view -> value name whose storage it uses
         self.in_place = []       # (output name, operand name) pairs sharing a slot
+        self.donations = []      # (graph output name, donated param name): same buffer
         self.intermediate_bytes = 0
 
     @property
@@ -41,9 +48,12 @@ class MemoryPlan:
 
     def report(self):
         saved = self.intermediate_bytes - self.arena_bytes
-        return (f"arena {self.arena_bytes} bytes in {len(self.slots)} slots for "
+        text = (f"arena {self.arena_bytes} bytes in {len(self.slots)} slots for "
                 f"{len(self.assignment)} intermediates totalling {self.intermediate_bytes} "
                 f"bytes (saves {saved}); {len(self.in_place)} in place")
+        if self.donations:
+            text += f"; {len(self.donations)} outputs written into donated params"
+        return text
 
     def __repr__(self):
         return f"<MemoryPlan {self.report()}>"
@@ -84,6 +94,7 @@ def plan(graph):
         released |= {p.assignment[o.name] for o in node.outputs
                      if o.name in p.assignment and o not in last_use}
         free.extend(sorted(released))
+    p.donations = _donations(graph, storage)
     return p
 
 
@@ -106,6 +117,83 @@ def _in_place_slot(node, out, dying, p, taken):
             p.in_place.append((out.name, v.name))
             return slot
     return None
+
+
+# -- donation -----------------------------------------------------------------------------------
+
+def _donations(graph, storage):
+    """[(output name, param name)]: graph outputs that may live in a donated param's buffer.
+
+    Output `o` of kernel K may take param `p`'s buffer when
+    - `p` is donated, has o's type, is not a graph output and has no views;
+    - `o` is a graph output exactly once, and made by K (not a view or a param);
+    - every other kernel reading `p` runs before K, so nothing reads `p` after K wrote it;
+    - inside K, every value computed from `p` is elementwise with p's shape, and none feeds
+      the anchor (matmul, conv, reduction): such values are computed per element of `p` in
+      the sub-kernel that writes `o` (a matmul epilogue, a reduction's elementwise outputs,
+      an elementwise kernel that does not broadcast `p`), which computes every output of an
+      element before it stores any, so each element of `p` is read before it is written.
+    Outputs that depend on fewer donated params choose first, so the new value of a variable
+    lands in that variable's buffer (m_new -> m, v_new -> v, then w_new -> w for Adam).
+    """
+    donated = graph.annotations.get("donated") or ()
+    if not donated:
+        return []
+    params = [p for p in graph.params if p.name in donated]
+    viewed = set(storage.values())
+    out_count = {}
+    for v in graph.outputs:
+        out_count[v] = out_count.get(v, 0) + 1
+    readers = {}
+    for i, node in enumerate(graph.nodes):
+        for v in node.operands:
+            readers.setdefault(v, []).append(i)
+    usable = [p for p in params if p not in out_count and p not in viewed]
+    choices = []
+    for k, node in enumerate(graph.nodes):
+        if node.op != KERNEL:
+            continue
+        for o in node.outputs:
+            if out_count.get(o) != 1 or o in viewed:
+                continue
+            fits = [p for p in usable if p.type == o.type
+                    and all(r <= k for r in readers.get(p, ()))
+                    and _kernel_writes_over(node, o, p)]
+            if fits:
+                choices.append((o, fits))
+    taken, pairs = set(), []
+    for o, fits in sorted(choices, key=lambda c: len(c[1])):
+        p = next((p for p in fits if p not in taken), None)
+        if p is not None:
+            taken.add(p)
+            pairs.append((o.name, p.name))
+    return pairs
+
+
+def _kernel_writes_over(node, out, param):
+    """Whether kernel `node` may write `out` into `param`'s buffer (see `_donations`); a
+    kernel that does not read `param` may always (every reader ran before it)."""
+    if param not in node.operands:
+        return True
+    from graphkit.ir.kernel import KernelInfo
+    info = KernelInfo(node)
+    body = node.body
+    body_out = body.outputs[node.outputs.index(out)]
+    shape = param.type.shape
+    # `out` itself must be computed from `param` (an output that does not read it would be
+    # written while another output of the kernel may still be reading `param`)
+    tainted = {body.params[i] for i, v in enumerate(node.operands) if v is param}
+    if body_out in tainted:
+        return False
+    for n in body.nodes:
+        if not any(v in tainted for v in n.operands):
+            continue
+        if n is info.anchor or n.primitive is None or n.primitive.category != "elementwise":
+            return False
+        if any(tuple(o.type.shape) != tuple(shape) for o in n.outputs):
+            return False
+        tainted.update(n.outputs)
+    return body_out in tainted
 
 
 def _take_slot(p, free, size):

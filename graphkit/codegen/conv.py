@@ -1,0 +1,909 @@
+"""Native lowering of the conv primitives (`conv`, `conv_input_grad`, `conv_filter_grad`).
+
+All three are GEMMs over the *patch matrix* ("cols") of the channels-last input: one row per
+output position (N * out_spatial rows), one column per (window offset, input channel)
+(prod(window) * Cin columns, the channel fastest), zeros where a window reads padding. The
+kernel (*window, Cin, Cout) is then a (K, Cout) matrix as stored, and (NumPy, in nn.py):
+
+    conv             out  = cols(x) @ w            (M, K) x (K, Cout)
+    conv_filter_grad dw   = cols(x)^T @ ct         (K, M) x (M, Cout)
+    conv_input_grad  dx   = col2im(ct @ w^T)       (M, Cout) x (Cout, K), then overlap-add
+
+- conv, 3x3 stride 1 and big enough: Winograd F(2x2, 3x3) (see that section), 2.25x fewer
+  multiplies; the epilogue fused into the output transform.
+- other convs: one threaded sub-kernel. Each thread packs the kernel once, then takes chunks of
+  output rows: it writes the chunk's patch rows into its own slice of the workspace (sized
+  to stay in L2) and runs a register-tiled GEMM on them (`_ConvGemm`, which reads the patch
+  rows unpacked) with the kernel's epilogue (bias, activation, residual) fused into the
+  store. The patch matrix is never whole in memory, and a 1x1, stride-1, unpadded conv
+  reads x itself as the patch matrix.
+- conv_filter_grad: an im2col sub-kernel into a scratch buffer, then one GEMM reading it
+  transposed, with the epilogue fused.
+- conv_input_grad: one GEMM into a scratch patch matrix, then a gather-form col2im (each
+  input element sums the patch entries that read it, so threads never write the same
+  element), then the epilogue as elementwise sub-kernels.
+groups > 1 raises `Unsupported` (the kernel runs on the interpreter).
+
+`Windows` (the geometry) and the window-walking helpers are shared with pool.py.
+"""
+import contextlib
+import math
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from graphkit import dtypes
+from graphkit.codegen import expr as ex
+from graphkit.codegen import loops, parallel
+from graphkit.codegen.elementwise import Operand
+from graphkit.codegen.llvm_types import (
+    I64, PTR, VOID, call_intrinsic, const, memory_type, splat, vector_of)
+from graphkit.codegen.lower_kernel import (
+    SubKernel, Unsupported, _buffer_for, _cast, _check_broadcast, _elementwise_outputs,
+    _ExprBuilder)
+from graphkit.codegen.matmul import MatmulShape, emit_matmul, transpose_a, transpose_b
+from graphkit.codegen.reduction import _decompose
+from graphkit.codegen.target import host_target
+
+GEMM_DTYPES = ("float32", "float64")
+CHUNK_BYTES = 256 * 1024   # one chunk of patch rows, kept in L2 while the GEMM reads it
+CONV_MR, CONV_NV = 8, 2    # microkernel tile: MR rows x NV vectors (16 accumulators)
+
+
+# -- geometry ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Windows:
+    """A strided, dilated, padded window op over a channels-last (N, *spatial, C) input."""
+    batch: int
+    spatial: tuple      # input spatial dims
+    out: tuple          # output spatial dims
+    window: tuple
+    strides: tuple
+    dilation: tuple
+    pads: tuple         # (low, high) per spatial dim
+    channels: int
+
+    @property
+    def rank(self):
+        return len(self.window)
+
+    @property
+    def kprod(self):
+        return math.prod(self.window)
+
+    @property
+    def out_rows(self):
+        """Output positions: rows of the patch matrix."""
+        return self.batch * math.prod(self.out)
+
+    @property
+    def in_rows(self):
+        return self.batch * math.prod(self.spatial)
+
+    @property
+    def patch_cols(self):
+        return self.kprod * self.channels
+
+
+def windows(spatial_in, out, window, strides, dilation, padding, batch, channels):
+    if isinstance(padding, str):  # "same" left symbolic at trace time: resolve it now
+        from graphkit.ops.nn import _pads_for
+        padding = _pads_for(tuple(spatial_in), tuple(window), tuple(strides),
+                            tuple(dilation), padding)
+    return Windows(int(batch), tuple(spatial_in), tuple(out), tuple(window), tuple(strides),
+                   tuple(dilation), tuple(tuple(p) for p in padding), int(channels))
+
+
+# -- small emit helpers ------------------------------------------------------------------
+
+def lanes_for(dtype):
+    return host_target().lanes(dtypes.itemsize(dtype))
+
+
+def smin(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def smax(b, x, y):
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def ceil_div_nonneg(b, x, d):
+    """ceil(x / d) for x >= 0 (callers clamp negatives first)."""
+    return b.sdiv(b.add(x, I64(d - 1)), I64(d))
+
+
+def channel_mask(b, total, start, lanes):
+    """Lanes [start, start + lanes) below `total`: a constant when total is a multiple of
+    lanes (then LLVM emits plain vector loads and stores)."""
+    if total % lanes == 0:
+        return const(ir.VectorType(ir.IntType(1), lanes), 1)
+    return loops.lane_mask(b, b.sub(I64(total), start), lanes)
+
+
+def copy_run(b, src, dst, count, dtype, lanes):
+    """dst[0:count] = src[0:count] (count: i64), vectors of `lanes` and a masked tail."""
+    vty = vector_of(memory_type(dtype), lanes)
+    full = b.mul(b.sdiv(count, I64(lanes)), I64(lanes))
+    with loops.for_range(b, 0, full, lanes, name="cp") as j:
+        v = b.load(loops.element_ptr(b, src, dtype, j), typ=vty, align=dtypes.itemsize(dtype))
+        b.store(v, loops.element_ptr(b, dst, dtype, j), align=dtypes.itemsize(dtype))
+    rest = b.sub(count, full)
+    with b.if_then(b.icmp_signed(">", rest, I64(0))):
+        mask = loops.lane_mask(b, rest, lanes)
+        v = loops.masked_load(b, loops.element_ptr(b, src, dtype, full), dtype, mask, lanes)
+        loops.masked_store(b, v, loops.element_ptr(b, dst, dtype, full), dtype, mask, lanes)
+
+
+def fill_run(b, dst, count, dtype, lanes, value=0.0):
+    vty = vector_of(memory_type(dtype), lanes)
+    full = b.mul(b.sdiv(count, I64(lanes)), I64(lanes))
+    with loops.for_range(b, 0, full, lanes, name="fz") as j:
+        b.store(const(vty, value), loops.element_ptr(b, dst, dtype, j),
+                align=dtypes.itemsize(dtype))
+    rest = b.sub(count, full)
+    with b.if_then(b.icmp_signed(">", rest, I64(0))):
+        mask = loops.lane_mask(b, rest, lanes)
+        loops.masked_store(b, const(vty, value), loops.element_ptr(b, dst, dtype, full),
+                           dtype, mask, lanes)
+
+
+@contextlib.contextmanager
+def nested_ranges(b, sizes, name):
+    """Nested `for` loops over range(s) for s in sizes; yields the index list."""
+    with contextlib.ExitStack() as stack:
+        idx = [stack.enter_context(loops.for_range(b, 0, s, name=f"{name}{d}"))
+               for d, s in enumerate(sizes)]
+        yield idx
+
+
+def flat_index(b, idx, dims):
+    off = I64(0)
+    for i, d in zip(idx, dims):
+        off = b.add(b.mul(off, I64(d)), i)
+    return off
+
+
+def call_kernel(b, fn, pointers):
+    """Call a `void f(ptr args)` kernel with a fresh pointer array."""
+    entry = b.function.entry_basic_block
+    saved = b.block
+    with b.goto_block(entry):   # in the entry block: one stack slot, not one per call
+        b.position_before(entry.instructions[0])
+        arr = b.alloca(PTR, size=I64(len(pointers)), name="call.args")
+    b.position_at_end(saved)
+    for k, p in enumerate(pointers):
+        b.store(p, b.gep(arr, [I64(k)], source_etype=PTR))
+    b.call(fn, [arr])
+
+
+def byte_offset(b, ptr, elements, dtype):
+    return loops.element_ptr(b, ptr, dtype, elements)
+
+
+# -- im2col ------------------------------------------------------------------------------
+
+def emit_im2col_rows(module, fname, geo, dtype):
+    """Internal `void fname(ptr x, ptr dst, i64 r0, i64 r1)`: patch rows [r0, r1) to dst.
+
+    Per row and outer window offset, the valid offsets of the last window dim form one
+    range [k0, k1): with dilation 1 they are one contiguous run of (k1 - k0) * C elements in
+    both x and the row, so the copy is a vector loop; the rest of the row is zeroed."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64, I64]), fname)
+    fn.linkage = "internal"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    x, dst, r0, r1 = fn.args
+    lanes = lanes_for(dtype)
+    c, d = geo.channels, geo.rank
+    in_strides = _contiguous((geo.batch,) + geo.spatial + (c,))
+    kw, dl, st, lo = geo.window[-1], geo.dilation[-1], geo.strides[-1], geo.pads[-1][0]
+    with loops.for_range(b, r0, r1, name="row") as r:
+        pos = _decompose(b, r, [geo.batch] + list(geo.out))
+        n, o = pos[0], pos[1:]
+        row = byte_offset(b, dst, b.mul(b.sub(r, r0), I64(geo.patch_cols)), dtype)
+        base_x = b.mul(n, I64(in_strides[0]))
+        with nested_ranges(b, geo.window[:-1], "kw") as ks:
+            valid = const(ir.IntType(1), 1)
+            src = base_x
+            for j, k in enumerate(ks):
+                i = b.add(b.sub(b.mul(o[j], I64(geo.strides[j])), I64(geo.pads[j][0])),
+                          b.mul(k, I64(geo.dilation[j])))
+                valid = b.and_(valid, b.and_(b.icmp_signed(">=", i, I64(0)),
+                                             b.icmp_signed("<", i, I64(geo.spatial[j]))))
+                src = b.add(src, b.mul(i, I64(in_strides[1 + j])))
+            seg = byte_offset(b, row, b.mul(flat_index(b, ks, geo.window[:-1]),
+                                            I64(kw * c)), dtype)
+            with b.if_else(valid) as (then, otherwise):
+                with then:
+                    base = b.sub(b.mul(o[-1], I64(st)), I64(lo))   # input index at k = 0
+                    # valid k: 0 <= base + k*dl < S
+                    k0 = smin(b, ceil_div_nonneg(b, smax(b, b.neg(base), I64(0)), dl), I64(kw))
+                    k1 = ceil_div_nonneg(b, smax(b, b.sub(I64(geo.spatial[-1]), base), I64(0)),
+                                         dl)
+                    k1 = smax(b, smin(b, k1, I64(kw)), k0)
+                    fill_run(b, seg, b.mul(k0, I64(c)), dtype, lanes)
+                    tail = byte_offset(b, seg, b.mul(k1, I64(c)), dtype)
+                    fill_run(b, tail, b.mul(b.sub(I64(kw), k1), I64(c)), dtype, lanes)
+                    first = b.add(src, b.mul(b.add(base, b.mul(k0, I64(dl))),
+                                             I64(in_strides[-2])))
+                    src_p = byte_offset(b, x, first, dtype)
+                    dst_p = byte_offset(b, seg, b.mul(k0, I64(c)), dtype)
+                    if dl == 1:
+                        copy_run(b, src_p, dst_p, b.mul(b.sub(k1, k0), I64(c)), dtype, lanes)
+                    else:
+                        with loops.for_range(b, 0, b.sub(k1, k0), name="kd") as kk:
+                            copy_run(b, byte_offset(b, src_p, b.mul(kk, I64(dl * c)), dtype),
+                                     byte_offset(b, dst_p, b.mul(kk, I64(c)), dtype),
+                                     I64(c), dtype, lanes)
+                with otherwise:
+                    fill_run(b, seg, I64(kw * c), dtype, lanes)
+    b.ret_void()
+    return fn
+
+
+def emit_im2col(module, name, geo, dtype):
+    """Kernel `name(args = [x, cols])`: the whole patch matrix, rows split across threads."""
+    rows_fn = emit_im2col_rows(module, f"{name}.rows", geo, dtype)
+    work = geo.out_rows * geo.patch_cols * dtypes.itemsize(dtype)
+    par = work >= parallel.MIN_PARALLEL_WORK
+
+    def body(b, args, tid, nth):
+        x, cols = loops.arg_pointer(b, args, 0), loops.arg_pointer(b, args, 1)
+        r0, r1 = parallel.split_range(b, tid, nth, I64(geo.out_rows))
+        dst = byte_offset(b, cols, b.mul(r0, I64(geo.patch_cols)), dtype)
+        b.call(rows_fn, [x, dst, r0, r1])
+    loops.define_kernel(module, name, body, par)
+
+
+def _contiguous(shape):
+    return Operand(tuple(shape), "float32").element_strides()
+
+
+# -- lowering entry ----------------------------------------------------------------------
+
+def lower_conv(module, node, info, lowering):
+    anchor = info.anchor
+    dtype = anchor.outputs[0].type.dtype
+    if anchor.op not in _LOWERINGS:
+        raise Unsupported(f"kernel {info.name} (conv): op '{anchor.op}' has no native "
+                          "lowering")
+    if dtype not in GEMM_DTYPES:
+        raise Unsupported(f"kernel {info.name} ({anchor.op}): dtype {dtype} has no native "
+                          f"lowering (expected one of {GEMM_DTYPES})")
+    if anchor.attrs["groups"] != 1:
+        raise Unsupported(f"kernel {info.name} ({anchor.op}): groups="
+                          f"{anchor.attrs['groups']} has no native lowering (groups=1 only)")
+    for v in anchor.operands:
+        if v not in info.body.params:
+            raise Unsupported(f"kernel {info.name} ({anchor.op}): an operand computed inside "
+                              "the kernel has no native lowering")
+    _LOWERINGS[anchor.op](module, node, info, lowering)
+
+
+def _geometry(anchor):
+    a = anchor.attrs
+    if anchor.op == "conv":
+        x, w = anchor.operands
+        out = anchor.outputs[0].type.shape
+        return windows(x.type.shape[1:-1], out[1:-1], w.type.shape[:-2], a["strides"],
+                       a["dilation"], a["padding"], x.type.shape[0], x.type.shape[-1])
+    if anchor.op == "conv_filter_grad":
+        x, ct = anchor.operands
+        return windows(x.type.shape[1:-1], ct.type.shape[1:-1], a["kernel_spatial"],
+                       a["strides"], a["dilation"], a["padding"], x.type.shape[0],
+                       x.type.shape[-1])
+    ct, w = anchor.operands
+    return windows(a["input_spatial"], ct.type.shape[1:-1], w.type.shape[:-2], a["strides"],
+                   a["dilation"], a["padding"], ct.type.shape[0], w.type.shape[-2])
+
+
+def _operand_key(info, param):
+    return ("value", info.node.operands[info.body.params.index(param)])
+
+
+# -- epilogue on a (rows, cols) GEMM view of the anchor's output --------------------------
+
+def _gemm_view_operands(eb, out_shape, rows):
+    """Epilogue operands as (rows | 1, cols | 1) matrices over the output seen as
+    (prod(out_shape[:-1]), out_shape[-1]); None when one broadcasts some other way (a
+    per-sample scale...)."""
+    lead, cols = tuple(out_shape[:-1]), out_shape[-1]
+    mats = []
+    for t in eb.leaf_types[1:]:
+        s = (1,) * (len(out_shape) - len(t.shape)) + tuple(t.shape)
+        if s[-1] not in (1, cols):
+            return None
+        if all(d == 1 for d in s[:-1]):
+            r = 1
+        elif s[:-1] == lead:
+            r = rows
+        else:
+            return None
+        mats.append(Operand((r, s[-1]), t.dtype))
+    return mats
+
+
+def _fused_epilogue(info, node, product, view_rows):
+    """(ExprBuilder, epilogue Expr, operand matrices) when the kernel's only output is the
+    epilogue of `product` over its whole shape and the operands fit the GEMM view."""
+    out_shape = tuple(product.type.shape)
+    if len(node.outputs) != 1 or tuple(node.outputs[0].type.shape) != out_shape:
+        return None
+    eb = _ExprBuilder(info, [(product, ("product", None))])
+    epilogue = _cast(eb.expr(info.body.outputs[0]), node.outputs[0].type.dtype)
+    if epilogue.dtype != product.type.dtype:
+        return None
+    _check_broadcast(info, eb, out_shape)
+    mats = _gemm_view_operands(eb, out_shape, view_rows)
+    if mats is None:
+        return None
+    return eb, epilogue, mats
+
+
+def _product_then_epilogue(node, info, product, lowering):
+    """Buffer for the anchor's result, and a function emitting the kernel outputs from it."""
+    body_out = dict(zip(info.body.outputs, node.outputs))
+    p_outer = body_out.get(product)
+    key = ("value", p_outer) if p_outer is not None else _buffer_for(product, node, lowering)
+
+    def finish(module):
+        skip = {p_outer} if p_outer is not None else set()
+        _elementwise_outputs(module, node, info, {product: key}, lowering, skip=skip)
+    return key, finish
+
+
+def _name(info, lowering):
+    return f"{info.name}_{len(lowering.subkernels)}"
+
+
+# -- conv (forward) ----------------------------------------------------------------------
+
+def _lower_forward(module, node, info, lowering):
+    anchor = info.anchor
+    geo = _geometry(anchor)
+    dtype = anchor.outputs[0].type.dtype
+    x_param, w_param = anchor.operands
+    product = anchor.outputs[0]
+    cout = product.type.shape[-1]
+    rows = geo.out_rows
+    chunk = _chunk_rows(geo, dtype)
+    fused = _fused_epilogue(info, node, product, chunk)
+    name = _name(info, lowering)
+    if fused is not None:
+        eb, epilogue, mats = fused
+        epi_keys, out_key = eb.leaf_keys[1:], ("value", node.outputs[0])
+    else:
+        epilogue, mats, epi_keys = None, [], []
+        out_key, finish = _product_then_epilogue(node, info, product, lowering)
+    if _winograd_ok(geo, dtype, cout):
+        ws = _emit_winograd(module, name, geo, dtype, cout, epilogue, mats)
+    else:
+        ws = _emit_chunked_conv(module, name, geo, dtype, cout, rows, chunk, epilogue, mats)
+    lowering.subkernels.append(SubKernel(
+        name, [_operand_key(info, x_param), _operand_key(info, w_param)] + list(epi_keys)
+        + [out_key], workspace=ws))
+    if fused is None:
+        finish(module)
+
+
+def _direct(geo):
+    """True when the patch rows can be read from x in place: no padding (no zeros to
+    supply) and a unit dilation on the last spatial dim, so that each (window row, all
+    channels) run of a patch row is contiguous in x."""
+    return all(p == (0, 0) for p in geo.pads) and geo.dilation[-1] == 1
+
+
+def _chunk_rows(geo, dtype):
+    per_row = geo.patch_cols * dtypes.itemsize(dtype)
+    chunk = max(CONV_MR, (CHUNK_BYTES // max(1, per_row)) // CONV_MR * CONV_MR)
+    # enough chunks for every thread
+    threads = parallel.num_threads()
+    if geo.out_rows < chunk * threads:
+        chunk = max(CONV_MR, -(-geo.out_rows // threads) // CONV_MR * CONV_MR)
+    return min(chunk, geo.out_rows)
+
+
+def _emit_chunked_conv(module, name, geo, dtype, cout, rows, chunk, epilogue, mats):
+    """`name(args = [x, w, epilogue operands..., out, workspace])`; returns workspace bytes.
+
+    Threads split the chunks of output rows. Each thread packs w into column panels once,
+    then runs the register-tiled GEMM (`_ConvGemm`) over each chunk, the epilogue fused
+    into the store. Patch rows are read from x in place when `_direct`; otherwise each
+    chunk's patch rows are first written into the thread's slice of the workspace."""
+    k = geo.patch_cols
+    direct = _direct(geo)
+    itemsize = dtypes.itemsize(dtype)
+    n_chunks = -(-rows // chunk)
+    threads = parallel.num_threads()
+    gemm = _ConvGemm(module, dtype, k, cout, epilogue, mats, geo if direct else None)
+    packed_b = _round_up(gemm.packed_b_elems * itemsize, 64)
+    cols_bytes = 0 if direct else _round_up(chunk * k * itemsize, 64)
+    slot = packed_b + cols_bytes
+    rows_fn = None if direct else emit_im2col_rows(module, f"{name}.im2col", geo, dtype)
+    n_epi = len(mats)
+    flops = 2 * rows * k * cout
+    par = threads > 1 and n_chunks > 1 and flops >= 8 * parallel.MIN_PARALLEL_WORK
+
+    def body(b, args, tid, nth):
+        x, w = loops.arg_pointer(b, args, 0), loops.arg_pointer(b, args, 1)
+        epi = [loops.arg_pointer(b, args, 2 + i) for i in range(n_epi)]
+        out = loops.arg_pointer(b, args, 2 + n_epi)
+        ws = loops.arg_pointer(b, args, 3 + n_epi)
+        nth = smin(b, nth, ir.IntType(32)(threads))   # never more workers than slots
+        with b.if_then(b.icmp_signed("<", tid, nth)):
+            bp = b.gep(ws, [b.mul(b.sext(tid, I64), I64(slot))], source_etype=ir.IntType(8))
+            cols = b.gep(bp, [I64(packed_b)], source_etype=ir.IntType(8))
+            c0, c1 = parallel.split_range(b, tid, nth, I64(n_chunks))
+            with b.if_then(b.icmp_signed("<", c0, c1)):
+                gemm.pack_b(b, w, bp)
+                with loops.for_range(b, c0, c1, name="chunk") as c:
+                    r0 = b.mul(c, I64(chunk))
+                    r1 = smin(b, b.add(r0, I64(chunk)), I64(rows))
+                    if not direct:
+                        b.call(rows_fn, [x, cols, r0, r1])
+                    gemm.block(b, x if direct else cols, bp, r0, b.sub(r1, r0), epi, out)
+    loops.define_kernel(module, name, body, par)
+    return slot * threads
+
+
+class _ConvGemm:
+    """C[r0 : r0+rows] = epilogue(A @ B) over a block of patch rows A (rows, K) and the
+    kernel B (K, N), packed once into panels of NR columns.
+
+    A is never packed: the microkernel broadcasts it straight from its MR rows, either
+    from the chunk's patch rows (row-major, K contiguous) or, `direct`, from x itself:
+    patch row (n, o...) starts at x[n, o*strides...] and its K columns are, for every
+    outer window offset, one contiguous run of kw * C elements.
+
+    Microkernel: MR x NR accumulators (NR = NV vectors), FMA of broadcast A by vector B over
+    the whole K; rows past the block and columns past N are masked at the store."""
+
+    def __init__(self, module, dtype, k, n, epilogue=None, mats=(), direct_geo=None):
+        """direct_geo: read A from x in place through this geometry; None: A is row-major
+        (rows, k)."""
+        from graphkit.codegen.mathlib import MathLib
+        self.geo, self.direct = direct_geo, direct_geo is not None
+        self.dtype, self.k, self.n = dtype, k, n
+        self.lanes = lanes_for(dtype)
+        self.ety = memory_type(dtype)
+        self.vty = vector_of(self.ety, self.lanes)
+        self.mr, self.nv = CONV_MR, min(CONV_NV, -(-n // self.lanes))
+        self.nr = self.nv * self.lanes
+        self.panels = -(-n // self.nr)
+        self.packed_b_elems = self.panels * self.k * self.nr
+        self.epilogue = epilogue or ex.input(0, dtype)
+        self.mats = list(mats)
+        self.math = MathLib(module)
+        g = direct_geo
+        if g is not None:   # K = outer window offsets x one run of kw * C
+            self.x_strides = _contiguous((g.batch,) + g.spatial + (g.channels,))
+            self.outer = tuple(g.window[:-1])
+            self.outer_strides = tuple(self.x_strides[1 + j] * g.dilation[j]
+                                       for j in range(g.rank - 1))
+            self.run = g.window[-1] * g.channels
+        else:
+            self.outer, self.outer_strides, self.run = (), (), self.k
+
+    def pack_b(self, b, w, bp):
+        """bp[p][k][0:NR] = w[k, p*NR : (p+1)*NR], zeros past N."""
+        lanes, nr = self.lanes, self.nr
+        with loops.for_range(b, 0, self.panels, name="pb") as p:
+            col0 = b.mul(p, I64(nr))
+            panel = byte_offset(b, bp, b.mul(p, I64(self.k * nr)), self.dtype)
+            with loops.for_range(b, 0, self.k, name="kb") as kk:
+                src = byte_offset(b, w, b.add(b.mul(kk, I64(self.n)), col0), self.dtype)
+                dst = byte_offset(b, panel, b.mul(kk, I64(nr)), self.dtype)
+                for v in range(self.nv):
+                    mask = loops.lane_mask(b, b.sub(I64(self.n), b.add(col0, I64(v * lanes))),
+                                           lanes)
+                    val = loops.masked_load(b, byte_offset(b, src, I64(v * lanes), self.dtype),
+                                            self.dtype, mask, lanes)
+                    val = b.select(mask, val, const(self.vty, 0.0))
+                    b.store(val, byte_offset(b, dst, I64(v * lanes), self.dtype), align=64)
+
+    def block(self, b, a, bp, r0, rows, epi, out):
+        mr = self.mr
+        n_panels_m = b.sdiv(b.add(rows, I64(mr - 1)), I64(mr))
+        with loops.for_range(b, 0, self.panels, name="jr") as jr:
+            b_panel = byte_offset(b, bp, b.mul(jr, I64(self.k * self.nr)), self.dtype)
+            with loops.for_range(b, 0, n_panels_m, name="ir") as ip:
+                self._micro(b, a, b_panel, r0, rows, ip, jr, epi, out)
+
+    def _row_start(self, b, a, r0, local):
+        """Pointer to column 0 of patch row `local` of the block."""
+        if not self.direct:
+            return byte_offset(b, a, b.mul(local, I64(self.k)), self.dtype)
+        g = self.geo
+        pos = _decompose(b, b.add(r0, local), [g.batch] + list(g.out))
+        off = b.mul(pos[0], I64(self.x_strides[0]))
+        for j, o in enumerate(pos[1:]):
+            off = b.add(off, b.mul(o, I64(g.strides[j] * self.x_strides[1 + j])))
+        return byte_offset(b, a, off, self.dtype)
+
+    def _micro(self, b, a, b_panel, r0, rows, ip, jr, epi, out):
+        mr, nv, lanes = self.mr, self.nv, self.lanes
+        first = b.mul(ip, I64(mr))
+        last = b.sub(rows, I64(1))
+        # rows past the block read the block's last row (never stored): no overrun
+        a_rows = [self._row_start(b, a, r0, smin(b, b.add(first, I64(r)), last))
+                  for r in range(mr)]
+        slots = [[loops._entry_alloca(b, self.vty, f"cacc{r}_{v}") for v in range(nv)]
+                 for r in range(mr)]
+        for r in range(mr):
+            for v in range(nv):
+                b.store(const(self.vty, 0.0), slots[r][v])
+        with nested_ranges(b, self.outer, "ko") as ko:
+            a_off = I64(0)
+            for kj, st in zip(ko, self.outer_strides):
+                a_off = b.add(a_off, b.mul(kj, I64(st)))
+            k_base = b.mul(flat_index(b, ko, self.outer), I64(self.run))
+            a_seg = [byte_offset(b, p, a_off, self.dtype) for p in a_rows]
+            b_seg = byte_offset(b, b_panel, b.mul(k_base, I64(self.nr)), self.dtype)
+            with loops.for_range(b, 0, self.run, name="kk") as kk:
+                bvec = [b.load(byte_offset(b, b_seg, b.add(b.mul(kk, I64(self.nr)),
+                                                           I64(v * lanes)), self.dtype),
+                               typ=self.vty, align=64) for v in range(nv)]
+                for r in range(mr):
+                    av = splat(b, b.load(byte_offset(b, a_seg[r], kk, self.dtype),
+                                         typ=self.ety), lanes)
+                    for v in range(nv):
+                        acc = b.load(slots[r][v], typ=self.vty)
+                        b.store(call_intrinsic(b, "fma", av, bvec[v], acc), slots[r][v])
+        col0 = b.mul(jr, I64(self.nr))
+        full_cols = self.n % self.nr == 0
+        all_ones = const(ir.VectorType(ir.IntType(1), lanes), 1)
+
+        def store_rows(checked):
+            for r in range(mr):
+                local = b.add(first, I64(r))
+                with contextlib.ExitStack() as stack:
+                    if checked:
+                        stack.enter_context(b.if_then(b.icmp_signed("<", local, rows)))
+                    row = b.add(r0, local)
+                    for v in range(nv):
+                        col = b.add(col0, I64(v * lanes))
+                        acc = b.load(slots[r][v], typ=self.vty)
+                        if full_cols:     # every panel is whole: no column checks
+                            self._store(b, acc, row, col, all_ones, epi, out)
+                            continue
+                        remaining = b.sub(I64(self.n), col)
+                        with b.if_then(b.icmp_signed(">", remaining, I64(0))):
+                            self._store(b, acc, row, col, loops.lane_mask(b, remaining, lanes),
+                                        epi, out)
+        with b.if_else(b.icmp_signed("<=", b.add(first, I64(mr)), rows)) as (whole, edge):
+            with whole:
+                store_rows(False)
+            with edge:
+                store_rows(True)
+
+    def _store(self, b, acc, row, col, mask, epi, out):
+        lanes = self.lanes
+
+        def load(i):
+            if i == 0:
+                return acc
+            o = self.mats[i - 1]
+            rs = o.shape[1] if o.shape[0] != 1 else 0
+            off = b.add(b.mul(row, I64(rs)), col if o.shape[1] != 1 else I64(0))
+            base = byte_offset(b, epi[i - 1], off, o.dtype)
+            if o.shape[1] == 1:
+                return splat(b, loops.load_value(b, base, o.dtype, 1), lanes)
+            return loops.masked_load(b, base, o.dtype, mask, lanes)
+        val = ex.Lowerer(b, lanes, load, self.math).emit(self.epilogue)
+        dst = byte_offset(b, out, b.add(b.mul(row, I64(self.n)), col), self.dtype)
+        loops.masked_store(b, val, dst, self.dtype, mask, lanes)
+
+
+# -- Winograd F(2x2, 3x3) ------------------------------------------------------------------
+#
+# A 3x3 stride-1 conv computes each 2x2 output tile from a 4x4 input tile d as
+#     Y = A^T [ (G g G^T) * (B^T d B) ] A          (* elementwise over the 16 points)
+# which is 16 GEMMs (tiles x Cin) @ (Cin x Cout), one per point, with 2.25x fewer
+# multiplies than the direct form. Per chunk of tiles, a thread transforms the input tiles
+# into V (16 x tiles x Cin, in L2), runs the 16 GEMMs into M (16 x tiles x Cout) and
+# transforms M back, the kernel's epilogue fused into that store; each thread transforms
+# the kernel into packed GEMM panels once per call.
+
+WINOGRAD_TILES = 64           # tiles per chunk: V + M stay in L2
+WINOGRAD_MIN_ROWS = 4096      # below this many output positions the direct GEMM is as good
+
+
+def _winograd_ok(geo, dtype, cout):
+    return (geo.rank == 2 and geo.window == (3, 3) and geo.strides == (1, 1)
+            and geo.dilation == (1, 1) and dtype == "float32" and geo.channels >= 8
+            and cout >= 16 and geo.out_rows >= WINOGRAD_MIN_ROWS)
+
+
+def _bt(b, d):
+    """B^T d for F(2,3) along the first index of 4 values."""
+    return [b.fsub(d[0], d[2]), b.fadd(d[1], d[2]), b.fsub(d[2], d[1]), b.fsub(d[1], d[3])]
+
+
+def _g(b, g, half):
+    """G g for 3 values -> 4."""
+    s = b.fadd(g[0], g[2])
+    return [g[0], b.fmul(b.fadd(s, g[1]), half), b.fmul(b.fsub(s, g[1]), half), g[2]]
+
+
+def _at(b, m):
+    """A^T m for 4 values -> 2."""
+    return [b.fadd(b.fadd(m[0], m[1]), m[2]), b.fsub(b.fsub(m[1], m[2]), m[3])]
+
+
+def _apply_2d(b, f, grid):
+    """f applied along rows then columns of a square list-of-lists grid of vectors."""
+    cols = [f(b, [row[j] for row in grid]) for j in range(len(grid[0]))]   # per column
+    rows = [[cols[j][a] for j in range(len(cols))] for a in range(len(cols[0]))]
+    return [f(b, r) for r in rows]
+
+
+def _emit_winograd(module, name, geo, dtype, cout, epilogue, mats):
+    """`name(args = [x, w, epilogue operands..., out, workspace])`; returns workspace bytes."""
+    lanes = lanes_for(dtype)
+    vty = vector_of(memory_type(dtype), lanes)
+    c, (oh, ow), (hh, ww) = geo.channels, geo.out, geo.spatial
+    th, tw = -(-oh // 2), -(-ow // 2)
+    tiles = geo.batch * th * tw
+    t_chunk = WINOGRAD_TILES
+    n_chunks = -(-tiles // t_chunk)
+    gemm = _ConvGemm(module, dtype, c, cout)
+    storer = _ConvGemm(module, dtype, c, cout, epilogue, mats)
+    item = dtypes.itemsize(dtype)
+    u_elems = gemm.packed_b_elems
+    # One cache line between the 16 point matrices: at a power-of-two stride their 16
+    # streams would all map to the same L1 sets.
+    v_stride = _round_up(t_chunk * c, lanes) + lanes
+    m_stride = _round_up(t_chunk * cout, lanes) + lanes
+    u_bytes = _round_up(16 * u_elems * item, 64)
+    v_bytes = _round_up(16 * v_stride * item, 64)
+    m_bytes = _round_up(16 * m_stride * item, 64)
+    slot = u_bytes + v_bytes + m_bytes
+    threads = parallel.num_threads()
+    n_epi = len(mats)
+    lo_h, lo_w = geo.pads[0][0], geo.pads[1][0]
+    half = const(vty, 0.5)
+
+    def transform_kernel(b, w, up):
+        """up[p][c][0:NR] per point = (G g G^T) of w[:, :, c, p*NR ...] (zeros past Cout)."""
+        with loops.for_range(b, 0, c, name="uc") as ci:
+            for p in range(gemm.panels):
+                for v in range(gemm.nv):
+                    o0 = p * gemm.nr + v * lanes
+                    if o0 >= cout:
+                        vals = [const(vty, 0.0)] * 16
+                    else:
+                        mask = loops.lane_mask(b, I64(cout - o0), lanes)
+                        g = [[loops.masked_load(b, byte_offset(
+                            b, w, b.add(b.mul(b.add(I64((i * 3 + j) * c), ci), I64(cout)),
+                                        I64(o0)), dtype), dtype, mask, lanes)
+                              for j in range(3)] for i in range(3)]
+                        u = _apply_2d(b, lambda b_, r: _g(b_, r, half), g)
+                        vals = [u[a][bb] for a in range(4) for bb in range(4)]
+                    for xi, val in enumerate(vals):
+                        off = b.add(b.mul(ci, I64(gemm.nr)),
+                                    I64(xi * u_elems + p * c * gemm.nr + v * lanes))
+                        b.store(val, byte_offset(b, up, off, dtype), align=64)
+
+    def transform_input(b, x, vp, t0, nt):
+        with loops.for_range(b, 0, nt, name="vt") as tl:
+            n, ty, tx = _decompose(b, b.add(t0, tl), [geo.batch, th, tw])
+            y0 = b.sub(b.mul(ty, I64(2)), I64(lo_h))
+            x0 = b.sub(b.mul(tx, I64(2)), I64(lo_w))
+            ok_y = [b.and_(b.icmp_signed(">=", b.add(y0, I64(i)), I64(0)),
+                           b.icmp_signed("<", b.add(y0, I64(i)), I64(hh))) for i in range(4)]
+            ok_x = [b.and_(b.icmp_signed(">=", b.add(x0, I64(j)), I64(0)),
+                           b.icmp_signed("<", b.add(x0, I64(j)), I64(ww))) for j in range(4)]
+            base = b.mul(b.add(b.mul(b.add(b.mul(n, I64(hh)), y0), I64(ww)), x0), I64(c))
+            interior = ok_y[0]
+            for ok in ok_y[1:] + ok_x:
+                interior = b.and_(interior, ok)
+            with b.if_else(interior) as (inside, border):
+                with inside:      # the common case: no bounds checks
+                    transform_channels(b, x, vp, tl, base, None, None)
+                with border:
+                    transform_channels(b, x, vp, tl, base, ok_y, ok_x)
+
+    def transform_channels(b, x, vp, tl, base, ok_y, ok_x):
+        with loops.for_range(b, 0, c, lanes, name="vc") as ch:
+            cmask = channel_mask(b, c, ch, lanes)
+            d = []
+            for i in range(4):
+                row = []
+                for j in range(4):
+                    off = b.add(base, b.add(I64((i * ww + j) * c), ch))
+                    mask = cmask if ok_y is None else b.and_(
+                        cmask, splat(b, b.and_(ok_y[i], ok_x[j]), lanes))
+                    row.append(loops.masked_load(b, byte_offset(b, x, off, dtype), dtype,
+                                                 mask, lanes))
+                d.append(row)
+            vals = _apply_2d(b, _bt, d)
+            for a in range(4):
+                for bb in range(4):
+                    off = b.add(b.mul(tl, I64(c)), b.add(ch, I64((a * 4 + bb) * v_stride)))
+                    loops.masked_store(b, vals[a][bb], byte_offset(b, vp, off, dtype),
+                                       dtype, cmask, lanes)
+
+    def transform_output(b, mp, t0, nt, epi, out):
+        with loops.for_range(b, 0, nt, name="yt") as tl:
+            n, ty, tx = _decompose(b, b.add(t0, tl), [geo.batch, th, tw])
+            with loops.for_range(b, 0, cout, lanes, name="yc") as oc:
+                omask = channel_mask(b, cout, oc, lanes)
+                m = [[loops.masked_load(b, byte_offset(
+                    b, mp, b.add(b.mul(tl, I64(cout)), b.add(oc, I64((a * 4 + bb) * m_stride))),
+                    dtype),
+                    dtype, omask, lanes) for bb in range(4)] for a in range(4)]
+                y = _apply_2d(b, _at, m)
+                for i in range(2):
+                    for j in range(2):
+                        oy = b.add(b.mul(ty, I64(2)), I64(i))
+                        ox = b.add(b.mul(tx, I64(2)), I64(j))
+                        inside = b.and_(b.icmp_signed("<", oy, I64(oh)),
+                                        b.icmp_signed("<", ox, I64(ow)))
+                        with b.if_then(inside):
+                            row = b.add(b.mul(b.add(b.mul(n, I64(oh)), oy), I64(ow)), ox)
+                            storer._store(b, y[i][j], row, oc, omask, epi, out)
+
+    def body(b, args, tid, nth):
+        x, w = loops.arg_pointer(b, args, 0), loops.arg_pointer(b, args, 1)
+        epi = [loops.arg_pointer(b, args, 2 + i) for i in range(n_epi)]
+        out = loops.arg_pointer(b, args, 2 + n_epi)
+        ws = loops.arg_pointer(b, args, 3 + n_epi)
+        nth = smin(b, nth, ir.IntType(32)(threads))
+        with b.if_then(b.icmp_signed("<", tid, nth)):
+            up = b.gep(ws, [b.mul(b.sext(tid, I64), I64(slot))], source_etype=ir.IntType(8))
+            vp = b.gep(up, [I64(u_bytes)], source_etype=ir.IntType(8))
+            mp = b.gep(vp, [I64(v_bytes)], source_etype=ir.IntType(8))
+            c0, c1 = parallel.split_range(b, tid, nth, I64(n_chunks))
+            with b.if_then(b.icmp_signed("<", c0, c1)):
+                transform_kernel(b, w, up)
+                with loops.for_range(b, c0, c1, name="wchunk") as ck:
+                    t0 = b.mul(ck, I64(t_chunk))
+                    nt = b.sub(smin(b, b.add(t0, I64(t_chunk)), I64(tiles)), t0)
+                    transform_input(b, x, vp, t0, nt)
+                    with loops.for_range(b, 0, 16, name="xi") as xi:
+                        a = byte_offset(b, vp, b.mul(xi, I64(v_stride)), dtype)
+                        bp = byte_offset(b, up, b.mul(xi, I64(u_elems)), dtype)
+                        mo = byte_offset(b, mp, b.mul(xi, I64(m_stride)), dtype)
+                        gemm.block(b, a, bp, I64(0), nt, [], mo)
+                    transform_output(b, mp, t0, nt, epi, out)
+    par = threads > 1 and n_chunks > 1
+    loops.define_kernel(module, name, body, par)
+    return slot * threads
+
+
+def _round_up(x, m):
+    return (x + m - 1) // m * m
+
+
+# -- conv_filter_grad ----------------------------------------------------------------------
+
+def _lower_filter_grad(module, node, info, lowering):
+    anchor = info.anchor
+    geo = _geometry(anchor)
+    dtype = anchor.outputs[0].type.dtype
+    x_param, ct_param = anchor.operands
+    product = anchor.outputs[0]
+    cout = product.type.shape[-1]
+    m, k = geo.out_rows, geo.patch_cols
+    lowering.scratch.append(((m, k), dtype))
+    cols_key = ("scratch", len(lowering.scratch) - 1)
+    name = _name(info, lowering)
+    emit_im2col(module, name, geo, dtype)
+    lowering.subkernels.append(SubKernel(name, [_operand_key(info, x_param), cols_key]))
+    # dw (K, Cout) = cols^T (K, M) @ ct (M, Cout)
+    shape = transpose_a(MatmulShape(m=k, k=m, n=cout, dtype=dtype))
+    _gemm_with_epilogue(module, node, info, lowering, shape, cols_key,
+                        _operand_key(info, ct_param), product, k)
+
+
+def _gemm_with_epilogue(module, node, info, lowering, shape, a_key, b_key, product, rows):
+    """One (threaded) GEMM producing `product`, its epilogue fused when it fits."""
+    name = _name(info, lowering)
+    fused = _fused_epilogue(info, node, product, rows)
+    if fused is not None:
+        eb, epilogue, mats = fused
+        spec = emit_matmul(module, name, shape, epilogue=epilogue, epilogue_operands=mats)
+        lowering.subkernels.append(SubKernel(
+            name, [a_key, b_key] + eb.leaf_keys[1:] + [("value", node.outputs[0])],
+            workspace=spec.workspace_bytes))
+        return
+    key, finish = _product_then_epilogue(node, info, product, lowering)
+    spec = emit_matmul(module, name, shape)
+    lowering.subkernels.append(SubKernel(name, [a_key, b_key, key],
+                                         workspace=spec.workspace_bytes))
+    finish(module)
+
+
+# -- conv_input_grad ---------------------------------------------------------------------
+
+def _lower_input_grad(module, node, info, lowering):
+    anchor = info.anchor
+    geo = _geometry(anchor)
+    dtype = anchor.outputs[0].type.dtype
+    ct_param, w_param = anchor.operands
+    product = anchor.outputs[0]
+    cout = ct_param.type.shape[-1]
+    m, k = geo.out_rows, geo.patch_cols
+    lowering.scratch.append(((m, k), dtype))
+    cols_key = ("scratch", len(lowering.scratch) - 1)
+    # cols (M, K) = ct (M, Cout) @ w^T (Cout, K); w is stored (K, Cout)
+    name = _name(info, lowering)
+    spec = emit_matmul(module, name, transpose_b(MatmulShape(m=m, k=cout, n=k, dtype=dtype)))
+    lowering.subkernels.append(SubKernel(
+        name, [_operand_key(info, ct_param), _operand_key(info, w_param), cols_key],
+        workspace=spec.workspace_bytes))
+    key, finish = _product_then_epilogue(node, info, product, lowering)
+    name = _name(info, lowering)
+    emit_col2im(module, name, geo, dtype)
+    lowering.subkernels.append(SubKernel(name, [cols_key, key]))
+    finish(module)
+
+
+def window_sources(b, geo, coords, ks):
+    """For input coords and window offsets: (valid i1, output coords) of the window that
+    reads that input element at that offset: o = (i + lo - k*d) / s, when exact and in
+    range."""
+    valid = const(ir.IntType(1), 1)
+    outs = []
+    for j, (i, k) in enumerate(zip(coords, ks)):
+        t = b.sub(b.add(i, I64(geo.pads[j][0])), b.mul(k, I64(geo.dilation[j])))
+        s = geo.strides[j]
+        o = b.sdiv(t, I64(s)) if s != 1 else t
+        ok = b.and_(b.icmp_signed(">=", t, I64(0)), b.icmp_signed("<", o, I64(geo.out[j])))
+        if s != 1:
+            ok = b.and_(ok, b.icmp_signed("==", b.srem(t, I64(s)), I64(0)))
+        valid = b.and_(valid, ok)
+        outs.append(o)
+    return valid, outs
+
+
+def emit_window_gather(module, name, geo, dtype, n_in, term, parallel_rows=True):
+    """Kernel `name(args = [inputs (n_in)..., out])`, out (N, *spatial, C): every input
+    element is the sum, over the windows that read it, of `term(b, ins, n, o, k_flat, c,
+    mask)` (a vector of `lanes` channels starting at c). Threads split input positions."""
+    lanes = lanes_for(dtype)
+    c = geo.channels
+    vty = vector_of(memory_type(dtype), lanes)
+    work = geo.in_rows * c * geo.kprod * dtypes.itemsize(dtype)
+    par = parallel_rows and work >= parallel.MIN_PARALLEL_WORK
+
+    def body(b, args, tid, nth):
+        ins = [loops.arg_pointer(b, args, i) for i in range(n_in)]
+        out = loops.arg_pointer(b, args, n_in)
+        p0, p1 = parallel.split_range(b, tid, nth, I64(geo.in_rows))
+        acc = loops._entry_alloca(b, vty, "acc")
+        with loops.for_range(b, p0, p1, name="pos") as p:
+            pos = _decompose(b, p, [geo.batch] + list(geo.spatial))
+            n, coords = pos[0], pos[1:]
+            with loops.for_range(b, 0, c, lanes, name="ch") as ch:
+                mask = loops.lane_mask(b, b.sub(I64(c), ch), lanes)
+                b.store(const(vty, 0.0), acc)
+                with nested_ranges(b, geo.window, "k") as ks:
+                    valid, o = window_sources(b, geo, coords, ks)
+                    with b.if_then(valid):
+                        kf = flat_index(b, ks, geo.window)
+                        v = term(b, ins, n, o, kf, ch, mask)
+                        b.store(b.fadd(b.load(acc, typ=vty), v), acc)
+                dst = byte_offset(b, out, b.add(b.mul(p, I64(c)), ch), dtype)
+                loops.masked_store(b, b.load(acc, typ=vty), dst, dtype, mask, lanes)
+    loops.define_kernel(module, name, body, par)
+
+
+def emit_col2im(module, name, geo, dtype):
+    """Kernel `name(args = [cols, dx])`: overlap-add of the patch matrix into the input."""
+    lanes = lanes_for(dtype)
+
+    def term(b, ins, n, o, kf, ch, mask):
+        row = flat_index(b, [n] + o, [geo.batch] + list(geo.out))
+        off = b.add(b.add(b.mul(row, I64(geo.patch_cols)), b.mul(kf, I64(geo.channels))), ch)
+        v = loops.masked_load(b, byte_offset(b, ins[0], off, dtype), dtype, mask, lanes)
+        return b.select(mask, v, const(v.type, 0.0))
+    emit_window_gather(module, name, geo, dtype, 1, term)
+
+
+_LOWERINGS = {
+    "conv": _lower_forward,
+    "conv_filter_grad": _lower_filter_grad,
+    "conv_input_grad": _lower_input_grad,
+}

@@ -1,0 +1,80 @@
+"""The pass pipeline's results on disk, so that a warm process runs no passes.
+
+    key = pipeline_key(input_text, names, pass_functions, annotations)
+    hit = load(key)            # {"stages": [[name, text], ...], "passes": [records]} or None
+    store(key, stages, records)
+
+Layout: `<cache_dir()>/pipelines/<key>.gkp`, checked and written atomically like the object
+cache (graphkit/ir/disk_entries.py). The key covers everything that decides the output: the
+input graph's text, its annotations, the pass names and functions, and a digest of the
+source of the IR and op packages (the passes, the kernel rules and every primitive's
+shape rules), so an edited pass can never be served a stale result.
+"""
+import functools
+import hashlib
+import json
+import os
+
+from graphkit import config
+from graphkit.ir import disk_entries
+
+FORMAT = 1
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_SOURCES = ("ir", "ops", "dtypes.py")   # relative to the graphkit package
+
+
+@functools.lru_cache(maxsize=None)
+def sources_digest():
+    """sha256 over the source files the passes' results depend on (computed once)."""
+    files = []
+    for rel in _SOURCES:
+        path = os.path.join(_PACKAGE, rel)
+        if os.path.isfile(path):
+            files.append(path)
+            continue
+        for folder, _, names in os.walk(path):
+            files.extend(os.path.join(folder, n) for n in names if n.endswith(".py"))
+    h = hashlib.sha256()
+    for path in sorted(files):
+        with open(path, "rb") as f:
+            data = f.read()
+        h.update(os.path.relpath(path, _PACKAGE).encode("utf-8") + b"\0")
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+def _canonical(value):
+    """A process-independent text of an annotation (sets are sorted: their repr is not)."""
+    if isinstance(value, (set, frozenset)):
+        return repr(sorted(value, key=repr))
+    return repr(value)
+
+
+def pipeline_key(input_text, names, pass_functions, annotations):
+    passes = [f"{name}={fn.__module__}.{fn.__qualname__}"
+              for name, fn in zip(names, pass_functions)]
+    notes = [f"{k}={_canonical(v)}" for k, v in sorted(annotations.items())]
+    return disk_entries.digest_key([f"graphkit pipeline cache {FORMAT}", sources_digest(),
+                                    ",".join(passes), "\n".join(notes), input_text])
+
+
+def _path(key):
+    return os.path.join(config.cache_dir(), "pipelines", f"{key}.gkp")
+
+
+def load(key):
+    """The stored stages and pass records for `key`, or None (absent, corrupt, foreign)."""
+    payload, _ = disk_entries.read_entry(_path(key), key)
+    if payload is None:
+        return None
+    try:
+        hit = json.loads(payload.decode("utf-8"))
+        stages = [(str(name), str(text)) for name, text in hit["stages"]]
+        return {"stages": stages, "passes": [dict(r) for r in hit["passes"]]}
+    except (ValueError, KeyError, TypeError):
+        return None   # a foreign payload under a valid header: the next store rewrites it
+
+
+def store(key, stages, records):
+    data = json.dumps({"stages": stages, "passes": records}, separators=(",", ":"))
+    return disk_entries.write_entry(_path(key), key, data.encode("utf-8"))

@@ -1,0 +1,96 @@
+"""Native pooling kernels (graphkit/codegen/pool.py) against the eager NumPy kernels.
+
+Fallback is off, so a pool kernel that is not native fails the test. The argmax-based ops
+are checked on inputs full of ties and with -inf/NaN, where "the first maximum" matters.
+"""
+import numpy as np
+import pytest
+
+import graphkit as gk
+from graphkit.ops import nn
+from graphkit.ops.primitive import bind
+
+from .test_conv import assert_close, compiled, f32
+
+RNG = np.random.default_rng(11)
+
+
+@pytest.fixture(autouse=True)
+def _no_fallback(monkeypatch):
+    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+
+
+# (x shape, window, strides, padding); C = 19 and 33 leave masked channel tails
+CASES = {
+    "2d_valid": ((2, 8, 9, 19), (2, 2), (2, 2), "valid"),
+    "2d_same_overlap": ((2, 7, 9, 5), (3, 3), (2, 1), "same"),
+    "1d_same": ((3, 11, 33), (4,), (3,), "same"),
+    "3d_valid": ((2, 5, 4, 6, 3), (2, 2, 3), (1, 2, 2), "valid"),
+}
+
+
+def _attrs(case):
+    xs, window, strides, padding = CASES[case]
+    pads = nn.resolve_padding(padding, xs[1:-1], window, strides, (1,) * len(window), "t")
+    return xs, dict(window=window, strides=strides, padding=pads)
+
+
+def _ties(shape):
+    """Values from a small set, so most windows hold their maximum more than once."""
+    return RNG.integers(0, 3, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_max_and_avg_pool_match_eager(case):
+    xs, a = _attrs(case)
+    x = f32(*xs)
+    got_max, got_avg = compiled(lambda x: (bind(nn.MAX_POOL, x, **a),
+                                           bind(nn.AVG_POOL, x, **a)), x)
+    np.testing.assert_array_equal(got_max, nn._max_pool_kernel(x, **a))
+    assert_close(got_avg, nn._avg_pool_kernel(x.astype(np.float64), **a))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_pool_gradients_match_eager(case):
+    xs, a = _attrs(case)
+    x = _ties(xs)
+    pooled = nn._max_pool_kernel(x, **a).shape
+    ct, g = f32(*pooled), f32(*xs)
+
+    def fn(x, ct, g):
+        return (bind(nn.MAX_POOL_GRAD, x, ct, **a), bind(nn.MAX_POOL_SELECT, x, g, **a),
+                bind(nn.AVG_POOL_GRAD, ct, input_spatial=tuple(xs[1:-1]), **a))
+    got_mg, got_sel, got_ag = compiled(fn, x, ct, g)
+    want_mg = nn._max_pool_grad_kernel(x.astype(np.float64), ct.astype(np.float64), **a)
+    assert_close(got_mg, want_mg)
+    np.testing.assert_array_equal(got_sel, nn._max_pool_select_kernel(x, g, **a))
+    want_ag = nn._avg_pool_grad_kernel(ct.astype(np.float64), tuple(xs[1:-1]), **a)
+    assert_close(got_ag, want_ag)
+
+
+def test_max_pool_with_infinities_and_nan():
+    xs, a = _attrs("2d_same_overlap")
+    x = _ties(xs)
+    x[0, 0, :3, 0] = -np.inf          # a padded corner window of -inf: picks its first element
+    x[1, 2, 2, 1] = np.nan            # NaN propagates and is the argmax
+    ct = f32(*nn._max_pool_kernel(x, **a).shape)
+    got_max, got_grad = compiled(lambda x, ct: (bind(nn.MAX_POOL, x, **a),
+                                                bind(nn.MAX_POOL_GRAD, x, ct, **a)), x, ct)
+    np.testing.assert_array_equal(got_max, nn._max_pool_kernel(x, **a))
+    assert_close(got_grad, nn._max_pool_grad_kernel(x, ct.astype(np.float64), **a))
+
+
+def test_integer_max_pool():
+    xs, a = _attrs("2d_valid")
+    x = RNG.integers(-100, 100, xs).astype(np.int32)
+    got, = compiled(lambda x: bind(nn.MAX_POOL, x, **a), x)
+    np.testing.assert_array_equal(got, nn._max_pool_kernel(x, **a))
+
+
+def test_pooling_layers_channels_first():
+    x = f32(2, 4, 9, 8)
+    mp = gk.layers.MaxPooling2D(3, strides=2, padding="same", data_format="channels_first")
+    ap = gk.layers.AveragePooling2D(2, padding="same", data_format="channels_first")
+    got_m, got_a = compiled(lambda x: (mp(x), ap(x)), x)
+    np.testing.assert_array_equal(got_m, np.asarray(mp(x)))
+    assert_close(got_a, np.asarray(ap(x)))

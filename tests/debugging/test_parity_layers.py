@@ -1,0 +1,51 @@
+"""Parity sweep over every built-in layer: `gk.debugging.compare` (eager vs compiled) of the
+forward pass (with the variables it updates) and of the gradient with respect to the
+inputs and every trainable weight, within the bound in parity_cases.LAYER_CASES.
+
+Exporting a layer class without a case fails `test_every_exported_layer_has_a_case`.
+"""
+import numpy as np
+import pytest
+
+from graphkit import layers
+
+from tests.debugging.parity_cases import (EXACT, GRAD_NORM, LAYER_CASES, NOT_LAYERS,
+                                          built_layer, check, gradient_scale, layer_case,
+                                          layer_case_ids, layer_outcomes)
+
+GRAD_IDS = [cid for cid in layer_case_ids() if layer_case(cid).grad]
+
+
+def test_every_exported_layer_has_a_case():
+    exported = [n for n in layers.__all__ if isinstance(getattr(layers, n), type)]
+    missing = sorted(n for n in exported if n not in LAYER_CASES and n not in NOT_LAYERS)
+    assert not missing, f"exported layers without a parity case in LAYER_CASES: {missing}"
+
+
+def _assert_outcome(outcome, bound, what, scale=None):
+    assert outcome.error is None, f"{what}: {outcome.error}"
+    assert outcome.pairs, f"{what}: compare returned no values"
+    for name, eager, compiled in outcome.pairs:
+        problem = check(bound, eager, compiled, scale=scale)
+        assert problem is None, (f"{what} {name} {eager.dtype}{list(eager.shape)}: {problem} "
+                                 f"(bound {bound!r})")
+
+
+@pytest.mark.parametrize("case_id", layer_case_ids())
+def test_layer_forward_parity(case_id):
+    case = layer_case(case_id)
+    outcome = layer_outcomes(case.group, "forward")[case_id]
+    _assert_outcome(outcome, case.bound, f"{case_id} forward")
+
+
+@pytest.mark.parametrize("case_id", GRAD_IDS)
+def test_layer_gradient_parity(case_id):
+    case = layer_case(case_id)
+    outcome = layer_outcomes(case.group, "grad")[case_id]
+    # Dropout's gradient is its mask times the cotangent: bit-identical too.
+    _assert_outcome(outcome, EXACT if case_id.startswith("Dropout") else GRAD_NORM,
+                    f"{case_id} gradient", gradient_scale(outcome.pairs))
+    layer = built_layer(case_id)
+    n_float = sum(np.issubdtype(np.asarray(a).dtype, np.floating) for a in case.inputs)
+    n_grads = sum(name.startswith("out[") for name, _, _ in outcome.pairs)
+    assert n_grads == n_float + len(layer.trainable_variables)

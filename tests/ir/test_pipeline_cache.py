@@ -1,0 +1,110 @@
+"""The pipeline cache: a warm run parses the stored result instead of running the passes."""
+import os
+
+import numpy as np
+import pytest
+
+from graphkit import config, ir, layers
+from graphkit.ir.passes import cse, manager, pipeline_cache
+from graphkit.ir.tracer import trace_function
+from tests.ir.helpers import assert_same_results
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(config, "_state", dict(config._state, cache_dir=None))
+
+
+def mlp_graph():
+    """Fresh trace of the same model (same weights): the same input text every time."""
+    model = layers.Dense(6, activation="relu")
+    model.build((5, 3))
+    model.kernel.assign(np.linspace(-1, 1, 18, dtype=np.float32).reshape(3, 6))
+    graph, _ = trace_function(model, (np.ones((5, 3), np.float32),))
+    return graph
+
+
+def entries(tmp_path):
+    folder = os.path.join(str(tmp_path), "pipelines")
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_a_second_run_is_read_from_the_cache(tmp_path):
+    cold = ir.run_pipeline(mlp_graph(), verify_each=True, dump_dir=False)
+    warm = ir.run_pipeline(mlp_graph(), verify_each=True, dump_dir=False)
+    assert (cold.cached, warm.cached) == (False, True)
+    assert len(entries(tmp_path)) == 1
+    assert str(warm.graph) == str(cold.graph)
+    assert warm.stages == cold.stages and warm.passes == cold.passes
+    plan_cold, plan_warm = (r.graph.annotations["memory_plan"] for r in (cold, warm))
+    assert plan_warm.arena_bytes == plan_cold.arena_bytes
+    assert plan_warm.assignment == plan_cold.assignment
+    assert_same_results(mlp_graph(), warm.graph)
+
+
+def test_another_input_or_pipeline_misses(tmp_path):
+    ir.run_pipeline(mlp_graph(), dump_dir=False)
+    assert ir.run_pipeline(mlp_graph(), "canonicalize,cse,dce", dump_dir=False).cached is False
+    other = mlp_graph()
+    other.annotations["donated"] = {other.params[1].name, other.params[0].name}
+    assert ir.run_pipeline(other, dump_dir=False).cached is False
+    again = mlp_graph()
+    again.annotations["donated"] = {again.params[0].name, again.params[1].name}
+    assert ir.run_pipeline(again, dump_dir=False).cached is True  # set order is not the key
+    assert len(entries(tmp_path)) == 3
+
+
+def test_a_replaced_pass_is_not_served_the_old_result(monkeypatch):
+    ir.run_pipeline(mlp_graph(), "canonicalize,cse", dump_dir=False)
+
+    def broken(graph):
+        graph.outputs = []
+        return graph
+
+    monkeypatch.setattr(cse, "run", broken)
+    result = ir.run_pipeline(mlp_graph(), "canonicalize,cse", dump_dir=False)
+    assert result.cached is False and result.graph.outputs == []
+
+
+def test_dumping_and_keep_text_false_bypass_the_cache(tmp_path):
+    ir.run_pipeline(mlp_graph(), dump_dir=False)
+    dumped = ir.run_pipeline(mlp_graph(), dump_dir=str(tmp_path / "dump"))
+    assert dumped.cached is False and dumped.dump_path
+    assert ir.run_pipeline(mlp_graph(), dump_dir=False, keep_text=False).cached is False
+    assert ir.run_pipeline(mlp_graph(), dump_dir=False, cache=False).cached is False
+
+
+def test_a_corrupt_or_foreign_entry_is_recomputed_and_rewritten(tmp_path):
+    ir.run_pipeline(mlp_graph(), dump_dir=False)
+    [name] = entries(tmp_path)
+    path = os.path.join(str(tmp_path), "pipelines", name)
+    good = open(path, "rb").read()
+    key = name.split(".")[0]
+    for bad in (good[:-5], good[:80] + bytes([good[80] ^ 0x55]) + good[81:], b"junk"):
+        with open(path, "wb") as f:
+            f.write(bad)
+        assert ir.run_pipeline(mlp_graph(), dump_dir=False).cached is False
+        assert open(path, "rb").read() == good
+    from graphkit.ir import disk_entries
+    disk_entries.write_entry(path, key, b"{not json")  # valid header, foreign payload
+    assert pipeline_cache.load(key) is None
+    assert ir.run_pipeline(mlp_graph(), dump_dir=False).cached is False
+    assert ir.run_pipeline(mlp_graph(), dump_dir=False).cached is True
+
+
+def test_the_key_covers_the_sources_of_the_passes():
+    digest = pipeline_cache.sources_digest()
+    assert len(digest) == 64
+    names = manager.parse_pipeline(manager.DEFAULT_PIPELINE)
+    fns = [manager.get_pass(n) for n in names]
+    a = pipeline_cache.pipeline_key("text", names, fns, {})
+    assert a == pipeline_cache.pipeline_key("text", names, fns, {})
+    assert a != pipeline_cache.pipeline_key("text2", names, fns, {})
+    pipeline_cache.sources_digest.cache_clear()
+    try:
+        pipeline_cache._SOURCES += ("config.py",)
+        assert pipeline_cache.pipeline_key("text", names, fns, {}) != a
+    finally:
+        pipeline_cache._SOURCES = pipeline_cache._SOURCES[:-1]
+        pipeline_cache.sources_digest.cache_clear()
