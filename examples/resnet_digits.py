@@ -95,7 +95,7 @@ def compile_model(model, total_steps, eager=False, learning_rate=1e-2):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--filters", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-2,
@@ -131,10 +131,13 @@ def main(argv=None):
         x_train, y_train = x_train[:args.train_samples], y_train[:args.train_samples]
     # Whole batches only: a last, shorter batch has a new input shape, and compiling the
     # train step a second time for it costs more than the few images it holds are worth.
-    whole = len(x_train) - len(x_train) % args.batch_size
+    steps_per_epoch = len(x_train) // args.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"resnet_digits: need at least one batch of {args.batch_size} "
+                         f"training images, received {len(x_train)}")
+    whole = steps_per_epoch * args.batch_size
     x_train, y_train = x_train[:whole], y_train[:whole]
 
-    steps_per_epoch = -(-len(x_train) // args.batch_size)
     model = compile_model(ResNet(filters=args.filters), steps_per_epoch * args.epochs,
                           eager=args.eager, learning_rate=args.learning_rate)
     start = time.perf_counter()

@@ -11,24 +11,28 @@ kernel (*window, Cin, Cout) is then a (K, Cout) matrix as stored, and (NumPy, in
 
 - conv, 3x3 stride 1 and big enough: Winograd F(2x2, 3x3) (see that section), 2.25x fewer
   multiplies; the epilogue fused into the output transform.
-- other convs: one threaded sub-kernel. Each thread packs the kernel once, then takes chunks of
-  output rows: it writes the chunk's patch rows into its own slice of the workspace (sized
-  to stay in L2) and runs a register-tiled GEMM on them (`_ConvGemm`, which reads the patch
-  rows unpacked) with the kernel's epilogue (bias, activation, residual) fused into the
-  store. The patch matrix is never whole in memory, and a 1x1, stride-1, unpadded conv
-  reads x itself as the patch matrix.
-- conv_filter_grad: an im2col sub-kernel into a scratch buffer, then one GEMM reading it
-  transposed, with the epilogue fused.
-- conv_input_grad: one GEMM into a scratch patch matrix, then a gather-form col2im (each
-  input element sums the patch entries that read it, so threads never write the same
-  element), then the epilogue as elementwise sub-kernels.
-groups > 1 raises `Unsupported` (the kernel runs on the interpreter).
+- other convs: one threaded sub-kernel. Each thread packs the kernel once, then takes chunks
+  of output rows and runs a register-tiled GEMM on them (`_ConvGemm`, which never packs A)
+  with the kernel's epilogue (bias, activation, residual) fused into the store. Without
+  padding (and with a unit dilation on the last dim) the GEMM reads the patch rows from x
+  in place; otherwise each chunk's patch rows are first written into the thread's slice of
+  the workspace (sized to stay in L2). The patch matrix is never whole in memory.
+- conv_filter_grad: threads split the GEMM's reduction (the output rows) in chunks: patch
+  rows into the workspace, then `_ConvGemm` reading them transposed accumulates into the
+  thread's partial dw; a second sub-kernel sums the partials, then the epilogue.
+- conv_input_grad: threads split the images in chunks; per chunk, one GEMM (ct @ w^T) writes
+  the chunk's patch matrix into the thread's workspace and a gather-form col2im (each input
+  element sums the patch entries that read it) writes those images of dx; then the
+  epilogue as elementwise sub-kernels. (An image whose patch matrix is over 4 MiB: one
+  GEMM into a whole scratch patch matrix, then the col2im over all of it.)
+A grouped conv (depthwise...) and its gradients are direct loops (no GEMM: a group's GEMM
+is too narrow to pay).
 
 `Windows` (the geometry) and the window-walking helpers are shared with pool.py.
 """
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llvmlite import ir
 
@@ -41,7 +45,7 @@ from graphkit.codegen.llvm_types import (
 from graphkit.codegen.lower_kernel import (
     SubKernel, Unsupported, _buffer_for, _cast, _check_broadcast, _elementwise_outputs,
     _ExprBuilder)
-from graphkit.codegen.matmul import MatmulShape, emit_matmul, transpose_a, transpose_b
+from graphkit.codegen.matmul import MatmulShape, emit_matmul, transpose_b
 from graphkit.codegen.reduction import _decompose
 from graphkit.codegen.target import host_target
 
@@ -195,7 +199,7 @@ def emit_im2col_rows(module, fname, geo, dtype):
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     x, dst, r0, r1 = fn.args
     lanes = lanes_for(dtype)
-    c, d = geo.channels, geo.rank
+    c = geo.channels
     in_strides = _contiguous((geo.batch,) + geo.spatial + (c,))
     kw, dl, st, lo = geo.window[-1], geo.dilation[-1], geo.strides[-1], geo.pads[-1][0]
     with loops.for_range(b, r0, r1, name="row") as r:
@@ -271,9 +275,6 @@ def lower_conv(module, node, info, lowering):
     if dtype not in GEMM_DTYPES:
         raise Unsupported(f"kernel {info.name} ({anchor.op}): dtype {dtype} has no native "
                           f"lowering (expected one of {GEMM_DTYPES})")
-    if anchor.attrs["groups"] != 1:
-        raise Unsupported(f"kernel {info.name} ({anchor.op}): groups="
-                          f"{anchor.attrs['groups']} has no native lowering (groups=1 only)")
     for v in anchor.operands:
         if v not in info.body.params:
             raise Unsupported(f"kernel {info.name} ({anchor.op}): an operand computed inside "
@@ -376,7 +377,10 @@ def _lower_forward(module, node, info, lowering):
     else:
         epilogue, mats, epi_keys = None, [], []
         out_key, finish = _product_then_epilogue(node, info, product, lowering)
-    if _winograd_ok(geo, dtype, cout):
+    groups = anchor.attrs["groups"]
+    if groups != 1:
+        ws = _emit_grouped_conv(module, name, geo, dtype, cout, groups, epilogue, mats)
+    elif _winograd_ok(geo, dtype, cout):
         ws = _emit_winograd(module, name, geo, dtype, cout, epilogue, mats)
     else:
         ws = _emit_chunked_conv(module, name, geo, dtype, cout, rows, chunk, epilogue, mats)
@@ -459,11 +463,13 @@ class _ConvGemm:
     Microkernel: MR x NR accumulators (NR = NV vectors), FMA of broadcast A by vector B over
     the whole K; rows past the block and columns past N are masked at the store."""
 
-    def __init__(self, module, dtype, k, n, epilogue=None, mats=(), direct_geo=None):
-        """direct_geo: read A from x in place through this geometry; None: A is row-major
-        (rows, k)."""
+    def __init__(self, module, dtype, k, n, epilogue=None, mats=(), direct_geo=None,
+                 a_strides=None):
+        """direct_geo: read A from x in place through this geometry; else A is a strided
+        matrix, `a_strides` = (row, k) in elements (default row-major: (k, 1))."""
         from graphkit.codegen.mathlib import MathLib
         self.geo, self.direct = direct_geo, direct_geo is not None
+        self.a_strides = a_strides or (k, 1)
         self.dtype, self.k, self.n = dtype, k, n
         self.lanes = lanes_for(dtype)
         self.ety = memory_type(dtype)
@@ -485,8 +491,11 @@ class _ConvGemm:
         else:
             self.outer, self.outer_strides, self.run = (), (), self.k
 
-    def pack_b(self, b, w, bp):
-        """bp[p][k][0:NR] = w[k, p*NR : (p+1)*NR], zeros past N."""
+    def pack_b(self, b, w, bp, strides=None):
+        """bp[p][k][0:NR] = w[k, p*NR : (p+1)*NR], zeros past N; `strides` (k, n) in
+        elements read w as a view (default row-major (n, 1))."""
+        if strides is not None and strides[1] != 1:
+            return self._pack_b_strided(b, w, bp, strides)
         lanes, nr = self.lanes, self.nr
         with loops.for_range(b, 0, self.panels, name="pb") as p:
             col0 = b.mul(p, I64(nr))
@@ -502,6 +511,24 @@ class _ConvGemm:
                     val = b.select(mask, val, const(self.vty, 0.0))
                     b.store(val, byte_offset(b, dst, I64(v * lanes), self.dtype), align=64)
 
+    def _pack_b_strided(self, b, w, bp, strides):
+        lanes, nr = self.lanes, self.nr
+        ity = ir.VectorType(I64, lanes)
+        with loops.for_range(b, 0, self.panels, name="pbs") as p:
+            col0 = b.mul(p, I64(nr))
+            panel = byte_offset(b, bp, b.mul(p, I64(self.k * nr)), self.dtype)
+            with loops.for_range(b, 0, self.k, name="kbs") as kk:
+                dst = byte_offset(b, panel, b.mul(kk, I64(nr)), self.dtype)
+                for v in range(self.nv):
+                    cols = b.add(splat(b, b.add(col0, I64(v * lanes)), lanes),
+                                 ir.Constant(ity, list(range(lanes))))
+                    mask = b.icmp_signed("<", cols, splat(b, I64(self.n), lanes))
+                    idx = b.add(splat(b, b.mul(kk, I64(strides[0])), lanes),
+                                b.mul(cols, splat(b, I64(strides[1]), lanes)))
+                    val = loops.gather(b, w, self.dtype, idx, mask, lanes)
+                    val = b.select(mask, val, const(self.vty, 0.0))
+                    b.store(val, byte_offset(b, dst, I64(v * lanes), self.dtype), align=64)
+
     def block(self, b, a, bp, r0, rows, epi, out):
         mr = self.mr
         n_panels_m = b.sdiv(b.add(rows, I64(mr - 1)), I64(mr))
@@ -513,7 +540,7 @@ class _ConvGemm:
     def _row_start(self, b, a, r0, local):
         """Pointer to column 0 of patch row `local` of the block."""
         if not self.direct:
-            return byte_offset(b, a, b.mul(local, I64(self.k)), self.dtype)
+            return byte_offset(b, a, b.mul(local, I64(self.a_strides[0])), self.dtype)
         g = self.geo
         pos = _decompose(b, b.add(r0, local), [g.batch] + list(g.out))
         off = b.mul(pos[0], I64(self.x_strides[0]))
@@ -545,7 +572,8 @@ class _ConvGemm:
                                                            I64(v * lanes)), self.dtype),
                                typ=self.vty, align=64) for v in range(nv)]
                 for r in range(mr):
-                    av = splat(b, b.load(byte_offset(b, a_seg[r], kk, self.dtype),
+                    a_at = kk if self.a_strides[1] == 1 else b.mul(kk, I64(self.a_strides[1]))
+                    av = splat(b, b.load(byte_offset(b, a_seg[r], a_at, self.dtype),
                                          typ=self.ety), lanes)
                     for v in range(nv):
                         acc = b.load(slots[r][v], typ=self.vty)
@@ -593,6 +621,73 @@ class _ConvGemm:
         val = ex.Lowerer(b, lanes, load, self.math).emit(self.epilogue)
         dst = byte_offset(b, out, b.add(b.mul(row, I64(self.n)), col), self.dtype)
         loops.masked_store(b, val, dst, self.dtype, mask, lanes)
+
+
+# -- grouped conv (depthwise...) -------------------------------------------------------------
+
+def _emit_grouped_conv(module, name, geo, dtype, cout, groups, epilogue, mats):
+    """`name(args = [x, w, epilogue operands..., out])`: a direct loop, no GEMM (a group's
+    GEMM is too narrow to pay): per output position (threads split them) and vector of
+    output channels oc, sum over window offsets and the group's Cg input channels of
+    x[.., group(oc) * Cg + c] * w[k, c, oc]; w's rows are contiguous in oc, and x's channel
+    is one broadcast value when a whole vector lies in one group, a contiguous vector for
+    depthwise with multiplier 1, a gather otherwise. Returns 0 (no workspace)."""
+    lanes = lanes_for(dtype)
+    vty = vector_of(memory_type(dtype), lanes)
+    cg, cog = geo.channels // groups, cout // groups
+    storer = _ConvGemm(module, dtype, 1, cout, epilogue, mats)
+    n_epi = len(mats)
+    work = geo.out_rows * cout * geo.kprod * cg * dtypes.itemsize(dtype)
+    ity = ir.VectorType(I64, lanes)
+
+    def x_channels(b, xrow, oc, c, mask):
+        if cog % lanes == 0:    # the whole vector is in group oc // cog
+            ch = b.add(b.mul(b.sdiv(oc, I64(cog)), I64(cg)), I64(c))
+            return splat(b, loops.load_value(b, byte_offset(b, xrow, ch, dtype), dtype, 1),
+                         lanes)
+        if cg == 1 and cog == 1:
+            return loops.masked_load(b, byte_offset(b, xrow, oc, dtype), dtype, mask, lanes)
+        ocs = b.add(splat(b, oc, lanes), ir.Constant(ity, list(range(lanes))))
+        idx = b.add(b.mul(b.sdiv(ocs, splat(b, I64(cog), lanes)), splat(b, I64(cg), lanes)),
+                    splat(b, I64(c), lanes))
+        v = loops.gather(b, xrow, dtype, idx, mask, lanes)
+        return b.select(mask, v, const(vty, 0.0))
+
+    def body(b, args, tid, nth):
+        x, w = loops.arg_pointer(b, args, 0), loops.arg_pointer(b, args, 1)
+        epi = [loops.arg_pointer(b, args, 2 + i) for i in range(n_epi)]
+        out = loops.arg_pointer(b, args, 2 + n_epi)
+        acc = loops._entry_alloca(b, vty, "gacc")
+        p0, p1 = parallel.split_range(b, tid, nth, I64(geo.out_rows))
+        with loops.for_range(b, p0, p1, name="pos") as p:
+            pos = _decompose(b, p, [geo.batch] + list(geo.out))
+            n, o = pos[0], pos[1:]
+            with loops.for_range(b, 0, cout, lanes, name="oc") as oc:
+                mask = channel_mask(b, cout, oc, lanes)
+                b.store(const(vty, 0.0), acc)
+                with nested_ranges(b, geo.window, "gk") as ks:
+                    valid = const(ir.IntType(1), 1)
+                    coords = []
+                    for j, (oj, k) in enumerate(zip(o, ks)):
+                        i = b.add(b.sub(b.mul(oj, I64(geo.strides[j])), I64(geo.pads[j][0])),
+                                  b.mul(k, I64(geo.dilation[j])))
+                        valid = b.and_(valid, b.and_(b.icmp_signed(">=", i, I64(0)),
+                                                     b.icmp_signed("<", i, I64(geo.spatial[j]))))
+                        coords.append(i)
+                    with b.if_then(valid):
+                        xrow = byte_offset(b, x, b.mul(flat_index(
+                            b, [n] + coords, [geo.batch] + list(geo.spatial)),
+                            I64(geo.channels)), dtype)
+                        kf = flat_index(b, ks, geo.window)
+                        for c in range(cg):
+                            wv = loops.masked_load(b, byte_offset(
+                                b, w, b.add(b.mul(b.add(b.mul(kf, I64(cg)), I64(c)),
+                                                  I64(cout)), oc), dtype), dtype, mask, lanes)
+                            xv = x_channels(b, xrow, oc, c, mask)
+                            b.store(call_intrinsic(b, "fma", xv, wv, b.load(acc, typ=vty)), acc)
+                storer._store(b, b.load(acc, typ=vty), p, oc, mask, epi, out)
+    loops.define_kernel(module, name, body, work >= parallel.MIN_PARALLEL_WORK)
+    return 0
 
 
 # -- Winograd F(2x2, 3x3) ------------------------------------------------------------------
@@ -779,40 +874,102 @@ def _round_up(x, m):
 # -- conv_filter_grad ----------------------------------------------------------------------
 
 def _lower_filter_grad(module, node, info, lowering):
+    """dw (K, Cout) = cols^T @ ct: threads split the output rows (the GEMM's reduction) in
+    chunks; per chunk, the patch rows go to the workspace and a GEMM reading them
+    transposed adds cols_chunk^T @ ct_chunk into the thread's partial dw (a scratch
+    buffer); a second sub-kernel sums the partials, then the epilogue runs."""
     anchor = info.anchor
     geo = _geometry(anchor)
+    if anchor.attrs["groups"] != 1:
+        return _lower_grouped_grad(module, node, info, lowering, _emit_grouped_filter_grad,
+                                   geo)
     dtype = anchor.outputs[0].type.dtype
     x_param, ct_param = anchor.operands
     product = anchor.outputs[0]
     cout = product.type.shape[-1]
-    m, k = geo.out_rows, geo.patch_cols
-    lowering.scratch.append(((m, k), dtype))
-    cols_key = ("scratch", len(lowering.scratch) - 1)
+    k = geo.patch_cols
+    threads = parallel.num_threads()
+    lowering.scratch.append(((threads, k, cout), dtype))
+    partials = ("scratch", len(lowering.scratch) - 1)
     name = _name(info, lowering)
-    emit_im2col(module, name, geo, dtype)
-    lowering.subkernels.append(SubKernel(name, [_operand_key(info, x_param), cols_key]))
-    # dw (K, Cout) = cols^T (K, M) @ ct (M, Cout)
-    shape = transpose_a(MatmulShape(m=k, k=m, n=cout, dtype=dtype))
-    _gemm_with_epilogue(module, node, info, lowering, shape, cols_key,
-                        _operand_key(info, ct_param), product, k)
-
-
-def _gemm_with_epilogue(module, node, info, lowering, shape, a_key, b_key, product, rows):
-    """One (threaded) GEMM producing `product`, its epilogue fused when it fits."""
-    name = _name(info, lowering)
-    fused = _fused_epilogue(info, node, product, rows)
-    if fused is not None:
-        eb, epilogue, mats = fused
-        spec = emit_matmul(module, name, shape, epilogue=epilogue, epilogue_operands=mats)
-        lowering.subkernels.append(SubKernel(
-            name, [a_key, b_key] + eb.leaf_keys[1:] + [("value", node.outputs[0])],
-            workspace=spec.workspace_bytes))
-        return
+    ws = _emit_filter_grad_partials(module, name, geo, dtype, cout, threads)
+    lowering.subkernels.append(SubKernel(
+        name, [_operand_key(info, x_param), _operand_key(info, ct_param), partials],
+        workspace=ws))
     key, finish = _product_then_epilogue(node, info, product, lowering)
-    spec = emit_matmul(module, name, shape)
-    lowering.subkernels.append(SubKernel(name, [a_key, b_key, key],
-                                         workspace=spec.workspace_bytes))
+    name = _name(info, lowering)
+    _emit_sum_partials(module, name, threads, k * cout, dtype)
+    lowering.subkernels.append(SubKernel(name, [partials, key]))
     finish(module)
+
+
+def _emit_filter_grad_partials(module, name, geo, dtype, cout, threads):
+    """`name(args = [x, ct, partials (threads, K, Cout), workspace])`; returns workspace
+    bytes. Thread t accumulates into partials[t]; it zeroes the slots of threads that do
+    not run (t, t + nth, ...), so the sum never reads stale values."""
+    k, rows = geo.patch_cols, geo.out_rows
+    item = dtypes.itemsize(dtype)
+    chunk = min(rows, max(CONV_MR, (CHUNK_BYTES // (k * item)) // CONV_MR * CONV_MR))
+    n_chunks = -(-rows // chunk)
+    remainder = rows - (n_chunks - 1) * chunk
+    acc = ex.apply("add", ex.input(0, dtype), ex.input(1, dtype))
+    gemms = {m: _ConvGemm(module, dtype, m, cout, acc, [Operand((k, cout), dtype)],
+                          a_strides=(1, k)) for m in sorted({chunk, remainder})}
+    packed_b = _round_up(max(g.packed_b_elems for g in gemms.values()) * item, 64)
+    slot = packed_b + _round_up(chunk * k * item, 64)
+    rows_fn = emit_im2col_rows(module, f"{name}.im2col", geo, dtype)
+    lanes = lanes_for(dtype)
+    flops = 2 * rows * k * cout
+    par = threads > 1 and n_chunks > 1 and flops >= 8 * parallel.MIN_PARALLEL_WORK
+
+    def run_chunk(b, gemm, x, ct, cols, bp, part, r0, r1):
+        b.call(rows_fn, [x, cols, r0, r1])
+        gemm.pack_b(b, byte_offset(b, ct, b.mul(r0, I64(cout)), dtype), bp)
+        gemm.block(b, cols, bp, I64(0), I64(k), [part], part)
+
+    def body(b, args, tid, nth):
+        x, ct, partials = (loops.arg_pointer(b, args, i) for i in range(3))
+        ws = loops.arg_pointer(b, args, 3)
+        nth = smin(b, nth, ir.IntType(32)(threads))
+        with b.if_then(b.icmp_signed("<", tid, nth)):
+            with loops.for_range(b, b.sext(tid, I64), threads, b.sext(nth, I64),
+                                 name="zero") as t:
+                fill_run(b, byte_offset(b, partials, b.mul(t, I64(k * cout)), dtype),
+                         I64(k * cout), dtype, lanes)
+            part = byte_offset(b, partials, b.mul(b.sext(tid, I64), I64(k * cout)), dtype)
+            bp = b.gep(ws, [b.mul(b.sext(tid, I64), I64(slot))], source_etype=ir.IntType(8))
+            cols = b.gep(bp, [I64(packed_b)], source_etype=ir.IntType(8))
+            c0, c1 = parallel.split_range(b, tid, nth, I64(n_chunks))
+            with loops.for_range(b, c0, c1, name="chunk") as c:
+                r0 = b.mul(c, I64(chunk))
+                r1 = smin(b, b.add(r0, I64(chunk)), I64(rows))
+                if len(gemms) == 1:
+                    run_chunk(b, gemms[chunk], x, ct, cols, bp, part, r0, r1)
+                else:
+                    full = b.icmp_signed("==", b.sub(r1, r0), I64(chunk))
+                    with b.if_else(full) as (whole, last):
+                        with whole:
+                            run_chunk(b, gemms[chunk], x, ct, cols, bp, part, r0, r1)
+                        with last:
+                            run_chunk(b, gemms[remainder], x, ct, cols, bp, part, r0, r1)
+    loops.define_kernel(module, name, body, par)
+    return slot * threads
+
+
+def _emit_sum_partials(module, name, threads, size, dtype):
+    """`name(args = [partials (threads, size), out (size)])`: out = the sum over threads."""
+    lanes = lanes_for(dtype)
+
+    def body(b, args, tid, nth):
+        src, out = loops.arg_pointer(b, args, 0), loops.arg_pointer(b, args, 1)
+        with loops.for_range(b, 0, size, lanes, name="sum") as i:
+            mask = channel_mask(b, size, i, lanes)
+            v = loops.masked_load(b, byte_offset(b, src, i, dtype), dtype, mask, lanes)
+            for t in range(1, threads):
+                v = b.fadd(v, loops.masked_load(b, byte_offset(
+                    b, src, b.add(i, I64(t * size)), dtype), dtype, mask, lanes))
+            loops.masked_store(b, v, byte_offset(b, out, i, dtype), dtype, mask, lanes)
+    loops.define_kernel(module, name, body, False)
 
 
 # -- conv_input_grad ---------------------------------------------------------------------
@@ -820,24 +977,106 @@ def _gemm_with_epilogue(module, node, info, lowering, shape, a_key, b_key, produ
 def _lower_input_grad(module, node, info, lowering):
     anchor = info.anchor
     geo = _geometry(anchor)
+    if anchor.attrs["groups"] != 1:
+        cin = anchor.outputs[0].type.shape[-1]     # the geometry's channels are per group
+        return _lower_grouped_grad(module, node, info, lowering, _emit_grouped_input_grad,
+                                   replace(geo, channels=cin))
     dtype = anchor.outputs[0].type.dtype
     ct_param, w_param = anchor.operands
     product = anchor.outputs[0]
     cout = ct_param.type.shape[-1]
-    m, k = geo.out_rows, geo.patch_cols
-    lowering.scratch.append(((m, k), dtype))
-    cols_key = ("scratch", len(lowering.scratch) - 1)
-    # cols (M, K) = ct (M, Cout) @ w^T (Cout, K); w is stored (K, Cout)
-    name = _name(info, lowering)
-    spec = emit_matmul(module, name, transpose_b(MatmulShape(m=m, k=cout, n=k, dtype=dtype)))
-    lowering.subkernels.append(SubKernel(
-        name, [_operand_key(info, ct_param), _operand_key(info, w_param), cols_key],
-        workspace=spec.workspace_bytes))
     key, finish = _product_then_epilogue(node, info, product, lowering)
     name = _name(info, lowering)
-    emit_col2im(module, name, geo, dtype)
-    lowering.subkernels.append(SubKernel(name, [cols_key, key]))
+    images = _images_per_chunk(geo, dtype)
+    if images:
+        ws = _emit_chunked_input_grad(module, name, geo, dtype, cout, images)
+        lowering.subkernels.append(SubKernel(
+            name, [_operand_key(info, ct_param), _operand_key(info, w_param), key],
+            workspace=ws))
+    else:   # one image's patch matrix is too big for a chunk: the whole one in scratch
+        m, k = geo.out_rows, geo.patch_cols
+        lowering.scratch.append(((m, k), dtype))
+        cols_key = ("scratch", len(lowering.scratch) - 1)
+        spec = emit_matmul(module, name, transpose_b(MatmulShape(m=m, k=cout, n=k,
+                                                                 dtype=dtype)))
+        lowering.subkernels.append(SubKernel(
+            name, [_operand_key(info, ct_param), _operand_key(info, w_param), cols_key],
+            workspace=spec.workspace_bytes))
+        name = _name(info, lowering)
+        emit_col2im(module, name, geo, dtype)
+        lowering.subkernels.append(SubKernel(name, [cols_key, key]))
     finish(module)
+
+
+INPUT_GRAD_CHUNK_BYTES = 4 << 20   # at most this much patch matrix per chunk of images
+
+
+def _images_per_chunk(geo, dtype):
+    per_image = math.prod(geo.out) * geo.patch_cols * dtypes.itemsize(dtype)
+    if per_image > INPUT_GRAD_CHUNK_BYTES:
+        return 0
+    images = max(1, (CHUNK_BYTES * 2) // max(1, per_image))
+    return min(images, max(1, geo.batch // parallel.num_threads()))
+
+
+def _emit_chunked_input_grad(module, name, geo, dtype, cout, images):
+    """`name(args = [ct, w, dx, workspace])`; returns workspace bytes. Threads split the
+    images in chunks; per chunk, the patch rows of those images, cols = ct @ w^T, go to
+    the thread's workspace (one GEMM, w^T packed once per thread), and a col2im gathers
+    them into those images of dx: each image is written by one thread only."""
+    k = geo.patch_cols
+    item = dtypes.itemsize(dtype)
+    per_image = math.prod(geo.out)
+    n_chunks = -(-geo.batch // images)
+    threads = parallel.num_threads()
+    gemm = _ConvGemm(module, dtype, cout, k)
+    packed_b = _round_up(gemm.packed_b_elems * item, 64)
+    slot = packed_b + _round_up(images * per_image * k * item, 64)
+    col2im = _emit_col2im_images(module, f"{name}.col2im", geo, dtype)
+    flops = 2 * geo.out_rows * k * cout
+    par = threads > 1 and n_chunks > 1 and flops >= 8 * parallel.MIN_PARALLEL_WORK
+
+    def body(b, args, tid, nth):
+        ct, w, dx = (loops.arg_pointer(b, args, i) for i in range(3))
+        ws = loops.arg_pointer(b, args, 3)
+        nth = smin(b, nth, ir.IntType(32)(threads))
+        with b.if_then(b.icmp_signed("<", tid, nth)):
+            bp = b.gep(ws, [b.mul(b.sext(tid, I64), I64(slot))], source_etype=ir.IntType(8))
+            cols = b.gep(bp, [I64(packed_b)], source_etype=ir.IntType(8))
+            c0, c1 = parallel.split_range(b, tid, nth, I64(n_chunks))
+            with b.if_then(b.icmp_signed("<", c0, c1)):
+                gemm.pack_b(b, w, bp, strides=(1, cout))    # B = w^T: (Cout, K)
+                with loops.for_range(b, c0, c1, name="chunk") as c:
+                    n0 = b.mul(c, I64(images))
+                    n1 = smin(b, b.add(n0, I64(images)), I64(geo.batch))
+                    r0 = b.mul(n0, I64(per_image))
+                    a = byte_offset(b, ct, b.mul(r0, I64(cout)), dtype)
+                    gemm.block(b, a, bp, I64(0), b.mul(b.sub(n1, n0), I64(per_image)), [],
+                               cols)
+                    b.call(col2im, [cols, dx, n0, n1])
+    loops.define_kernel(module, name, body, par)
+    return slot * threads
+
+
+def _emit_col2im_images(module, fname, geo, dtype):
+    """Internal `void fname(ptr cols, ptr dx, i64 n0, i64 n1)`: dx of images [n0, n1) from
+    their patch rows (cols starts at image n0's first row)."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64, I64]), fname)
+    fn.linkage = "internal"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    cols, dx, n0, n1 = fn.args
+    lanes = lanes_for(dtype)
+    image = math.prod(geo.spatial)
+
+    def term(b, ins, n, o, kf, ch, mask):
+        row = flat_index(b, [b.sub(n, n0)] + o, [geo.batch] + list(geo.out))
+        off = b.add(b.add(b.mul(row, I64(geo.patch_cols)), b.mul(kf, I64(geo.channels))), ch)
+        v = loops.masked_load(b, byte_offset(b, ins[0], off, dtype), dtype, mask, lanes)
+        return b.select(mask, v, const(v.type, 0.0))
+    _gather_positions(b, geo, dtype, [cols], dx, b.mul(n0, I64(image)),
+                      b.mul(n1, I64(image)), term)
+    b.ret_void()
+    return fn
 
 
 def window_sources(b, geo, coords, ks):
@@ -862,32 +1101,37 @@ def emit_window_gather(module, name, geo, dtype, n_in, term, parallel_rows=True)
     """Kernel `name(args = [inputs (n_in)..., out])`, out (N, *spatial, C): every input
     element is the sum, over the windows that read it, of `term(b, ins, n, o, k_flat, c,
     mask)` (a vector of `lanes` channels starting at c). Threads split input positions."""
-    lanes = lanes_for(dtype)
-    c = geo.channels
-    vty = vector_of(memory_type(dtype), lanes)
-    work = geo.in_rows * c * geo.kprod * dtypes.itemsize(dtype)
+    work = geo.in_rows * geo.channels * geo.kprod * dtypes.itemsize(dtype)
     par = parallel_rows and work >= parallel.MIN_PARALLEL_WORK
 
     def body(b, args, tid, nth):
         ins = [loops.arg_pointer(b, args, i) for i in range(n_in)]
         out = loops.arg_pointer(b, args, n_in)
         p0, p1 = parallel.split_range(b, tid, nth, I64(geo.in_rows))
-        acc = loops._entry_alloca(b, vty, "acc")
-        with loops.for_range(b, p0, p1, name="pos") as p:
-            pos = _decompose(b, p, [geo.batch] + list(geo.spatial))
-            n, coords = pos[0], pos[1:]
-            with loops.for_range(b, 0, c, lanes, name="ch") as ch:
-                mask = loops.lane_mask(b, b.sub(I64(c), ch), lanes)
-                b.store(const(vty, 0.0), acc)
-                with nested_ranges(b, geo.window, "k") as ks:
-                    valid, o = window_sources(b, geo, coords, ks)
-                    with b.if_then(valid):
-                        kf = flat_index(b, ks, geo.window)
-                        v = term(b, ins, n, o, kf, ch, mask)
-                        b.store(b.fadd(b.load(acc, typ=vty), v), acc)
-                dst = byte_offset(b, out, b.add(b.mul(p, I64(c)), ch), dtype)
-                loops.masked_store(b, b.load(acc, typ=vty), dst, dtype, mask, lanes)
+        _gather_positions(b, geo, dtype, ins, out, p0, p1, term)
     loops.define_kernel(module, name, body, par)
+
+
+def _gather_positions(b, geo, dtype, ins, out, p0, p1, term):
+    """The loops of emit_window_gather over input positions [p0, p1)."""
+    lanes = lanes_for(dtype)
+    c = geo.channels
+    vty = vector_of(memory_type(dtype), lanes)
+    acc = loops._entry_alloca(b, vty, "acc")
+    with loops.for_range(b, p0, p1, name="pos") as p:
+        pos = _decompose(b, p, [geo.batch] + list(geo.spatial))
+        n, coords = pos[0], pos[1:]
+        with loops.for_range(b, 0, c, lanes, name="ch") as ch:
+            mask = channel_mask(b, c, ch, lanes)
+            b.store(const(vty, 0.0), acc)
+            with nested_ranges(b, geo.window, "k") as ks:
+                valid, o = window_sources(b, geo, coords, ks)
+                with b.if_then(valid):
+                    kf = flat_index(b, ks, geo.window)
+                    v = term(b, ins, n, o, kf, ch, mask)
+                    b.store(b.fadd(b.load(acc, typ=vty), v), acc)
+            dst = byte_offset(b, out, b.add(b.mul(p, I64(c)), ch), dtype)
+            loops.masked_store(b, b.load(acc, typ=vty), dst, dtype, mask, lanes)
 
 
 def emit_col2im(module, name, geo, dtype):
@@ -900,6 +1144,106 @@ def emit_col2im(module, name, geo, dtype):
         v = loops.masked_load(b, byte_offset(b, ins[0], off, dtype), dtype, mask, lanes)
         return b.select(mask, v, const(v.type, 0.0))
     emit_window_gather(module, name, geo, dtype, 1, term)
+
+
+# -- grouped conv gradients -------------------------------------------------------------------
+#
+# Direct loops, like the grouped forward conv. With g(oc) = oc // Cog (Cog = Cout / groups):
+#     dx[n, i, g*Cg + c] = sum over (k, o) with i = o*s - lo + k*d, and j < Cog, of
+#                          ct[n, o, g*Cog + j] * w[k, c, g*Cog + j]
+#     dw[k, c, oc]       = sum over (n, o) of x[n, o*s - lo + k*d, g(oc)*Cg + c] * ct[n, o, oc]
+
+def _lower_grouped_grad(module, node, info, lowering, emit, geo):
+    anchor = info.anchor
+    key, finish = _product_then_epilogue(node, info, anchor.outputs[0], lowering)
+    name = _name(info, lowering)
+    groups = anchor.attrs["groups"]
+    emit(module, name, geo, anchor.outputs[0].type.dtype, groups,
+         tuple(anchor.operands[1].type.shape) if anchor.op == "conv_input_grad"
+         else tuple(anchor.outputs[0].type.shape))
+    lowering.subkernels.append(SubKernel(
+        name, [_operand_key(info, v) for v in anchor.operands] + [key]))
+    finish(module)
+
+
+def _lane_channels(b, start, lanes):
+    return b.add(splat(b, start, lanes), ir.Constant(ir.VectorType(I64, lanes),
+                                                     list(range(lanes))))
+
+
+def _emit_grouped_input_grad(module, name, geo, dtype, groups, w_shape):
+    """args = [ct, w, dx]; geo.channels = Cin."""
+    lanes = lanes_for(dtype)
+    vty = vector_of(memory_type(dtype), lanes)
+    cg, cout = w_shape[-2], w_shape[-1]
+    cog = cout // groups
+    sp = lambda b, v: splat(b, I64(v), lanes)  # noqa: E731
+
+    def term(b, ins, n, o, kf, ch, mask):
+        ct, w = ins
+        row = flat_index(b, [n] + o, [geo.batch] + list(geo.out))
+        ci = _lane_channels(b, ch, lanes)
+        g, c = b.sdiv(ci, sp(b, cg)), b.srem(ci, sp(b, cg))
+        acc = const(vty, 0.0)
+        for j in range(cog):
+            oc = b.add(b.mul(g, sp(b, cog)), sp(b, j))
+            ctv = loops.gather(b, ct, dtype, b.add(b.mul(splat(b, row, lanes), sp(b, cout)), oc),
+                               mask, lanes)
+            wi = b.add(b.mul(b.add(b.mul(splat(b, kf, lanes), sp(b, cg)), c), sp(b, cout)), oc)
+            wv = loops.gather(b, w, dtype, wi, mask, lanes)
+            acc = call_intrinsic(b, "fma", b.select(mask, ctv, const(vty, 0.0)),
+                                 b.select(mask, wv, const(vty, 0.0)), acc)
+        return acc
+    emit_window_gather(module, name, geo, dtype, 2, term)
+
+
+def _emit_grouped_filter_grad(module, name, geo, dtype, groups, dw_shape):
+    """args = [x, ct, dw]: threads split the (window offset, c) rows of dw; each row is
+    zeroed, then accumulates x * ct over every output position."""
+    lanes = lanes_for(dtype)
+    vty = vector_of(memory_type(dtype), lanes)
+    cg, cout = dw_shape[-2], dw_shape[-1]
+    cog = cout // groups
+    n_rows = geo.kprod * cg
+    work = geo.out_rows * n_rows * cout * dtypes.itemsize(dtype)
+    sp = lambda b, v: splat(b, I64(v), lanes)  # noqa: E731
+
+    def body(b, args, tid, nth):
+        x, ct, dw = (loops.arg_pointer(b, args, i) for i in range(3))
+        r0, r1 = parallel.split_range(b, tid, nth, I64(n_rows))
+        with loops.for_range(b, r0, r1, name="dwrow") as r:
+            kf, c = b.sdiv(r, I64(cg)), b.srem(r, I64(cg))
+            ks = _decompose(b, kf, list(geo.window))
+            dst = byte_offset(b, dw, b.mul(r, I64(cout)), dtype)
+            fill_run(b, dst, I64(cout), dtype, lanes)
+            with loops.for_range(b, 0, geo.out_rows, name="dwpos") as p:
+                pos = _decompose(b, p, [geo.batch] + list(geo.out))
+                n, o = pos[0], pos[1:]
+                valid = const(ir.IntType(1), 1)
+                coords = []
+                for j, (oj, k) in enumerate(zip(o, ks)):
+                    i = b.add(b.sub(b.mul(oj, I64(geo.strides[j])), I64(geo.pads[j][0])),
+                              b.mul(k, I64(geo.dilation[j])))
+                    valid = b.and_(valid, b.and_(b.icmp_signed(">=", i, I64(0)),
+                                                 b.icmp_signed("<", i, I64(geo.spatial[j]))))
+                    coords.append(i)
+                with b.if_then(valid):
+                    xrow = byte_offset(b, x, b.mul(flat_index(
+                        b, [n] + coords, [geo.batch] + list(geo.spatial)),
+                        I64(geo.channels)), dtype)
+                    with loops.for_range(b, 0, cout, lanes, name="dwoc") as oc:
+                        mask = channel_mask(b, cout, oc, lanes)
+                        ocs = _lane_channels(b, oc, lanes)
+                        xi = b.add(b.mul(b.sdiv(ocs, sp(b, cog)), sp(b, cg)), splat(b, c, lanes))
+                        xv = b.select(mask, loops.gather(b, xrow, dtype, xi, mask, lanes),
+                                      const(vty, 0.0))
+                        ctv = loops.masked_load(b, byte_offset(
+                            b, ct, b.add(b.mul(p, I64(cout)), oc), dtype), dtype, mask, lanes)
+                        d = byte_offset(b, dst, oc, dtype)
+                        cur = loops.masked_load(b, d, dtype, mask, lanes)
+                        loops.masked_store(b, call_intrinsic(b, "fma", xv, ctv, cur), d, dtype,
+                                           mask, lanes)
+    loops.define_kernel(module, name, body, work >= parallel.MIN_PARALLEL_WORK)
 
 
 _LOWERINGS = {

@@ -16,8 +16,11 @@ from graphkit.codegen.llvm_types import (
 
 
 @contextlib.contextmanager
-def for_range(builder, start, stop, step=1, name="i"):
-    """`for i in range(start, stop, step)` (i64); yields i; the body is emitted in the with."""
+def for_range(builder, start, stop, step=1, name="i", llvm_unroll=False):
+    """`for i in range(start, stop, step)` (i64); yields i; the body is emitted in the with.
+
+    The loop is marked not to be unrolled (nor vectorized again, when its body is vector
+    code; see `_loop_id`); `llvm_unroll=True` leaves it to LLVM's unroller and vectorizer."""
     b = builder
     fn = b.function
     start = start if isinstance(start, ir.Value) else I64(start)
@@ -35,8 +38,9 @@ def for_range(builder, start, stop, step=1, name="i"):
     step_v = step if isinstance(step, ir.Value) else I64(step)
     b.store(b.add(b.load(var, typ=I64), step_v), var)
     latch = b.branch(head)
-    vector_body = _has_vector_code([body] + fn.blocks[n_blocks:])
-    latch.set_metadata("llvm.loop", _loop_id(b.module, vector_body))
+    if not llvm_unroll:
+        vector_body = _has_vector_code([body] + fn.blocks[n_blocks:])
+        latch.set_metadata("llvm.loop", _loop_id(b.module, vector_body))
     b.position_at_end(done)
 
 

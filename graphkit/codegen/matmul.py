@@ -17,11 +17,17 @@ transposes (`transpose_a`/`transpose_b` build those strides). Batch dims broadca
 Epilogue operands broadcast against (batch..., M, N); `input(0)` is the product tile.
 
 Algorithm (BLIS-like, without a K split): each thread owns a range of N panels (or of M
-rows when N is narrow), packs its B columns into panels of NR columns (K x NR, contiguous),
-then for each block of MC rows packs A into panels of MR rows, and runs the microkernel on
-every (A panel, B panel) pair: MR x NR accumulators (8 x 32 floats: 16 zmm registers with
-AVX-512) updated by broadcast-A x vector-B fused multiply-adds over the whole K. The
-epilogue runs on the accumulators before the (masked, at the edges) store.
+rows when N is narrow). It packs its B columns into panels of NR columns (K x NR,
+contiguous), a block of panels at a time when all of them would not fit L2; then for each
+block of MC rows it runs the microkernel on every (A panel, B panel) pair: MR x NR
+accumulators (8 x 32 floats: 16 zmm registers with AVX-512; 16 x 16 when N fits one
+vector; M x NR when M < MR) updated by broadcast-A x vector-B fused multiply-adds over the
+whole K. A is read in place when its rows are K-contiguous (else packed into MR-row panels
+per row block), and B too when A is a single tile tall (see `_Tiling`). The epilogue runs
+on the accumulators before the (masked, at the edges) store.
+
+Changing the code this module emits changes object code for the same graph: bump
+`target.CODEGEN_VERSION`, or the disk cache serves kernels built by the old version.
 """
 import math
 from dataclasses import dataclass, field

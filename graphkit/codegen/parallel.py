@@ -10,9 +10,11 @@ like any kernel). Kernel libraries call it by name:
 
     void gk_parallel_run(void (*task)(void *ctx, i32 tid, i32 nthreads), void *ctx)
 
-runs `task(ctx, tid, n)` for every tid in [0, n): tid 0 on the calling thread, the others on
-the workers, and returns when all are done. A task splits its own iteration range by
-(tid, n) (`split_range`). When the pool is not running, or is busy because another thread is
+runs `task(ctx, tid, n)` for every tid in [0, n) and returns when all are done. The tids
+are chunks claimed by whichever thread gets there first (the caller takes tid 0, woken
+workers the others, and the caller any chunk no worker has claimed by the time it is done),
+so a worker the scheduler has not run yet never holds the caller up. A task splits its own
+iteration range by (tid, n) (`split_range`). When the pool is not running, or is busy because another thread is
 in a parallel region (two Python threads calling compiled code at once), the task runs once
 as `task(ctx, 0, 1)`, which covers the whole range: the result never depends on the pool.
 
@@ -34,6 +36,7 @@ from graphkit.codegen.target import host_target
 
 MAX_THREADS = 8
 SPIN_ITERATIONS = 20000
+YIELD_EVERY = 1024  # pauses between sched_yield calls while the caller waits for workers
 # Below this many bytes touched (or flops) a kernel runs on one thread: the wake-up and the
 # split cost more than they save. Emitters compare their static work estimate to it.
 MIN_PARALLEL_WORK = 1 << 18
@@ -105,6 +108,7 @@ def _pool_module():
         "ctx": _global(m, "pool.ctx", PTR, None, 8),
         "nthreads": _global(m, "pool.nthreads", I32, 1, 8),
         "gen": _global(m, "pool.gen", I64),
+        "next": _global(m, "pool.next", I64),   # (generation << 8) | next unclaimed chunk
         "start_gen": _global(m, "pool.start_gen", I64),
         "done": _global(m, "pool.done", I64),
         "quit": _global(m, "pool.quit", I32),
@@ -122,16 +126,58 @@ def _pool_module():
         "create": ir.Function(m, ir.FunctionType(I32, [PTR, PTR, PTR, PTR]),
                               "pthread_create"),
         "join": ir.Function(m, ir.FunctionType(I32, [I64, PTR]), "pthread_join"),
+        "yield": ir.Function(m, ir.FunctionType(I32, []), "sched_yield"),
     }
-    worker = _emit_worker(m, g, ext)
-    _emit_run(m, g, ext)
+    claim_fn = _emit_claim(m, g)
+    worker = _emit_worker(m, g, ext, claim_fn)
+    _emit_run(m, g, ext, claim_fn)
     _emit_start(m, g, ext, worker)
     _emit_stop(m, g, ext)
     _emit_forget(m, g)
     return m
 
 
-def _emit_worker(m, g, ext):
+def _emit_claim(m, g):
+    """void claim(i64 gen): run unclaimed chunks of generation `gen` until none is left.
+
+    The caller and the workers all claim chunks (tid values) from one atomic word holding
+    (generation << 8) | next chunk, so the calling thread runs the chunks of a worker that
+    has not woken up yet instead of spinning until the scheduler runs it: on a busy machine
+    a sleeping or descheduled worker costs a time slice (milliseconds) per parallel region.
+    A claim is a compare-and-swap on the word, so a late worker can never take a chunk of a
+    generation that is over (its generation no longer matches); task and ctx are read after
+    a successful claim, and the caller does not post a new generation before every chunk of
+    this one is done, so they are this generation's."""
+    fn = ir.Function(m, ir.FunctionType(VOID, [I64]), "gk_pool_claim")
+    fn.linkage = "internal"
+    entry, loop, check, claim, run, out = (fn.append_basic_block(n) for n in
+                                           ("entry", "loop", "check", "claim", "run", "out"))
+    b = ir.IRBuilder(entry)
+    gen = fn.args[0]
+    nth = b.zext(b.load(g["nthreads"], typ=I32), I64)
+    b.branch(loop)
+    b.position_at_end(loop)
+    cur = _atomic_load(b, g["next"], I64)
+    same = b.icmp_unsigned("==", b.lshr(cur, I64(8)), gen)
+    b.cbranch(same, check, out)
+    b.position_at_end(check)
+    chunk = b.and_(cur, I64(255))
+    b.cbranch(b.icmp_unsigned("<", chunk, nth), claim, out)
+    b.position_at_end(claim)
+    pair = b.cmpxchg(g["next"], cur, b.add(cur, I64(1)), "acq_rel", "monotonic")
+    b.cbranch(b.extract_value(pair, 1), run, loop)
+    b.position_at_end(run)
+    task = _as_task(b.load(g["task"], typ=PTR))
+    ctx = b.load(g["ctx"], typ=PTR)
+    b.call(task, [ctx, b.trunc(chunk, I32), b.trunc(nth, I32)])
+    b.atomic_rmw("add", g["done"], I64(1), "acq_rel")
+    b.branch(loop)
+    b.position_at_end(out)
+    b.ret_void()
+    return fn
+
+
+def _emit_worker(m, g, ext, claim_fn):
     """void *worker(void *tid): wait for a new generation, run the task, count it done."""
     fn = ir.Function(m, ir.FunctionType(PTR, [PTR]), "gk_pool_worker")
     fn.linkage = "internal"
@@ -140,7 +186,6 @@ def _emit_worker(m, g, ext):
         ("entry", "top", "spin", "sleep", "sleep_check", "sleep_wait", "sleep_done", "run",
          "leave"))
     b = ir.IRBuilder(entry)
-    tid = b.trunc(b.ptrtoint(fn.args[0], I64), I32)
     seen = b.alloca(I64)
     count = b.alloca(I32)
     # the generation at pool start, not "now": a task posted before this thread got to run
@@ -182,11 +227,7 @@ def _emit_worker(m, g, ext):
 
     b.position_at_end(run)
     b.store(gen, seen)
-    task = _as_task(b.load(g["task"], typ=PTR))
-    ctx = b.load(g["ctx"], typ=PTR)
-    nth = b.load(g["nthreads"], typ=I32)
-    b.call(task, [ctx, tid, nth])
-    b.atomic_rmw("add", g["done"], I64(1), "acq_rel")
+    b.call(claim_fn, [gen])  # chunks are claimed, not assigned: tid only names the thread
     b.branch(top)
 
     b.position_at_end(leave)
@@ -194,7 +235,7 @@ def _emit_worker(m, g, ext):
     return fn
 
 
-def _emit_run(m, g, ext):
+def _emit_run(m, g, ext, claim_fn):
     fn = ir.Function(m, ir.FunctionType(VOID, [PTR, PTR]), RUN_SYMBOL)
     task, ctx = _as_task(fn.args[0]), fn.args[1]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -216,20 +257,33 @@ def _emit_run(m, g, ext):
     b.store(task, g["task"])
     b.store(ctx, g["ctx"])
     nth = b.load(g["nthreads"], typ=I32)
-    workers = b.zext(b.sub(nth, I32(1)), I64)
-    target = b.add(b.load(g["done"], typ=I64), workers)
+    # every chunk of the last generation is done, so `done` moves only with this one's
+    target = b.add(_atomic_load(b, g["done"], I64), b.zext(nth, I64))
+    new_gen = b.add(b.load(g["gen"], typ=I64), I64(1))  # only this thread posts (busy)
+    _atomic_store(b, b.shl(new_gen, I64(8)), g["next"])  # chunk 0 of the new generation
     b.call(ext["lock"], [g["mutex"]])
-    b.atomic_rmw("add", g["gen"], I64(1), "release")
+    _atomic_store(b, new_gen, g["gen"])
     b.call(ext["broadcast"], [g["cond"]])
     b.call(ext["unlock"], [g["mutex"]])
-    b.call(task, [ctx, I32(0), nth])
-    wait = fn.append_basic_block("wait")
-    out = fn.append_basic_block("out")
+    b.call(claim_fn, [new_gen])
+    # Wait for chunks that workers claimed and are still running. A worker descheduled in
+    # the middle of its chunk (a busy machine) needs a core: give ours up now and then.
+    spins = b.alloca(I32)
+    b.store(I32(0), spins)
+    wait, spin, give_up, out = (fn.append_basic_block(n) for n in
+                                ("wait", "spin", "yield", "out"))
     b.branch(wait)
     b.position_at_end(wait)
     finished = b.icmp_unsigned("==", _atomic_load(b, g["done"], I64), target)
+    b.cbranch(finished, out, spin)
+    b.position_at_end(spin)
+    n = b.add(b.load(spins, typ=I32), I32(1))
+    b.store(n, spins)
     _pause(b)
-    b.cbranch(finished, out, wait)
+    b.cbranch(b.icmp_unsigned("==", b.and_(n, I32(YIELD_EVERY - 1)), I32(0)), give_up, wait)
+    b.position_at_end(give_up)
+    b.call(ext["yield"], [])
+    b.branch(wait)
     b.position_at_end(out)
     _atomic_store(b, I32(0), g["busy"])
     b.ret_void()

@@ -22,8 +22,8 @@ from llvmlite import ir
 from graphkit import dtypes
 from graphkit.codegen import loops, parallel
 from graphkit.codegen.conv import (
-    byte_offset, emit_window_gather, flat_index, lanes_for, nested_ranges, smax, smin,
-    windows)
+    byte_offset, channel_mask, emit_window_gather, fill_run, flat_index, lanes_for,
+    nested_ranges, smax, smin, windows)
 from graphkit.codegen.llvm_types import I1, I64, const, memory_type, splat, vector_of
 from graphkit.codegen.lower_kernel import SubKernel, Unsupported
 from graphkit.codegen.reduction import _decompose
@@ -210,7 +210,10 @@ def emit_max_pool_select(module, name, geo, dtype):
 
 def emit_max_pool_grad(module, name, geo, dtype):
     """args = [x, ct, dx]: threads own whole images; zero them, then add each window's
-    cotangent at its argmax (two walks: find the argmax offsets, then add there)."""
+    cotangent at its argmax (two walks: find the argmax offsets, then add there). Windows
+    that tile the input (strides == window, no padding) never share an element: each
+    writes its elements once, without reading dx, and only an uncovered border is
+    zeroed."""
     lanes = lanes_for(dtype)
     vty = vector_of(memory_type(dtype), lanes)
     ity = ir.VectorType(I64, lanes)
@@ -218,20 +221,23 @@ def emit_max_pool_grad(module, name, geo, dtype):
     image = int(np.prod(geo.spatial)) * c
     out_image = int(np.prod(geo.out))
     work = geo.in_rows * c * dtypes.itemsize(dtype) * geo.kprod
+    tiling = geo.strides == geo.window and all(p == (0, 0) for p in geo.pads)
+    covered = tiling and all(o * k == s for o, k, s in zip(geo.out, geo.window, geo.spatial))
+    mask_of = (lambda b, ch: channel_mask(b, c, ch, lanes))  # noqa: E731
 
     def body(b, args, tid, nth):
         x, ct, dx = (loops.arg_pointer(b, args, i) for i in range(3))
         n0, n1 = parallel.split_range(b, tid, nth, I64(geo.batch))
-        from graphkit.codegen.conv import fill_run
-        fill_run(b, byte_offset(b, dx, b.mul(n0, I64(image)), dtype),
-                 b.mul(b.sub(n1, n0), I64(image)), dtype, lanes)
+        if not covered:
+            fill_run(b, byte_offset(b, dx, b.mul(n0, I64(image)), dtype),
+                     b.mul(b.sub(n1, n0), I64(image)), dtype, lanes)
         arg = loops._entry_alloca(b, ity, "arg")
         with loops.for_range(b, b.mul(n0, I64(out_image)), b.mul(n1, I64(out_image)),
                              name="pos") as p:
             pos = _decompose(b, p, [geo.batch] + list(geo.out))
             n, o = pos[0], pos[1:]
             with loops.for_range(b, 0, c, lanes, name="ch") as ch:
-                mask = loops.lane_mask(b, b.sub(I64(c), ch), lanes)
+                mask = mask_of(b, ch)
                 b.store(const(ity, 0), arg)
 
                 def visit(b, valid, coords, kf, take):
@@ -246,10 +252,11 @@ def emit_max_pool_grad(module, name, geo, dtype):
                     with b.if_then(valid):
                         hit = b.and_(b.icmp_signed("==", best_k, splat(b, kf, lanes)), mask)
                         ptr = byte_offset(b, dx, _in_offset(b, geo, n, coords, ch), dtype)
-                        cur = loops.masked_load(b, ptr, dtype, mask, lanes)
                         add = b.select(hit, g, const(vty, 0))
-                        loops.masked_store(b, b.fadd(cur, add) if dtypes.is_float(dtype)
-                                           else b.add(cur, add), ptr, dtype, mask, lanes)
+                        if not tiling:
+                            cur = loops.masked_load(b, ptr, dtype, mask, lanes)
+                            add = b.fadd(cur, add) if dtypes.is_float(dtype) else b.add(cur, add)
+                        loops.masked_store(b, add, ptr, dtype, mask, lanes)
     loops.define_kernel(module, name, body, work >= parallel.MIN_PARALLEL_WORK)
 
 

@@ -87,9 +87,11 @@ class OutputRing:
     Allocating them one by one costs more than a tiny graph's whole native run (np.empty
     plus reading `.ctypes.data`, ~1 us per array), so the ring carves `depth` calls' worth
     of outputs out of one chunk whose address is read once. `take()` gives the next call's
-    output views and their addresses (plain integer arithmetic); when the chunk is used up
-    a new one is allocated, and the old one lives on only as long as the caller keeps one
-    of its results (at most `CHUNK_BYTES`). Each output starts on a 64-byte boundary.
+    output views and writes their addresses into the executable's pointer table (plain
+    integer arithmetic); when the chunk is used up a new one is allocated, and the old one
+    lives on only as long as the caller keeps one of its results (at most `CHUNK_BYTES`).
+    No slot is ever handed out twice, so a kept result never changes. Each output starts on
+    a 64-byte boundary.
 
         ring = OutputRing.for_outputs([((1, 1), "float32")], table, slots)  # None: too big
         arrays = ring.take()            # and table[slots[j]] now holds arrays[j]'s address

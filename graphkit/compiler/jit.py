@@ -28,6 +28,13 @@ a GradientTape is recording (so the tape sees every op), inside a state scope su
 stateless call (whose variable values are not the variables' own), inside another
 trace (it is then inlined into the outer graph), and while `gk.debugging`'s check numerics
 is on (only eager ops can name the first op that made a NaN or an Inf).
+
+Per-call cost matters for small graphs (a batch of one through a few Dense layers runs in
+well under a microsecond of native code). A call whose arguments are all positional arrays
+or Tensors, with nothing static, is keyed by floatx and their shapes and dtypes alone and
+goes straight to the entry's `stages.CallPlan`; staleness is a flag set by weakref
+callbacks. The backend binds arrays by identity (weights come back as the same objects)
+and takes small outputs from an `executable.OutputRing`.
 """
 import functools
 import logging

@@ -124,7 +124,6 @@ class CallPlan:
         self._reads = tuple(weakref.ref(v, self._forget) for v in info.var_reads)
         self._writes = tuple(weakref.ref(v, self._forget) for v in info.var_writes)
         self._run = executable.run
-        self._n_user = len(info.out_leaves)
         # out_leaves: ("graph", i) read output i; ("static", value) a Python value.
         self._graph_outs = tuple(ref if kind == "graph" else None
                                  for kind, ref in info.out_leaves)
@@ -134,6 +133,7 @@ class CallPlan:
         self._single = (not tree.is_nested(info.out_tree) and len(info.out_leaves) == 1
                         and info.out_leaves[0][0] == "graph")
         self._inference = self._single and not self._writes
+        self._out0 = self._graph_outs[0] if self._single else None
         self.alive = True
 
     def _forget(self, _ref):
@@ -154,24 +154,21 @@ class CallPlan:
             inputs = [a._array if type(a) is Tensor else a for a in args]
         if not self._inference:
             return self._finish(inputs)
-        # inference (no variable writes, one output): the whole call, inline
+        # inference (no variable writes, one output): the whole call inline, new_tensor too
         inputs += [ref()._value._array for ref in self._reads]
         t = _object_new(Tensor)
-        t._array = self._run(inputs)[self._graph_outs[0]]
+        t._array = self._run(inputs)[self._out0]
         t._keras_mask = None
         return t
 
     def _finish(self, inputs):
         inputs += [ref()._value._array for ref in self._reads]
         outs = self._run(inputs)
-        if self._writes:
-            for ref, value in zip(self._writes, outs[self._n_user:]):
+        if self._writes:  # the graph's last outputs are the variables' new values
+            for ref, value in zip(self._writes, outs[len(outs) - len(self._writes):]):
                 ref().assign(new_tensor(value))
         if self._single:
-            t = _object_new(Tensor)
-            t._array = outs[self._graph_outs[0]]
-            t._keras_mask = None
-            return t
+            return new_tensor(outs[self._graph_outs[0]])
         leaves = [new_tensor(outs[g]) if g is not None else s
                   for g, s in zip(self._graph_outs, self._static_outs)]
         return tree.pack_sequence_as(self._out_tree, leaves)

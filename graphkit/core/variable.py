@@ -63,7 +63,7 @@ class Variable(OperatorMixin):
             v = self._value
         if self.autocast:
             cast_to = scopes.autocast_dtype()
-            if cast_to is not None and dtypes.is_float(self.dtype) and cast_to != self.dtype:
+            if cast_to is not None and cast_to != self.dtype and dtypes.is_float(self.dtype):
                 v = _o().cast(v, cast_to)
         if primitive.ACTIVE_TAPES:
             for tape in primitive.ACTIVE_TAPES:
@@ -114,11 +114,11 @@ class Variable(OperatorMixin):
 
     # -- writes -----------------------------------------------------------------------------
     def assign(self, value):
-        value = _o().convert_to_tensor(value, dtype=self.dtype)
-        if tuple(value.shape) != tuple(self.shape) and None not in value.shape:
-            raise ValueError(
-                f"Variable '{self.path}': cannot assign a value of shape {tuple(value.shape)} "
-                f"to a variable of shape {tuple(self.shape)}")
+        current = self._value._array
+        # A Tensor of the variable's dtype and shape (the common eager case) needs no check.
+        if not (type(value) is Tensor and value._array.dtype == current.dtype
+                and value._array.shape == current.shape):
+            value = self._checked_new_value(value)
         scope = scopes.current_state_scope()
         if scope is not None and scope.assign(self, value):
             return value
@@ -127,6 +127,14 @@ class Variable(OperatorMixin):
                 f"Variable '{self.path}': cannot assign a symbolic value outside a trace "
                 f"(received {type(value).__name__})")
         self._value = value
+        return value
+
+    def _checked_new_value(self, value):
+        value = _o().convert_to_tensor(value, dtype=self.dtype)
+        if tuple(value.shape) != tuple(self.shape) and None not in value.shape:
+            raise ValueError(
+                f"Variable '{self.path}': cannot assign a value of shape {tuple(value.shape)} "
+                f"to a variable of shape {tuple(self.shape)}")
         return value
 
     def assign_add(self, delta):

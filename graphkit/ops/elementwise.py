@@ -509,6 +509,11 @@ def _where_kernel(c, a, b):
     mask = c.astype(uint)
     np.negative(mask, out=mask)  # 1 -> all bits set, 0 -> none
     a_bits, b_bits = a.view(uint), b.view(uint)
+    if b.ndim == 0 and not b_bits and a.shape == np.broadcast_shapes(c.shape, a.shape):
+        # where(c, a, 0), as in relu's gradient: one pass, and into the mask's memory
+        # when it has the output's shape.
+        out = mask if mask.shape == a.shape else None
+        return np.bitwise_and(a_bits, mask, out=out).view(a.dtype)
     if c.shape == a.shape == b.shape:
         bits = np.bitwise_xor(a_bits, b_bits)
         bits &= mask

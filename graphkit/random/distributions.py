@@ -2,8 +2,12 @@
 
 Everything here is ordinary ops on top of the `random_bits` and `bits_to_unit_float`
 primitives, so a trace records it and compiled code recomputes the same numbers. Uniforms
-are exact (integer shifts and power-of-two scalings); normals go through log/sqrt/cos, so
-compiled results match eager ones to the accuracy of those functions.
+are exact (integer shifts and power-of-two scalings). Normals go through log/sqrt/cos, whose
+NumPy and compiled implementations may differ in the last ulp; for float32 and float16
+samples that math runs in float64 and is rounded once, so eager and compiled samples are
+bit-identical unless a float64 result lands within a few float64 ulps of a float32
+rounding boundary (odds about 1e-8 per sample). float64 samples agree to the math
+library's ulp bounds.
 """
 import math
 
@@ -30,6 +34,11 @@ def _float_dtype(dtype, op):
 def _compute_dtype(dtype):
     """float16 samples are computed in float32: 11 random bits would cut the tails short."""
     return "float32" if dtype == "float16" else dtype
+
+
+def _transcendental_dtype(dtype):
+    """Where log/cos/erfinv run: float64, so that rounding hides last-ulp differences."""
+    return "float64" if dtype in ("float16", "float32") else dtype
 
 
 def _affine(x, scale, shift, dtype):
@@ -67,9 +76,11 @@ def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
 def _standard_normal(key, shape, dtype):
     """Box-Muller on two uniforms per sample: sqrt(-2 log u1) * cos(2 pi u2)."""
     unit = bits_to_unit_float(random_bits(key, (2,) + shape), dtype)
+    unit = ops.cast(unit, _transcendental_dtype(dtype))  # exact: same uniforms as before
     u1 = ops.subtract(1.0, unit[0])  # (0, 1]: log never sees 0
     radius = ops.sqrt(ops.multiply(ops.log(u1), -2.0))
-    return ops.multiply(radius, ops.cos(ops.multiply(unit[1], 2.0 * math.pi)))
+    z = ops.multiply(radius, ops.cos(ops.multiply(unit[1], 2.0 * math.pi)))
+    return ops.cast(z, dtype)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
@@ -99,7 +110,10 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     dtype = _float_dtype(dtype, "truncated_normal")
     shape = _shape(shape, "truncated_normal")
     key = draw_key(seed, "gk.random.truncated_normal")
-    unit = bits_to_unit_float(random_bits(key, shape), _compute_dtype(dtype))
+    compute = _compute_dtype(dtype)
+    unit = bits_to_unit_float(random_bits(key, shape), compute)
+    unit = ops.cast(unit, _transcendental_dtype(compute))
     x = ops.multiply(ops.subtract(ops.multiply(unit, 2.0), 1.0), _ERF_OF_SQRT2)
     z = ops.clip(ops.multiply(_erfinv_central(x), math.sqrt(2.0)), -2.0, 2.0)
+    z = ops.cast(z, compute)
     return _affine(z, stddev, mean, dtype)

@@ -55,6 +55,9 @@ def standardize_array(x, name="x"):
     """NumPy form of one leaf; floats become floatx."""
     if x is None:
         return None
+    if type(x) is np.ndarray and (x.dtype.kind in "biu" or (
+            x.dtype.kind == "f" and x.dtype.name == config.floatx())):
+        return x  # the common case of every step, decided without the checks below
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     array = np.asarray(x)

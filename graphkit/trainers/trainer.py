@@ -853,6 +853,8 @@ def _to_tensors(structure):
     def convert(a):
         if a is None or hasattr(type(a), "_bind_priority"):
             return a
+        if type(a) is np.ndarray and data_module.standardize_array(a) is a:
+            return Tensor(a)  # already standard: what convert_to_tensor would make of it
         return ops.convert_to_tensor(data_module.standardize_array(a))
     return tree.map_structure(convert, structure)
 
@@ -871,7 +873,8 @@ def _pythonify(logs, order=()):
     keys = [k for k in order if k in logs] + [k for k in logs if k not in order]
     out = {}
     for k in keys:
-        a = np.asarray(logs[k])
+        v = logs[k]
+        a = v._array if type(v) is Tensor else np.asarray(v)
         out[k] = a.item() if a.ndim == 0 else a
     return out
 

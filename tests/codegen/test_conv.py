@@ -110,7 +110,7 @@ def test_conv_product_and_epilogue_both_leave_the_kernel():
 
 
 GRADS = ["2d_valid", "2d_same_stride2", "2d_dilated_same", "1d_same_stride2", "3d_same",
-         "pointwise_stride2"]
+         "pointwise_stride2", "chunks"]
 
 
 @pytest.mark.parametrize("case", GRADS)
@@ -173,3 +173,84 @@ def test_winograd_is_chosen_for_the_big_3x3_cases():
         out = nn._conv_kernel(f32(*xs), f32(*ws), strides, pad, dilation, 1).shape
         geo = cv.windows(xs[1:-1], out[1:-1], ws[:-2], strides, dilation, pad, xs[0], xs[-1])
         assert cv._winograd_ok(geo, "float32", ws[-1]) == case.startswith("winograd")
+
+
+# (x shape, kernel shape (*window, Cin // groups, Cout), strides, padding)
+GROUPED = {
+    "depthwise": ((2, 9, 8, 20), (3, 3, 1, 20), (1, 1), "same"),
+    "depthwise_multiplier": ((2, 9, 8, 6), (3, 3, 1, 18), (2, 2), "same"),
+    "groups_wide": ((2, 7, 7, 8), (3, 3, 4, 64), (1, 1), "valid"),   # 2 groups of 32 outputs
+    "groups_1d": ((3, 12, 6), (3, 2, 9), (1,), "same"),               # 3 groups
+}
+
+
+@pytest.mark.parametrize("case", list(GROUPED))
+def test_grouped_conv_matches_eager(case):
+    xs, ws, strides, padding = GROUPED[case]
+    x, w, bias = f32(*xs), f32(*ws), f32(ws[-1])
+    groups = xs[-1] // ws[-2]
+    dilation = (1,) * len(strides)
+    pad = pads(xs[1:-1], ws[:-2], strides, dilation, padding)
+
+    def fn(x, w, bias):
+        y = bind(nn.CONV, x, w, strides=strides, padding=pad, dilation=dilation, groups=groups)
+        return ops.relu(y + bias)
+    got, = compiled(fn, x, w, bias)
+    xd, wd, bd = f64(x, w, bias)
+    assert_close(got, np.maximum(nn._conv_kernel(xd, wd, strides, pad, dilation, groups) + bd, 0))
+
+
+def test_depthwise_conv_op():
+    x, k = f32(2, 8, 8, 5), f32(3, 3, 5, 2)   # depth multiplier 2
+    want = np.asarray(ops.depthwise_conv(x, k, padding="same"))
+    got, = compiled(lambda x, k: ops.depthwise_conv(x, k, padding="same"), x, k)
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize("case", list(GROUPED))
+def test_grouped_conv_grads_match_eager(case):
+    xs, ws, strides, padding = GROUPED[case]
+    x, w = f32(*xs), f32(*ws)
+    groups = xs[-1] // ws[-2]
+    dilation = (1,) * len(strides)
+    pad = pads(xs[1:-1], ws[:-2], strides, dilation, padding)
+    attrs = dict(strides=strides, padding=pad, dilation=dilation, groups=groups)
+    ct = f32(*nn._conv_kernel(x, w, **attrs).shape)
+
+    def fn(x, w, ct):
+        return (bind(nn.CONV_INPUT_GRAD, ct, w, input_spatial=tuple(xs[1:-1]), **attrs),
+                bind(nn.CONV_FILTER_GRAD, x, ct, kernel_spatial=tuple(ws[:-2]), **attrs))
+    got_dx, got_dw = compiled(fn, x, w, ct)
+    xd, wd, cd = f64(x, w, ct)
+    assert_close(got_dx, nn._conv_input_grad_kernel(cd, wd, tuple(xs[1:-1]), **attrs))
+    assert_close(got_dw, nn._conv_filter_grad_kernel(xd, cd, tuple(ws[:-2]), **attrs))
+
+
+def test_float64_conv_and_grads():
+    x, w = RNG.standard_normal((2, 7, 6, 3)), RNG.standard_normal((3, 2, 3, 5))
+    pad = pads((7, 6), (3, 2), (1, 2), (1, 1), "same")
+    attrs = dict(strides=(1, 2), padding=pad, dilation=(1, 1), groups=1)
+    ct = RNG.standard_normal(nn._conv_kernel(x, w, **attrs).shape)
+
+    def fn(x, w, ct):
+        return (bind(nn.CONV, x, w, **attrs),
+                bind(nn.CONV_INPUT_GRAD, ct, w, input_spatial=(7, 6), **attrs),
+                bind(nn.CONV_FILTER_GRAD, x, ct, kernel_spatial=(3, 2), **attrs))
+    got = compiled(fn, x, w, ct)
+    want = [nn._conv_kernel(x, w, **attrs), nn._conv_input_grad_kernel(ct, w, (7, 6), **attrs),
+            nn._conv_filter_grad_kernel(x, ct, (3, 2), **attrs)]
+    for g, r in zip(got, want):
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12)
+
+
+def test_input_grad_of_images_too_big_for_a_chunk(monkeypatch):
+    """The fallback for huge images: one whole patch matrix in scratch, then col2im."""
+    from graphkit.codegen import conv as cv
+    monkeypatch.setattr(cv, "INPUT_GRAD_CHUNK_BYTES", 0)
+    w, ct = f32(3, 3, 3, 4), f32(2, 5, 6, 4)
+    attrs = dict(strides=(2, 1), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
+    got, = compiled(lambda ct, w: bind(nn.CONV_INPUT_GRAD, ct, w, input_spatial=(9, 6),
+                                       **attrs), ct, w)
+    cd, wd = f64(ct, w)
+    assert_close(got, nn._conv_input_grad_kernel(cd, wd, (9, 6), **attrs))

@@ -92,3 +92,27 @@ def test_entry_for_another_key_is_rejected():
 def test_key_depends_on_target_and_source():
     assert disk_cache.cache_key("a") != disk_cache.cache_key("b")
     assert len(disk_cache.cache_key("a")) == 64
+
+
+def test_a_unit_keeps_its_layout_next_to_its_code():
+    from graphkit.codegen.build import build_unit, link_object, load_unit
+    m, layout = _module(4004), {"segments": [["native", "plus"]], "scratch": [[[2, 3], "float32"]]}
+    source = "unit source 4004"
+    assert load_unit(source) is None
+    before = pipeline.counters()
+    assert _plus(build_unit(m, ["plus"], "u", source, layout))(1) == 4005
+    loaded_layout, obj = load_unit(source)
+    assert loaded_layout == layout
+    assert _plus(link_object(obj, ["plus"]))(2) == 4006
+    assert pipeline.counters()["codegen"] == before["codegen"] + 1
+
+
+def test_a_unit_with_a_foreign_payload_is_rejected_and_rewritten():
+    from graphkit.codegen.build import _unit_key, build_unit, load_unit
+    source = "unit source 5005"
+    disk_cache.store(_unit_key(source), b"a valid entry, but not a unit")
+    rejected = disk_cache.STATS["rejected"]
+    assert load_unit(source) is None
+    assert disk_cache.STATS["rejected"] == rejected + 1
+    build_unit(_module(5005), ["plus"], "u", source, {"k": 1})
+    assert load_unit(source)[0] == {"k": 1}

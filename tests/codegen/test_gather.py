@@ -150,3 +150,14 @@ def test_embedding_gradient_compiles_with_no_interpreted_kernel():
     np.add.at(want, ids, d)
     np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loss, np.tanh(emb @ w).sum(), rtol=1e-5)
+
+
+def test_value_and_grad_of_a_take_through_its_table_argument():
+    table = data((9, 4), "float32")
+    ids = np.array([8, -1, 0, 8], np.int64)
+    loss_fn = gk.value_and_grad(lambda t, i: ops.sum(ops.square(ops.take(t, i, axis=0))))
+    loss, grad = native(loss_fn, table, ids)
+    want = np.zeros((9, 4), np.float32)
+    np.add.at(want, ids, 2 * table[ids])
+    np.testing.assert_allclose(grad, want, rtol=1e-6)
+    np.testing.assert_allclose(loss, np.sum(table[ids] ** 2), rtol=1e-6)

@@ -64,6 +64,7 @@ def test_transpose(shape, perm, dtype):
     (slice(1, None), slice(None, None, -2), slice(1, 4)),
     (slice(None, None, 3), slice(2, 3), slice(None, None, -1)),
     (slice(0, 1), slice(None), slice(1, 5, 2)),
+    (slice(1, 2), slice(2, 3), slice(4, 5)),                     # a single element
 ])
 def test_slice_with_steps_and_negative_steps(key):
     x = data((3, 4, 5), "float32")

@@ -143,3 +143,26 @@ def test_unsupported_dtype_is_named():
     from llvmlite import ir
     with pytest.raises(ValueError, match="int32"):
         emit_matmul(ir.Module(), "mm_int", MatmulShape(2, 2, 2, dtype="int32"))
+
+
+def test_a_split_kernel_run_serially_stays_in_its_workspace():
+    """With the pool stopped (or busy with another Python thread) a kernel planned for two
+    threads runs as one task over the whole range: it must pack no more B than one thread's
+    workspace slot holds, and still compute everything."""
+    from graphkit.codegen import parallel
+    shape = MatmulShape(20, 300, 200)
+    fns, specs = compile_kernels({"split2": lambda m, n: emit_matmul(m, n, shape, threads=2,
+                                                                     parallel_ok=True)})
+    assert specs["split2"].split == "n" and specs["split2"].threads == 2
+    a, b, _, _ = operands(shape)
+    ws_bytes = specs["split2"].workspace_bytes
+    ws = workspace(ws_bytes + 256)
+    ws[:] = 0xCD
+    c = np.full((20, 200), np.nan, np.float32)
+    parallel.stop()
+    try:
+        call(fns["split2"], [a, b, c, ws[:ws_bytes]])
+    finally:
+        parallel.restart()
+    assert (ws[ws_bytes:] == 0xCD).all()
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)

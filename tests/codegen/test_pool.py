@@ -23,6 +23,7 @@ def _no_fallback(monkeypatch):
 # (x shape, window, strides, padding); C = 19 and 33 leave masked channel tails
 CASES = {
     "2d_valid": ((2, 8, 9, 19), (2, 2), (2, 2), "valid"),
+    "2d_tiled": ((3, 8, 6, 16), (2, 3), (2, 3), "valid"),   # windows cover x exactly
     "2d_same_overlap": ((2, 7, 9, 5), (3, 3), (2, 1), "same"),
     "1d_same": ((3, 11, 33), (4,), (3,), "same"),
     "3d_valid": ((2, 5, 4, 6, 3), (2, 2, 3), (1, 2, 2), "valid"),

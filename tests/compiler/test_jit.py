@@ -317,3 +317,19 @@ def test_fast_path_entry_is_stale_once_its_variables_are_gone(caplog):
         got = jf(x)
     np.testing.assert_allclose(got.numpy(), holder["model"](x).numpy(), rtol=1e-5, atol=1e-6)
     assert jf.cache_info()["traces"] == 2 and "no longer exists" in caplog.text
+
+
+def test_variable_writes_next_to_static_outputs(backend):
+    """Static (Python) output leaves take no graph output: the variables' new values are
+    still the right outputs."""
+    def step(v, x):
+        v.assign(v + x)
+        return {"label": "step", "total": ops.sum(v.value), "none": None}
+
+    v = gk.Variable(np.zeros(3, np.float32), name="acc")
+    jstep = gk.jit(step, backend=backend)
+    for k in range(1, 4):
+        out = jstep(v, np.ones(3, np.float32))
+        assert out["label"] == "step" and out["none"] is None
+        np.testing.assert_allclose(v.numpy(), [k, k, k])
+        np.testing.assert_allclose(out["total"].numpy(), 3.0 * k)

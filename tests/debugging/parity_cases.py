@@ -38,6 +38,7 @@ alone, so the failure names the op that causes it.
 """
 import functools
 import math
+import types
 
 import numpy as np
 
@@ -570,7 +571,6 @@ def op_case(case_id):
 
 
 def public_op_names():
-    import types
     return sorted(n for n in dir(gk.ops) if not n.startswith("_") and n not in NOT_OPS
                   and not isinstance(getattr(gk.ops, n), types.ModuleType))
 

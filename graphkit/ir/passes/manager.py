@@ -37,8 +37,10 @@ def get_pass(name):
 def parse_pipeline(spec):
     names = [p.strip() for p in spec.split(",")] if isinstance(spec, str) else list(spec)
     names = [n for n in names if n]
-    for n in names:
-        get_pass(n)  # unknown names fail before anything runs
+    for n in names:  # unknown names fail before anything runs (nothing imported yet)
+        if n not in PASSES:
+            from graphkit.errors import unknown_identifier
+            raise unknown_identifier("pass", n, PASSES)
     return names
 
 
@@ -78,8 +80,7 @@ def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=N
     stages = [(input_stage, str(graph))] if keep_text else []
     key = None
     if cache and keep_text and not dumping and _cacheable(names):
-        key = pipeline_cache.pipeline_key(stages[0][1], names, [get_pass(n) for n in names],
-                                          graph.annotations)
+        key = pipeline_cache.pipeline_key(stages[0][1], names, graph.annotations)
         hit = pipeline_cache.load(key)
         if hit is not None and len(hit["passes"]) == len(names):
             return _from_cache(graph, names, stages, hit, verify_each)

@@ -1,6 +1,6 @@
 """The pass pipeline's results on disk, so that a warm process runs no passes.
 
-    key = pipeline_key(input_text, names, pass_functions, annotations)
+    key = pipeline_key(input_text, names, annotations)
     hit = load(key)            # {"stages": [[name, text], ...], "passes": [records]} or None
     store(key, stages, records)
 
@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 
 from graphkit import config
 from graphkit.ir import disk_entries
@@ -50,9 +51,20 @@ def _canonical(value):
     return repr(value)
 
 
-def pipeline_key(input_text, names, pass_functions, annotations):
-    passes = [f"{name}={fn.__module__}.{fn.__qualname__}"
-              for name, fn in zip(names, pass_functions)]
+def _pass_identity(name):
+    """Which function runs pass `name`. A pass module not imported yet runs its own `run`
+    (whose source the digest covers); one imported may have had `run` replaced (a test's
+    monkeypatch), and the replacement must not be served the original's results. Not
+    importing the passes here keeps a warm process from loading them at all."""
+    module = sys.modules.get(f"graphkit.ir.passes.{name}")
+    fn = getattr(module, "run", None) if module is not None else None
+    if fn is None:
+        return f"graphkit.ir.passes.{name}.run"
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def pipeline_key(input_text, names, annotations):
+    passes = [f"{name}={_pass_identity(name)}" for name in names]
     notes = [f"{k}={_canonical(v)}" for k, v in sorted(annotations.items())]
     return disk_entries.digest_key([f"graphkit pipeline cache {FORMAT}", sources_digest(),
                                     ",".join(passes), "\n".join(notes), input_text])

@@ -86,6 +86,33 @@ class _Cell(Layer):
     def _apply(x, mask):
         return x if mask is None else ops.multiply(x, mask)
 
+    def _input_bias(self):
+        return self.bias
+
+    def project_inputs(self, inputs, dropout_mask=None):
+        """`inputs @ kernel + input bias`: the part of a step that does not read the state.
+
+        `inputs` is one step `(batch, input_dim)` or a whole sequence `(batch, steps,
+        input_dim)`. The RNN layers project the whole sequence with one matmul before the
+        loop, so the unrolled steps hold only the recurrent matmul: half the matmuls, and
+        one large GEMM instead of `steps` thin ones (faster, and quicker to compile)."""
+        if inputs.ndim == 3:
+            if dropout_mask is not None:  # one mask for every step, as Keras
+                dropout_mask = ops.expand_dims(dropout_mask, 1)
+            x = self._apply(inputs, dropout_mask)
+            steps = inputs.shape[1]
+            flat = ops.matmul(ops.reshape(x, (-1, inputs.shape[-1])), self.kernel)
+            x = ops.reshape(flat, (-1, steps, flat.shape[-1]))
+        else:
+            x = ops.matmul(self._apply(inputs, dropout_mask), self.kernel)
+        bias = self._input_bias()
+        return x if bias is None else ops.add(x, bias)
+
+    def call(self, inputs, states, dropout_masks=(None, None)):
+        """One step from raw inputs: `step(project_inputs(inputs), states)`."""
+        return self.step(self.project_inputs(inputs, dropout_masks[0]), states,
+                         dropout_masks[1])
+
     def _split(self, z, n):
         return [z[..., i * self.units:(i + 1) * self.units] for i in range(n)]
 
@@ -111,12 +138,9 @@ class _Cell(Layer):
 class SimpleRNNCell(_Cell):
     """h_t = activation(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)."""
 
-    def call(self, inputs, states, dropout_masks=(None, None)):
-        x = ops.matmul(self._apply(inputs, dropout_masks[0]), self.kernel)
-        if self.bias is not None:
-            x = ops.add(x, self.bias)
-        h_prev = self._apply(states[0], dropout_masks[1])
-        h = self.activation(ops.add(x, ops.matmul(h_prev, self.recurrent_kernel)))
+    def step(self, projected, states, recurrent_mask=None):
+        h_prev = self._apply(states[0], recurrent_mask)
+        h = self.activation(ops.add(projected, ops.matmul(h_prev, self.recurrent_kernel)))
         return h, [h]
 
     def get_config(self):
@@ -150,12 +174,10 @@ class LSTMCell(_Cell):
                                     base((2 * units,), dtype=dtype)])
         return forget_gate_ones
 
-    def call(self, inputs, states, dropout_masks=(None, None)):
+    def step(self, projected, states, recurrent_mask=None):
         h_prev, c_prev = states
-        z = ops.add(ops.matmul(self._apply(inputs, dropout_masks[0]), self.kernel),
-                    ops.matmul(self._apply(h_prev, dropout_masks[1]), self.recurrent_kernel))
-        if self.bias is not None:
-            z = ops.add(z, self.bias)
+        z = ops.add(projected,
+                    ops.matmul(self._apply(h_prev, recurrent_mask), self.recurrent_kernel))
         zi, zf, zc, zo = self._split(z, 4)
         i, f, o = (self.recurrent_activation(g) for g in (zi, zf, zo))
         c = ops.add(ops.multiply(f, c_prev), ops.multiply(i, self.activation(zc)))
@@ -186,19 +208,16 @@ class GRUCell(_Cell):
         n = 3 * self.units
         return (2, n) if self.reset_after else (n,)
 
-    def call(self, inputs, states, dropout_masks=(None, None)):
+    def _input_bias(self):
+        if self.bias is None or not self.reset_after:
+            return self.bias
+        return self.bias[0]
+
+    def step(self, projected, states, recurrent_mask=None):
         h_prev = states[0]
-        input_bias = recurrent_bias = None
-        if self.bias is not None:
-            if self.reset_after:
-                input_bias, recurrent_bias = self.bias[0], self.bias[1]
-            else:
-                input_bias = self.bias
-        x = ops.matmul(self._apply(inputs, dropout_masks[0]), self.kernel)
-        if input_bias is not None:
-            x = ops.add(x, input_bias)
-        xz, xr, xh = self._split(x, 3)
-        h_in = self._apply(h_prev, dropout_masks[1])
+        recurrent_bias = self.bias[1] if self.bias is not None and self.reset_after else None
+        xz, xr, xh = self._split(projected, 3)
+        h_in = self._apply(h_prev, recurrent_mask)
         u = self.units
         if self.reset_after:
             rec = ops.matmul(h_in, self.recurrent_kernel)

@@ -68,11 +68,13 @@ class _RNN(Layer):
                              f"{tuple(sequences.shape)}")
         states = self._initial_states(sequences, initial_state)
         dropout_masks = self.cell.dropout_masks(sequences[:, 0, :], states[0], training)
+        projected = self.cell.project_inputs(sequences, dropout_masks[0])
         output = ops.zeros_like(states[0])
         outputs = []
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         for t in order:
-            step_out, new_states = self.cell.call(sequences[:, t, :], states, dropout_masks)
+            step_out, new_states = self.cell.step(projected[:, t, :], states,
+                                                  dropout_masks[1])
             if mask is None:
                 output, states = step_out, new_states
             else:

@@ -1,0 +1,65 @@
+"""Adam's eager NumPy update (used when no tape or trace is active) against its ops form
+(which runs under a GradientTape), and the in-place update of donated arrays."""
+import numpy as np
+
+import graphkit as gk
+from graphkit.core import scopes
+
+RNG = np.random.default_rng(3)
+W0 = RNG.normal(size=(5, 4)).astype("float32")
+B0 = RNG.normal(size=(4,)).astype("float32")
+GRADS = [(RNG.normal(size=(5, 4)).astype("float32"), RNG.normal(size=(4,)).astype("float32"))
+         for _ in range(3)]
+
+
+def run(force_ops_path, **adam_kwargs):
+    w, b = gk.Variable(W0, name="w"), gk.Variable(B0, name="b")
+    opt = gk.optimizers.Adam(learning_rate=0.01, **adam_kwargs)
+    for gw, gb in GRADS:
+        grads = [(gk.ops.convert_to_tensor(gw), w), (gk.ops.convert_to_tensor(gb), b)]
+        if force_ops_path:
+            with gk.GradientTape():    # an active tape: the update must run on ops
+                opt.apply_gradients(grads)
+        else:
+            opt.apply_gradients(grads)
+    return [w.numpy(), b.numpy()] + [v.numpy() for v in opt.variables[2:]]
+
+
+def test_eager_path_matches_the_ops_path():
+    for got, want in zip(run(False), run(True)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_eager_path_matches_the_ops_path_with_weight_decay_and_clipping():
+    kwargs = {"weight_decay": 0.1, "clipnorm": 0.5}
+    for got, want in zip(run(False, **kwargs), run(True, **kwargs)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_arrays_are_overwritten_only_when_donated():
+    w = gk.Variable(W0, name="w")
+    opt = gk.optimizers.Adam(learning_rate=0.01)
+    opt.build([w])
+    held = w.numpy()                                   # someone holds the old value
+    opt.apply_gradients([(gk.ops.convert_to_tensor(GRADS[0][0]), w)])
+    np.testing.assert_array_equal(held, W0)            # not donated: a new array
+    assert w.numpy() is not held
+    arrays = [w.numpy()] + [v.numpy() for v in opt.variables]
+    before = [a.copy() for a in arrays]
+    with scopes.donated(arrays):
+        opt.apply_gradients([(gk.ops.convert_to_tensor(GRADS[1][0]), w)])
+    assert w.numpy() is arrays[0]                      # donated: updated in place
+    assert not np.array_equal(arrays[0], before[0])
+
+
+def test_eager_training_leaves_arrays_the_user_holds_alone():
+    model = gk.Sequential([gk.Input((5,)), gk.layers.Dense(4)])
+    model.compile(optimizer=gk.optimizers.Adam(0.01), loss="mse", run_eagerly=True)
+    kernel = model.layers[0].kernel
+    held = kernel.numpy()
+    snapshot = held.copy()
+    x, y = RNG.normal(size=(8, 5)).astype("float32"), RNG.normal(size=(8, 4)).astype("float32")
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    np.testing.assert_array_equal(held, snapshot)
+    assert not np.array_equal(kernel.numpy(), snapshot)
