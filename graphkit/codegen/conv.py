@@ -246,20 +246,6 @@ def emit_im2col_rows(module, fname, geo, dtype):
     return fn
 
 
-def emit_im2col(module, name, geo, dtype):
-    """Kernel `name(args = [x, cols])`: the whole patch matrix, rows split across threads."""
-    rows_fn = emit_im2col_rows(module, f"{name}.rows", geo, dtype)
-    work = geo.out_rows * geo.patch_cols * dtypes.itemsize(dtype)
-    par = work >= parallel.MIN_PARALLEL_WORK
-
-    def body(b, args, tid, nth):
-        x, cols = loops.arg_pointer(b, args, 0), loops.arg_pointer(b, args, 1)
-        r0, r1 = parallel.split_range(b, tid, nth, I64(geo.out_rows))
-        dst = byte_offset(b, cols, b.mul(r0, I64(geo.patch_cols)), dtype)
-        b.call(rows_fn, [x, dst, r0, r1])
-    loops.define_kernel(module, name, body, par)
-
-
 def _contiguous(shape):
     return Operand(tuple(shape), "float32").element_strides()
 

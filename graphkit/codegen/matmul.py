@@ -106,8 +106,9 @@ class _Tiling:
     """The register tile and the packing of one GEMM.
 
     The tile is MR x NR accumulators, NR = nv vectors: two vectors wide (8 x 32 floats with
-    AVX-512) unless N fits one vector, where a one-vector tile of 2*MR rows keeps the same 16
-    accumulators busy instead of computing mostly padding columns; never more rows than M.
+    AVX-512) unless N fits one vector, where a one-vector tile of 2*MR rows (MR without
+    AVX-512's 32 registers) keeps the accumulators busy instead of computing mostly padding
+    columns; never more rows than M.
     A is read in place when its K dimension is contiguous (each of the tile's rows is one
     sequential stream; a packed copy would cost a scalar pass over A per thread). B is read
     in place only when it is row-major and A is one tile tall (tiny M, e.g. a batch of one):
@@ -127,7 +128,9 @@ class _Tiling:
 def _plan(shape, lanes, threads, a_strides, b_strides):
     nv = 1 if shape.n <= lanes else 2
     nr = nv * lanes
-    mr = max(1, min(MR * (2 if nv == 1 else 1), shape.m))
+    # a one-vector tile has 2*MR rows with 32 vector registers (AVX-512), MR with 16
+    tall = 2 * MR if host_target().has_avx512 else MR
+    mr = max(1, min(tall if nv == 1 else MR, shape.m))
     panels_n = math.ceil(shape.n / nr)
     panels_m = math.ceil(shape.m / mr)
     split = "n" if (panels_n >= 2 * threads or shape.n >= shape.m) else "m"

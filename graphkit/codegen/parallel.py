@@ -14,12 +14,16 @@ runs `task(ctx, tid, n)` for every tid in [0, n) and returns when all are done. 
 are chunks claimed by whichever thread gets there first (the caller takes tid 0, woken
 workers the others, and the caller any chunk no worker has claimed by the time it is done),
 so a worker the scheduler has not run yet never holds the caller up. A task splits its own
-iteration range by (tid, n) (`split_range`). When the pool is not running, or is busy because another thread is
-in a parallel region (two Python threads calling compiled code at once), the task runs once
-as `task(ctx, 0, 1)`, which covers the whole range: the result never depends on the pool.
+iteration range by (tid, n) (`split_range`). When the pool is not running, or is busy
+because another thread is in a parallel region (two Python threads calling compiled code at
+once), the task runs once as `task(ctx, 0, 1)`, which covers the whole range: the result
+never depends on the pool.
 
-Workers spin (with `pause`) for about a millisecond after each task, so that the kernels of
-one step wake them at once, then sleep on a condition variable. The pool is stopped at exit
+Workers spin (with `pause`) for a short while after each task (~0.1 ms), so that the
+kernels of one step find them awake, then sleep on a condition variable. Longer spins cost
+more than they save now that the caller never waits for a sleeping worker: on a busy
+machine a spinning worker takes CPU time the caller needs (W3's median step was 1.5x
+jax.jit with 20000 spins, 1.04x with 2000, in the same loaded benchmark runs). The pool is stopped at exit
 (before LLVM unmaps its code) and forgotten in a forked child.
 
 GRAPHKIT_NUM_THREADS sets the thread count (default: the CPU count, at most 8).
@@ -35,7 +39,7 @@ from graphkit.codegen.llvm_types import I1, I8, I32, I64, PTR, VOID, intrinsic
 from graphkit.codegen.target import host_target
 
 MAX_THREADS = 8
-SPIN_ITERATIONS = 20000
+SPIN_ITERATIONS = 2000
 YIELD_EVERY = 1024  # pauses between sched_yield calls while the caller waits for workers
 # Below this many bytes touched (or flops) a kernel runs on one thread: the wake-up and the
 # split cost more than they save. Emitters compare their static work estimate to it.

@@ -12,7 +12,7 @@ import llvmlite.binding as llvm
 
 # Bump when the code generator changes in a way that changes the object code for the same
 # input (it invalidates every cached object).
-CODEGEN_VERSION = 3  # 3: GEMM reads A (B for tiny M) in place, narrow tiles, B packed in blocks
+CODEGEN_VERSION = 4  # 4: GEMM reads A (B for tiny M) in place, narrow tiles, B packed in blocks
 
 
 @functools.lru_cache(maxsize=None)

@@ -125,9 +125,9 @@ class JitFunction:
         self.static_argnames = _as_tuple(static_argnames, "static_argnames", str)
         self.static_argnums = _as_tuple(static_argnums, "static_argnums", int)
         self.donate_argnums = _as_tuple(donate_argnums, "donate_argnums", int)
-        if set(self.donate_argnums) & set(self.static_argnums):
-            raise ValueError(f"gk.jit: arguments {sorted(set(self.donate_argnums) & set(self.static_argnums))} "
-                             "cannot be both static and donated")
+        both = sorted(set(self.donate_argnums) & set(self.static_argnums))
+        if both:
+            raise ValueError(f"gk.jit: arguments {both} cannot be both static and donated")
         self.backend = backend
         self.pipeline = pipeline
         self._positional_names = cache_key.positional_names(fn)

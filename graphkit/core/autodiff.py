@@ -31,7 +31,7 @@ def backward(records, cotangents, needed=None):
                 continue
         needs = None
         if needed is not None:
-            needs = tuple(id(x) in needed for x in inputs)
+            needs = tuple([id(x) in needed for x in inputs])
         if needs is not None and getattr(prim, "grad_needs", False):
             in_cts = prim.grad(ct_arg, outputs, *inputs, needs=needs, **attrs)
         else:

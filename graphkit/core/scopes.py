@@ -8,15 +8,20 @@
 import contextlib
 import threading
 
-_local = threading.local()
+class _ScopeStacks(threading.local):
+    """Per thread, one stack per kind of scope (made when the thread first looks)."""
+
+    def __init__(self):
+        self.state = []
+        self.autocast = []
+        self.donated = []
+
+
+_local = _ScopeStacks()
 
 
 def _get(name):
-    s = getattr(_local, name, None)
-    if s is None:
-        s = []
-        setattr(_local, name, s)
-    return s
+    return getattr(_local, name)
 
 
 class StateScope:
@@ -60,7 +65,7 @@ class StatelessScope(StateScope):
 
 
 def current_state_scope():
-    s = _get("state")
+    s = _local.state  # read on every variable read: no helper call
     return s[-1] if s else None
 
 
@@ -76,7 +81,7 @@ def autocast(dtype):
 
 
 def autocast_dtype():
-    s = _get("autocast")
+    s = _local.autocast
     return s[-1] if s else None
 
 

@@ -651,9 +651,10 @@ class _StateBuffers:
     variable whose array is not the one recorded here (first step, `assign`, `set_weights`)
     gets a private copy first, so the step never writes into an array someone else holds.
     Two places sharing one array (a variable listed twice, outputs adopted twice) get
-    separate copies: two donated inputs must never share memory. After the step, `updated_in_place` tells when an output is the
-    variable's own array, already holding its new value; other outputs are assigned and
-    `adopt`ed (a fresh array from the executable belongs to nobody else).
+    separate copies: two donated inputs must never share memory. After the step,
+    `updated_in_place` tells when an output is the variable's own array, already holding
+    its new value; other outputs are assigned and `adopt`ed (a fresh array from the
+    executable belongs to nobody else).
     """
 
     def __init__(self):

@@ -95,3 +95,21 @@ def test_pooling_layers_channels_first():
     got_m, got_a = compiled(lambda x: (mp(x), ap(x)), x)
     np.testing.assert_array_equal(got_m, np.asarray(mp(x)))
     assert_close(got_a, np.asarray(ap(x)))
+
+
+def test_float64_pools():
+    xs, a = _attrs("2d_same_overlap")
+    x = RNG.standard_normal(xs)
+    ct = RNG.standard_normal(nn._max_pool_kernel(x, **a).shape)
+
+    def fn(x, ct):
+        return (bind(nn.MAX_POOL, x, **a), bind(nn.AVG_POOL, x, **a),
+                bind(nn.MAX_POOL_GRAD, x, ct, **a),
+                bind(nn.AVG_POOL_GRAD, ct, input_spatial=tuple(xs[1:-1]), **a))
+    got = compiled(fn, x, ct)
+    want = [nn._max_pool_kernel(x, **a), nn._avg_pool_kernel(x, **a),
+            nn._max_pool_grad_kernel(x, ct, **a),
+            nn._avg_pool_grad_kernel(ct, tuple(xs[1:-1]), **a)]
+    for g, r in zip(got, want):
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, r, rtol=1e-13, atol=1e-13)

@@ -2,7 +2,8 @@
 from graphkit import ir
 from graphkit.ir.passes.memory_plan import plan
 
-ADAM_LIKE = '''graph @step(%w:f32[4,8] "w", %m:f32[4,8] "m", %v:f32[4,8] "v", %x:f32[2,4] "x", %g:f32[2,8] "g") {
+ADAM_LIKE = ('''graph @step(%w:f32[4,8] "w", %m:f32[4,8] "m", %v:f32[4,8] "v", '''
+             '''%x:f32[2,4] "x", %g:f32[2,8] "g") {
   %m2:f32[4,8], %v2:f32[4,8], %w2:f32[4,8] = kernel %x, %g, %m, %v, %w {name="k0", kind="matmul"}
     body(%0:f32[2,4], %1:f32[2,8], %2:f32[4,8], %3:f32[4,8], %4:f32[4,8]) {
       %5:f32[4,2] = transpose %0 {perm=(1, 0)}
@@ -17,7 +18,7 @@ ADAM_LIKE = '''graph @step(%w:f32[4,8] "w", %m:f32[4,8] "m", %v:f32[4,8] "v", %x
     }
   return %w2 "w", %m2 "m", %v2 "v"
 }
-'''
+''')
 
 
 def donations(text, donated):
@@ -38,12 +39,13 @@ def test_nothing_is_donated_unless_asked():
 
 
 def test_a_param_read_by_a_later_kernel_is_not_overwritten():
-    text = ADAM_LIKE.replace('  return %w2 "w", %m2 "m", %v2 "v"', '''  %y:f32[2,8] = kernel %x, %w {name="k1", kind="matmul"}
+    later_reader = '''  %y:f32[2,8] = kernel %x, %w {name="k1", kind="matmul"}
     body(%20:f32[2,4], %21:f32[4,8]) {
       %22:f32[2,8] = matmul %20, %21
       yield %22
     }
-  return %w2 "w", %m2 "m", %v2 "v", %y "y"''')
+  return %w2 "w", %m2 "m", %v2 "v", %y "y"'''
+    text = ADAM_LIKE.replace('  return %w2 "w", %m2 "m", %v2 "v"', later_reader)
     assert sorted(donations(text, {"w", "m", "v"})) == [("m2", "m"), ("v2", "v")]
 
 
