@@ -5,14 +5,23 @@ feature string are part of every cache key (`magic_tuple`): an object file built
 AVX-512 machine must never be loaded on one without it.
 """
 import functools
+import glob
+import hashlib
+import os
 from dataclasses import dataclass
 
 import llvmlite
 import llvmlite.binding as llvm
 
 # Bump when the code generator changes in a way that changes the object code for the same
-# input (it invalidates every cached object).
+# input (it invalidates every cached object). The cache key also hashes the generator's
+# source (`codegen_source_hash`), so a forgotten bump cannot serve stale object code.
 CODEGEN_VERSION = 4  # 4: GEMM reads A (B for tiny M) in place, narrow tiles, B packed in blocks
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every module whose text can change the object code emitted for a given graph: the
+# emitters, kernel descriptions, dtype rules, and the Philox constants of the random ops.
+CODEGEN_SOURCES = ("codegen/*.py", "ir/kernel.py", "dtypes.py", "ops/random.py")
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,7 +81,36 @@ class HostTarget:
     def magic_tuple(self):
         """Everything about the target that changes object code: part of every cache key."""
         return (self.triple, self.cpu, self.features, llvm.llvm_version_info,
-                llvmlite.__version__, CODEGEN_VERSION)
+                llvmlite.__version__, CODEGEN_VERSION, codegen_source_hash())
+
+
+def source_files(patterns=CODEGEN_SOURCES, root=_PACKAGE_DIR):
+    """The files matched by `patterns` (globs relative to `root`), sorted, deduplicated."""
+    found = set()
+    for pattern in patterns:
+        found.update(glob.glob(os.path.join(root, pattern)))
+    return sorted(found)
+
+
+def hash_files(paths, root=_PACKAGE_DIR):
+    """sha256 over each file's path (relative to `root`) and bytes.
+
+    Why bytes, not mtimes and sizes: a fresh clone gives every file a new mtime, and an edit
+    can keep the size; only the content says whether the generated code may differ."""
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        name = os.path.relpath(path, root).replace(os.sep, "/").encode()
+        h.update(b"%d:%s%d:" % (len(name), name, len(data)))
+        h.update(data)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def codegen_source_hash():
+    """Hash of the code generator's source, computed once per process (~1 ms)."""
+    return hash_files(source_files())
 
 
 def _host_features():

@@ -71,8 +71,9 @@ class Variable(OperatorMixin):
         return v
 
     def numpy(self):
-        v = self.value
-        return np.asarray(v)
+        """A snapshot of the value. A copy, because training steps may update a variable's
+        array in place (donated state): a snapshot taken before `fit` must not change."""
+        return np.array(self.value, copy=True)
 
     def __array__(self, dtype=None, copy=None):
         a = np.asarray(self.value)

@@ -238,7 +238,7 @@ class Layer:
         return [v for m in self.metrics for v in m.variables]
 
     def get_weights(self):
-        return [np.array(v.numpy()) for v in self.weights]
+        return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights):
         own = self.weights
@@ -265,7 +265,7 @@ class Layer:
 
     def save_own_variables(self, store):
         for i, v in enumerate(self._trainable_variables + self._non_trainable_variables):
-            store[str(i)] = np.array(v.numpy())
+            store[str(i)] = v.numpy()
 
     def load_own_variables(self, store):
         own = self._trainable_variables + self._non_trainable_variables

@@ -560,8 +560,8 @@ class StepFunction:
     allocates no state arrays and the native code sees the same pointers every call. The
     arrays it overwrites are the step function's own (`_StateBuffers`): a variable's array is
     copied once when the step first sees it, so arrays the user handed to `set_weights` or
-    `assign` are never written. While training runs compiled, `variable.numpy()` returns the
-    live buffer (copy it, or use `get_weights()`, to keep a snapshot).
+    `assign` are never written. `variable.numpy()` and `get_weights()` return copies; a
+    Tensor taken from `variable.value` shares the live buffer while training runs.
     """
 
     def __init__(self, model, kind):
@@ -575,6 +575,7 @@ class StepFunction:
         self.failed = False
         self._buffers = _StateBuffers()
         self._bound = None        # _BoundStep: the last compiled signature, called directly
+        self._checked = set()     # ids of jit cache entries known to be fully native
 
     @property
     def is_compiled(self):
@@ -607,7 +608,7 @@ class StepFunction:
                 if not buffers.updated_in_place(variable, value):
                     variable.assign(value)
                     buffers.adopt(variable, value)
-        if self.is_compiled:
+        if self.is_compiled and not self.failed:
             self._bound = _BoundStep.create(self.jitted, groups, state, data, buffers)
         return outputs
 
@@ -615,7 +616,7 @@ class StepFunction:
         if not self.is_compiled:
             return self.method(*args)
         try:
-            return self.jitted(*args)
+            result = self.jitted(*args)
         except Exception as e:
             if self.model.jit_compile is True:
                 raise
@@ -623,6 +624,34 @@ class StepFunction:
             logger.info("jit_compile='auto': the %s step could not be compiled (%s: %s); "
                         "running it eagerly.", self.kind, type(e).__name__, e)
             return self.method(*args)
+        self._check_native(args)
+        return result
+
+    def _check_native(self, args):
+        """A compiled step must be native throughout (SPEC: "auto" compiles when every op
+        in the step can be lowered). The backend can run a kernel it cannot lower on the
+        interpreter; a step with such a kernel fails under jit_compile=True and goes eager
+        under "auto", either way naming the op. Checked once per compiled signature, after
+        the call that compiled it (that call's results are right: it ran mixed)."""
+        entry = self.jitted.entry_for(*args)
+        if entry is None or id(entry) in self._checked:
+            return
+        self._checked.add(id(entry))
+        stats = entry.executable.stats() if hasattr(entry.executable, "stats") else {}
+        missing = stats.get("interpreted_kernels") or []
+        if not missing:
+            return
+        first = missing[0]
+        reason = (f"{len(missing)} kernel(s) of the {self.kind} step of model "
+                  f"'{self.model.name}' cannot be lowered to native code; first: "
+                  f"{first['reason']} (stage: lowering)")
+        if self.model.jit_compile is True:
+            from graphkit.compiler.executable import CompileError
+            raise CompileError(f"compile(jit_compile=True): {reason}. Use "
+                               "jit_compile='auto' to run this step eagerly.")
+        self.failed = True
+        self._bound = None
+        logger.warning("jit_compile='auto': %s; the %s step runs eagerly.", reason, self.kind)
 
     def lower(self, x, y=None, sample_weight=None):
         """The jit `Lowered` of this step for one batch (nothing is run or assigned)."""

@@ -116,3 +116,25 @@ def test_a_unit_with_a_foreign_payload_is_rejected_and_rewritten():
     assert disk_cache.STATS["rejected"] == rejected + 1
     build_unit(_module(5005), ["plus"], "u", source, {"k": 1})
     assert load_unit(source)[0] == {"k": 1}
+
+
+def test_key_hashes_the_code_generator_source(tmp_path, monkeypatch):
+    """A changed emitter must never be served object code that an older one built."""
+    from graphkit.codegen import target
+    emitter = tmp_path / "codegen" / "emitter.py"
+    emitter.parent.mkdir()
+    emitter.write_bytes(b"LANES = 8\n")
+    files = target.source_files(("codegen/*.py",), root=str(tmp_path))
+    assert files == [str(emitter)]
+    first = target.hash_files(files, root=str(tmp_path))
+    emitter.write_bytes(b"LANES = 4\n")          # same size, same name: only the bytes differ
+    second = target.hash_files(files, root=str(tmp_path))
+    assert first != second
+    assert target.hash_files(files, root=str(tmp_path)) == second   # deterministic
+
+    # the hash is part of every disk-cache key
+    key = disk_cache.cache_key("same source")
+    monkeypatch.setattr(target, "codegen_source_hash", lambda: second)
+    assert disk_cache.cache_key("same source") != key
+    # and the real one covers the emitters
+    assert any(f.endswith("codegen/matmul.py") for f in target.source_files())

@@ -40,15 +40,15 @@ def test_arrays_are_overwritten_only_when_donated():
     w = gk.Variable(W0, name="w")
     opt = gk.optimizers.Adam(learning_rate=0.01)
     opt.build([w])
-    held = w.numpy()                                   # someone holds the old value
+    held = w.value.numpy()                                   # someone holds the old value
     opt.apply_gradients([(gk.ops.convert_to_tensor(GRADS[0][0]), w)])
     np.testing.assert_array_equal(held, W0)            # not donated: a new array
-    assert w.numpy() is not held
-    arrays = [w.numpy()] + [v.numpy() for v in opt.variables]
+    assert w.value.numpy() is not held
+    arrays = [w.value.numpy()] + [v.value.numpy() for v in opt.variables]
     before = [a.copy() for a in arrays]
     with scopes.donated(arrays):
         opt.apply_gradients([(gk.ops.convert_to_tensor(GRADS[1][0]), w)])
-    assert w.numpy() is arrays[0]                      # donated: updated in place
+    assert w.value.numpy() is arrays[0]                      # donated: updated in place
     assert not np.array_equal(arrays[0], before[0])
 
 
@@ -56,7 +56,7 @@ def test_eager_training_leaves_arrays_the_user_holds_alone():
     model = gk.Sequential([gk.Input((5,)), gk.layers.Dense(4)])
     model.compile(optimizer=gk.optimizers.Adam(0.01), loss="mse", run_eagerly=True)
     kernel = model.layers[0].kernel
-    held = kernel.numpy()
+    held = kernel.value.numpy()
     snapshot = held.copy()
     x, y = RNG.normal(size=(8, 5)).astype("float32"), RNG.normal(size=(8, 4)).astype("float32")
     for _ in range(3):
