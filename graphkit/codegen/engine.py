@@ -75,6 +75,14 @@ def load_object(obj_bytes, exports, label="kernel"):
     return _link(lambda b: b.add_object_img(obj_bytes), exports, label)
 
 
+def load_objects(objects, exports, label="kernel"):
+    """Link several objects into one library (they may call each other's symbols)."""
+    def add(builder):
+        for obj in objects:
+            builder.add_object_img(obj)
+    return _link(add, exports, label)
+
+
 def load_ir(ir_text, exports, label="kernel"):
     """Link LLVM IR (LLJIT compiles it without caching; used when the disk cache is off)."""
     return _link(lambda b: b.add_ir(str(ir_text)), exports, label)

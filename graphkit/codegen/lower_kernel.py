@@ -9,9 +9,11 @@ asks for (a reduction's result or a matmul product that other outputs read).
   `expr.Expr` DAG over the kernel operands (broadcast by strides);
 - reduction: the anchor with its prologue inlined, then elementwise sub-kernels for the
   other outputs (outer and inner epilogues), which read the reduced value as an operand;
-- matmul: the GEMM with its epilogue fused when the kernel has one output; otherwise the
-  product goes to a buffer and the outputs are elementwise sub-kernels reading it;
-- random (`random_bits`): the Philox emitter.
+- matmul: the GEMM with every output's epilogue fused (stored from the register tile)
+  when all outputs have the product's shape; otherwise the product goes to a buffer and
+  the outputs are elementwise sub-kernels reading it;
+- random (`random_bits`): the Philox emitter;
+- opaque (`argsort`) and `random_permutation`: graphkit/codegen/sorting.py.
 Anything else raises `Unsupported`, naming the kernel and the op.
 """
 import math
@@ -60,6 +62,8 @@ def lower_kernel(module, node):
         _matmul(module, node, info, lowering)
     elif kind == "random" and info.members == ["random_bits"]:
         _random_bits(module, node, info, lowering)
+    elif kind == "random" and info.members == ["random_permutation"]:
+        _family_lowering("random_permutation")(module, node, info, lowering)
     elif kind in _FAMILY_LOWERINGS:
         _family_lowering(kind)(module, node, info, lowering)
     else:
@@ -77,6 +81,9 @@ _FAMILY_LOWERINGS = {
     "gather": ("graphkit.codegen.gather", "lower_gather"),
     "conv": ("graphkit.codegen.conv", "lower_conv"),
     "pool": ("graphkit.codegen.pool", "lower_pool"),
+    "opaque": ("graphkit.codegen.sorting", "lower_sorting"),   # argsort
+    # an op of kind "random", dispatched above by name (a sort of the Philox words)
+    "random_permutation": ("graphkit.codegen.sorting", "lower_random_permutation"),
 }
 
 
@@ -289,18 +296,20 @@ def _matmul(module, node, info, lowering):
     b_key = ("value", _operand_of(info, b_val))
     product = anchor.outputs[0]
     name = f"{info.name}_{len(lowering.subkernels)}"
-    if len(node.outputs) == 1 and tuple(node.outputs[0].type.shape) == c_shape:
+    if all(tuple(o.type.shape) == c_shape for o in node.outputs):
+        # every output is computed from the tile in registers and stored by the GEMM itself
         eb = _ExprBuilder(info, [(product, ("product", None))])
-        epilogue = _cast(eb.expr(info.body.outputs[0]), node.outputs[0].type.dtype)
-        if epilogue.dtype != dtype:
-            raise Unsupported(f"kernel {info.name}: matmul epilogue gives {epilogue.dtype}")
+        epilogues = [_cast(eb.expr(bo), out.type.dtype)
+                     for bo, out in zip(info.body.outputs, node.outputs)]
         _check_broadcast(info, eb, c_shape)
-        spec = emit_matmul(module, name, shape, epilogue=epilogue,
+        spec = emit_matmul(module, name, shape, epilogue=epilogues,
                            epilogue_operands=eb.operands()[1:])
         lowering.subkernels.append(SubKernel(
-            name, [a_key, b_key] + eb.leaf_keys[1:] + [("value", node.outputs[0])],
+            name, [a_key, b_key] + eb.leaf_keys[1:] + [("value", o) for o in node.outputs],
             workspace=spec.workspace_bytes))
         return
+    # outputs of other shapes (a reduced bias gradient...): the product goes to a buffer
+    # and the outputs are elementwise sub-kernels reading it
     body_out = dict(zip(info.body.outputs, node.outputs))
     p_outer = body_out.get(product)
     key = ("value", p_outer) if p_outer is not None else _buffer_for(product, node, lowering)

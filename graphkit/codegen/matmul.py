@@ -5,7 +5,7 @@
                                            expr.input(1, "float32")), expr.constant(0.0, "float32")),
                        epilogue_operands=[Operand((512,), "float32")])      # bias, then relu
 
-Kernel ABI: `void @mm0(ptr args)`, args = [A, B, epilogue operands..., C, workspace], where
+Kernel ABI: `void @mm0(ptr args)`, args = [A, B, epilogue operands..., C..., workspace], where
 workspace points to `spec.workspace_bytes` bytes of scratch (64-byte aligned, contents
 ignored; one buffer can serve every matmul kernel of a graph, since kernels run one after
 another). C must not alias A, B or the workspace; it may alias a residual epilogue operand
@@ -15,6 +15,10 @@ Shapes: A is (batch..., M, K), B is (batch..., K, N), C is (batch..., M, N), C-c
 unless `a_strides`/`b_strides` (in elements, per dim of A/B) describe views such as
 transposes (`transpose_a`/`transpose_b` build those strides). Batch dims broadcast (stride 0).
 Epilogue operands broadcast against (batch..., M, N); `input(0)` is the product tile.
+`epilogue` may be a list of Exprs: one output C per Expr (each of shape (batch..., M, N),
+of the Expr's dtype), all computed from the tile while it is in registers; every operand
+element of a tile is read before any output element of it is written, so outputs may alias
+operands of the same layout (in-place optimizer updates).
 
 Algorithm (BLIS-like, without a K split): each thread owns a range of N panels (or of M
 rows when N is narrow). It packs its B columns into panels of NR columns (K x NR,
@@ -23,8 +27,11 @@ block of MC rows it runs the microkernel on every (A panel, B panel) pair: MR x 
 accumulators (8 x 32 floats: 16 zmm registers with AVX-512; 16 x 16 when N fits one
 vector; M x NR when M < MR) updated by broadcast-A x vector-B fused multiply-adds over the
 whole K. A is read in place when its rows are K-contiguous (else packed into MR-row panels
-per row block), and B too when A is a single tile tall (see `_Tiling`). The epilogue runs
-on the accumulators before the (masked, at the edges) store.
+per row block; read in place too when its rows are M-contiguous, i.e. a transposed A),
+and B too when A is a single tile tall (see `_Tiling`). The epilogue runs on the
+accumulators before the (masked, at the edges) store: only the FMA tile is unrolled; the
+epilogue is emitted once per vector column and looped over the tile's rows, so a heavy
+fused epilogue (an Adam update) costs one copy of its code, not MR.
 
 Changing the code this module emits changes object code for the same graph: bump
 `target.CODEGEN_VERSION`, or the disk cache serves kernels built by the old version.
@@ -110,7 +117,9 @@ class _Tiling:
     AVX-512's 32 registers) keeps the accumulators busy instead of computing mostly padding
     columns; never more rows than M.
     A is read in place when its K dimension is contiguous (each of the tile's rows is one
-    sequential stream; a packed copy would cost a scalar pass over A per thread). B is read
+    sequential stream; a packed copy would cost a scalar pass over A per thread), or its M
+    dimension (a transposed A, as in a weight gradient x^T @ dy: each k reads the tile's
+    MR contiguous elements, the same pattern as a packed panel). B is read
     in place only when it is row-major and A is one tile tall (tiny M, e.g. a batch of one):
     then each B element is used once, and packing would double the traffic."""
     mr: int
@@ -137,7 +146,7 @@ def _plan(shape, lanes, threads, a_strides, b_strides):
     itemsize = dtypes.itemsize(shape.dtype)
     mc = max(mr, (L2_BLOCK_BYTES // max(1, shape.k * itemsize)) // mr * mr)
     mc = min(mc, panels_m * mr)
-    direct_a = a_strides[-1] == 1
+    direct_a = a_strides[-1] == 1 or a_strides[-2] == 1
     direct_b = b_strides[-1] == 1 and shape.m <= mr
     per_thread_n = math.ceil(panels_n / threads) if split == "n" else panels_n
     # With A read in place, B is packed a block of panels at a time, sized to stay in L2
@@ -169,21 +178,34 @@ def emit_matmul(module, name, shape, epilogue=None, epilogue_operands=(), thread
         parallel_ok = flops >= 8 * parallel.MIN_PARALLEL_WORK
     if not parallel_ok:
         threads = 1
-    epilogue = epilogue or ex.input(0, shape.dtype)
-    body = _Gemm(shape, lanes, threads, epilogue, list(epilogue_operands), MathLib(module))
+    epilogues = _epilogue_list(epilogue, shape.dtype)
+    body = _Gemm(shape, lanes, threads, epilogues, list(epilogue_operands), MathLib(module))
     t = body.t
     loops.define_kernel(module, name, body.emit, parallel_ok and threads > 1)
-    return MatmulSpec(name, 2 + len(epilogue_operands) + 1, 1, parallel_ok,
+    return MatmulSpec(name, 2 + len(epilogue_operands) + len(epilogues), len(epilogues),
+                      parallel_ok,
                       workspace_bytes=t.slot * threads, threads=threads, split=t.split,
                       tile=(t.mr, t.nr),
                       packed=tuple(x for x, d in (("a", t.direct_a), ("b", t.direct_b))
                                    if not d))
 
 
+def _epilogue_list(epilogue, dtype):
+    """[Expr, ...] from None (the plain product), one Expr or a list of them."""
+    if epilogue is None:
+        return [ex.input(0, dtype)]
+    if isinstance(epilogue, (list, tuple)):
+        if not epilogue:
+            raise ValueError("matmul codegen: `epilogue` list is empty; expected at least one "
+                             "Expr (one per output)")
+        return list(epilogue)
+    return [epilogue]
+
+
 class _Gemm:
-    def __init__(self, shape, lanes, threads, epilogue, epi_operands, mathlib):
+    def __init__(self, shape, lanes, threads, epilogues, epi_operands, mathlib):
         self.s, self.lanes, self.threads = shape, lanes, threads
-        self.epilogue, self.epi_operands, self.math = epilogue, epi_operands, mathlib
+        self.epilogues, self.epi_operands, self.math = epilogues, epi_operands, mathlib
         self.ety = memory_type(shape.dtype)
         self.vty = vector_of(self.ety, lanes)
         s = shape
@@ -209,8 +231,9 @@ class _Gemm:
         a_ptr = loops.arg_pointer(b, args, 0)
         b_ptr = loops.arg_pointer(b, args, 1)
         epi_ptrs = [loops.arg_pointer(b, args, 2 + i) for i in range(n_epi)]
-        c_ptr = loops.arg_pointer(b, args, 2 + n_epi)
-        ws = loops.arg_pointer(b, args, 3 + n_epi)
+        n_out = len(self.epilogues)
+        c_ptrs = [loops.arg_pointer(b, args, 2 + n_epi + i) for i in range(n_out)]
+        ws = loops.arg_pointer(b, args, 2 + n_epi + n_out)
         # never more workers than the workspace has slots for
         nth = b.select(b.icmp_signed(">", nth, I32(self.threads)), I32(self.threads), nth)
         active = b.icmp_signed("<", tid, nth)
@@ -234,8 +257,9 @@ class _Gemm:
                 bidx = self._batch_index(b, bi)
                 a_b = loops.element_ptr(b, a_ptr, s.dtype, self._off(b, bidx, self.a_bstr))
                 b_b = loops.element_ptr(b, b_ptr, s.dtype, self._off(b, bidx, self.b_bstr))
-                c_b = loops.element_ptr(b, c_ptr, s.dtype,
-                                        self._off(b, bidx, self.c_str[:self.nb]))
+                c_off = self._off(b, bidx, self.c_str[:self.nb])
+                c_b = [loops.element_ptr(b, p, e.dtype, c_off)
+                       for p, e in zip(c_ptrs, self.epilogues)]
                 e_b = [loops.element_ptr(b, p, o.dtype, self._off(b, bidx, st[:self.nb]))
                        for p, o, st in zip(epi_ptrs, self.epi_operands, self.epi_str)]
                 ncp = self.t.nc_panels
@@ -281,24 +305,67 @@ class _Gemm:
             col0 = b.mul(p, I64(nr))
             ncols = b.sub(I64(s.n), col0)
             dst_panel = b.gep(bp, [b.mul(b.sub(p, p0), I64(s.k * nr))], source_etype=self.ety)
-            full = b.icmp_signed(">=", ncols, I64(nr))
-            with loops.for_range(b, 0, s.k, name="kb") as k:
-                row = loops.element_ptr(b, src, s.dtype,
-                                        b.add(b.mul(k, I64(sk)), b.mul(col0, I64(sn))))
-                dst = b.gep(dst_panel, [b.mul(k, I64(nr))], source_etype=self.ety)
-                for h in range(nr // self.lanes):
-                    lane0 = h * self.lanes
-                    remaining = b.sub(ncols, I64(lane0))
-                    mask = loops.lane_mask(b, remaining, self.lanes)
-                    if sn == 1:
-                        p_src = b.gep(row, [I64(lane0)], source_etype=self.ety)
-                        v = self._load_masked_or_full(b, p_src, full, mask)
-                    else:
-                        idx = b.mul(b.add(splat(b, I64(lane0), self.lanes),
-                                          _iota64(self.lanes)), splat(b, I64(sn), self.lanes))
-                        v = loops.gather(b, row, s.dtype, idx, mask, self.lanes)
-                        v = b.select(mask, v, const(self.vty, 0.0))
-                    b.store(v, b.gep(dst, [I64(lane0)], source_etype=self.ety), align=64)
+            if sk == 1 and sn != 1:
+                self._pack_b_transposed(b, src, dst_panel, col0, ncols)
+            else:
+                self._pack_b_rows(b, src, dst_panel, col0, ncols)
+
+    def _pack_b_transposed(self, b, src, dst_panel, col0, ncols):
+        """A panel of a B stored transposed (N x K, K contiguous, e.g. dy @ W^T): blocks of
+        lanes x lanes are read as contiguous K vectors, one per column, and transposed in
+        registers (log2(lanes) rounds of two-input shuffles) instead of gathered."""
+        s, nr, lanes = self.s, self.nr, self.lanes
+        sn = self.b_str[-1]
+        zero = const(self.vty, 0.0)
+        fn = loops.intrinsic(b.module, f"llvm.masked.load.{loops.type_suffix(self.vty)}.p0",
+                             self.vty, [PTR, I32, ir.VectorType(I1, lanes), self.vty])
+        block = self._tile_array(b, lanes)   # the transposed block, rows stored by a loop
+        # loops over the block's K rows and the panel's vectors keep the code to one
+        # transpose (lanes loads, lanes*log2(lanes) shuffles) per panel
+        with loops.for_range(b, 0, s.k, lanes, name="kt") as kb:
+            kmask = loops.lane_mask(b, b.sub(I64(s.k), kb), lanes)
+            n_rows = b.sub(I64(s.k), kb)
+            n_rows = b.select(b.icmp_signed("<", n_rows, I64(lanes)), n_rows, I64(lanes))
+            with loops.for_range(b, 0, nr // lanes, name="kh") as h:
+                c0 = b.mul(h, I64(lanes))
+                rows = []
+                for j in range(lanes):
+                    col = b.add(c0, I64(j))
+                    valid = splat(b, b.icmp_signed("<", col, ncols), lanes)
+                    ptr = loops.element_ptr(b, src, s.dtype,
+                                            b.add(b.mul(b.add(col0, col), I64(sn)), kb))
+                    rows.append(b.call(fn, [ptr, I32(1), b.and_(kmask, valid), zero]))
+                for i, row in enumerate(_transpose_square(b, rows, lanes)):
+                    b.store(row, b.gep(block, [I64(i)], source_etype=self.vty), align=64)
+                with loops.for_range(b, 0, n_rows, name="ks") as i:
+                    dst = b.gep(dst_panel, [b.add(b.mul(b.add(kb, i), I64(nr)), c0)],
+                                source_etype=self.ety)
+                    row = b.load(b.gep(block, [i], source_etype=self.vty), typ=self.vty,
+                                 align=64)
+                    b.store(row, dst, align=64)
+
+    def _pack_b_rows(self, b, src, dst_panel, col0, ncols):
+        """A panel of a B whose rows are N-contiguous (vector loads) or strided (gathers)."""
+        s, nr = self.s, self.nr
+        sk, sn = self.b_str[-2], self.b_str[-1]
+        full = b.icmp_signed(">=", ncols, I64(nr))
+        with loops.for_range(b, 0, s.k, name="kb") as k:
+            row = loops.element_ptr(b, src, s.dtype,
+                                    b.add(b.mul(k, I64(sk)), b.mul(col0, I64(sn))))
+            dst = b.gep(dst_panel, [b.mul(k, I64(nr))], source_etype=self.ety)
+            for h in range(nr // self.lanes):
+                lane0 = h * self.lanes
+                remaining = b.sub(ncols, I64(lane0))
+                mask = loops.lane_mask(b, remaining, self.lanes)
+                if sn == 1:
+                    p_src = b.gep(row, [I64(lane0)], source_etype=self.ety)
+                    v = self._load_masked_or_full(b, p_src, full, mask)
+                else:
+                    idx = b.mul(b.add(splat(b, I64(lane0), self.lanes),
+                                      _iota64(self.lanes)), splat(b, I64(sn), self.lanes))
+                    v = loops.gather(b, row, s.dtype, idx, mask, self.lanes)
+                    v = b.select(mask, v, const(self.vty, 0.0))
+                b.store(v, b.gep(dst, [I64(lane0)], source_etype=self.ety), align=64)
 
     def _load_masked_or_full(self, b, ptr, full, mask):
         """A full vector load in the common case; a masked one (zero-filled) at the N edge."""
@@ -354,18 +421,39 @@ class _Gemm:
                 for v in range(nv):
                     acc = b.load(slots[r][v], typ=self.vty)
                     b.store(call_intrinsic(b, "fma", a, bvec[v], acc), slots[r][v])
-        # epilogue + store
+        # The finished tile goes to a stack array indexed at run time (the accumulator
+        # slots themselves must keep constant indices to stay in registers), and the
+        # epilogue + store is one loop over the tile's valid rows.
+        tile = self._tile_array(b, mr * nv)
         for r in range(mr):
-            row = b.add(row0, I64(r))
-            with b.if_then(b.icmp_signed("<", b.sub(row, ic), rows)):
-                for v in range(nv):
-                    lane0 = b.add(col0, I64(v * lanes))
-                    remaining = b.sub(ncols, I64(v * lanes))
-                    with b.if_then(b.icmp_signed(">", remaining, I64(0))):
-                        mask = loops.lane_mask(b, remaining, lanes)
-                        full = b.icmp_signed(">=", remaining, I64(lanes))
-                        acc = b.load(slots[r][v], typ=self.vty)
-                        self._store_tile(b, acc, row, lane0, mask, full, c_b, e_b)
+            for v in range(nv):
+                b.store(b.load(slots[r][v], typ=self.vty),
+                        b.gep(tile, [I64(r * nv + v)], source_etype=self.vty))
+        valid = b.sub(rows, b.sub(row0, ic))
+        valid = b.select(b.icmp_signed("<", valid, I64(mr)), valid, I64(mr))
+        with loops.for_range(b, 0, valid, name="er") as r:
+            row = b.add(row0, r)
+            for v in range(nv):
+                lane0 = b.add(col0, I64(v * lanes))
+                remaining = b.sub(ncols, I64(v * lanes))
+                with b.if_then(b.icmp_signed(">", remaining, I64(0))):
+                    mask = loops.lane_mask(b, remaining, lanes)
+                    full = b.icmp_signed(">=", remaining, I64(lanes))
+                    acc = b.load(b.gep(tile, [b.add(b.mul(r, I64(nv)), I64(v))],
+                                       source_etype=self.vty), typ=self.vty)
+                    self._store_tile(b, acc, row, lane0, mask, full, c_b, e_b)
+
+    def _tile_array(self, b, count):
+        """An entry-block stack array of `count` vectors (64-byte aligned)."""
+        fn = b.function
+        saved = b.block
+        with b.goto_block(fn.entry_basic_block):
+            if fn.entry_basic_block.instructions:
+                b.position_before(fn.entry_basic_block.instructions[0])
+            tile = b.alloca(self.vty, size=I64(count), name="tile")
+            tile.align = 64
+        b.position_at_end(saved)
+        return tile
 
     def _a_reader(self, b, a_src, ic, ir_, row0, rows):
         """load_a(k, r) -> the scalar A[row0 + r, k], from the packed panel or in place."""
@@ -382,8 +470,9 @@ class _Gemm:
             row = b.add(row0, I64(r))
             row = b.select(b.icmp_signed(">", row, last), last, row)
             row_ptrs.append(loops.element_ptr(b, a_b, s.dtype, b.mul(row, I64(self.a_str[-2]))))
-        return lambda k, r: b.load(b.gep(row_ptrs[r], [k], source_etype=self.ety),
-                                   typ=self.ety)
+        sk = self.a_str[-1]
+        return lambda k, r: b.load(b.gep(row_ptrs[r], [k if sk == 1 else b.mul(k, I64(sk))],
+                                         source_etype=self.ety), typ=self.ety)
 
     def _b_reader(self, b, b_src, jr, p0, col0, ncols):
         """load_b(k, v) -> vector v of B[k, col0 : col0 + NR], packed or in place (zeros
@@ -422,10 +511,32 @@ class _Gemm:
             idx = b.mul(_iota64(lanes), splat(b, I64(st[-1]), lanes))
             return loops.gather(b, base, o.dtype, idx, m, lanes)
 
-        val = ex.Lowerer(b, lanes, load, self.math).emit(self.epilogue)
-        dst = loops.element_ptr(b, c_b, self.epilogue.dtype,
-                                b.add(b.mul(row, I64(s.n)), col))
-        loops.masked_store(b, val, dst, self.epilogue.dtype, m, lanes)
+        # every value first, then every store: outputs may alias operands
+        lowerer = ex.Lowerer(b, lanes, load, self.math)
+        vals = [lowerer.emit(e) for e in self.epilogues]
+        off = b.add(b.mul(row, I64(s.n)), col)
+        for val, e, c in zip(vals, self.epilogues, c_b):
+            loops.masked_store(b, val, loops.element_ptr(b, c, e.dtype, off), e.dtype, m, lanes)
+
+
+def _transpose_square(b, rows, lanes):
+    """Transpose a lanes x lanes block held as `lanes` vectors: at distance h (lanes/2 ...
+    1), rows i and i+h swap their off-diagonal h-lane blocks."""
+    rows = list(rows)
+    h = lanes // 2
+    while h >= 1:
+        mty = ir.VectorType(I32, lanes)
+        lo = ir.Constant(mty, [lane if not lane & h else lanes + lane - h
+                               for lane in range(lanes)])
+        hi = ir.Constant(mty, [lane + h if not lane & h else lanes + lane
+                               for lane in range(lanes)])
+        for i in range(lanes):
+            if i & h:
+                continue
+            a, c = rows[i], rows[i + h]
+            rows[i], rows[i + h] = b.shuffle_vector(a, c, lo), b.shuffle_vector(a, c, hi)
+        h //= 2
+    return rows
 
 
 def _iota64(lanes):

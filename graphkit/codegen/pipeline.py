@@ -33,19 +33,26 @@ def parse(ir_text, name="module"):
     return mod
 
 
-def _tuning_options():
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
-    pto.loop_vectorization = True
-    pto.slp_vectorization = True
-    pto.loop_unrolling = True
-    pto.loop_interleaving = True
+# Optimization levels: FULL for kernels; LIGHT (O1, no vectorizers) for glue code that only
+# moves pointers or waits on atomics (the entries, the thread pool), where O3 costs tens of
+# milliseconds of compile time and gains nothing.
+FULL, LIGHT = 3, 1
+
+
+def _tuning_options(level=FULL):
+    pto = llvm.create_pipeline_tuning_options(speed_level=level)
+    full = level >= FULL
+    pto.loop_vectorization = full
+    pto.slp_vectorization = full
+    pto.loop_unrolling = full
+    pto.loop_interleaving = full
     return pto
 
 
-def optimize(mod):
-    """Run the O3 pipeline on `mod` in place."""
+def optimize(mod, level=FULL):
+    """Run the O3 (or, `level=LIGHT`, O1) pipeline on `mod` in place."""
     target = host_target()
-    pb = llvm.create_pass_builder(target.target_machine, _tuning_options())
+    pb = llvm.create_pass_builder(target.target_machine, _tuning_options(level))
     pb.getModulePassManager().run(mod, pb)
     COUNTERS["optimize"] += 1
     return mod
@@ -62,7 +69,7 @@ def emit_assembly(mod):
     return host_target().target_machine.emit_assembly(mod)
 
 
-def compile_ir(ir_text, name="module"):
+def compile_ir(ir_text, name="module", level=FULL):
     """IR text -> (optimized ModuleRef, object bytes): one optimize and one codegen run."""
-    mod = optimize(parse(ir_text, name))
+    mod = optimize(parse(ir_text, name), level)
     return mod, emit_object(mod)

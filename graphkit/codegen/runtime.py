@@ -18,9 +18,6 @@ import ctypes
 from dataclasses import dataclass
 
 import numpy as np
-from llvmlite import ir
-
-from graphkit.codegen.llvm_types import I64, PTR, VOID
 
 
 @dataclass(frozen=True)
@@ -30,6 +27,12 @@ class Step:
 
 
 def emit_entry(module, name, steps, n_slots):
+    # Imported here: the runtime half of this module (Arena, BoundCall) runs in warm
+    # processes, which must not pay for importing llvmlite.ir.
+    from llvmlite import ir
+
+    from graphkit.codegen.llvm_types import I64, PTR, VOID
+
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slots = fn.args[0]

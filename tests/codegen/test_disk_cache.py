@@ -107,6 +107,37 @@ def test_a_unit_keeps_its_layout_next_to_its_code():
     assert pipeline.counters()["codegen"] == before["codegen"] + 1
 
 
+def _times(m_tag):
+    m = ir.Module(name=f"times_{m_tag}")
+    f = ir.Function(m, ir.FunctionType(I64, [I64]), "times")
+    b = ir.IRBuilder(f.append_basic_block())
+    b.ret(b.mul(f.args[0], I64(m_tag)))
+    return m
+
+
+def test_a_unit_holds_several_objects_linked_as_one_library():
+    import ctypes
+    from graphkit.codegen.build import compile_module, link_object, load_unit, store_unit
+    objects = [compile_module(_module(6006)), compile_module(_times(3))]
+    source = "unit source 6006"
+    store_unit(source, {"k": 2}, objects)
+    layout, loaded = load_unit(source)
+    assert layout == {"k": 2} and loaded == objects
+    lib = link_object(loaded, ["plus", "times"])
+    assert _plus(lib)(1) == 6007
+    assert lib.function("times", ctypes.c_int64, ctypes.c_int64)(5) == 15
+
+
+def test_a_unit_whose_object_sizes_do_not_add_up_is_rejected():
+    from graphkit.codegen.build import _UNIT_HEADER, _UNIT_MAGIC, _unit_key, load_unit
+    source = "unit source 7007"
+    data = b'{"_object_sizes":[100]}'
+    disk_cache.store(_unit_key(source), _UNIT_HEADER.pack(_UNIT_MAGIC, len(data)) + data + b"x")
+    rejected = disk_cache.STATS["rejected"]
+    assert load_unit(source) is None
+    assert disk_cache.STATS["rejected"] == rejected + 1
+
+
 def test_a_unit_with_a_foreign_payload_is_rejected_and_rewritten():
     from graphkit.codegen.build import _unit_key, build_unit, load_unit
     source = "unit source 5005"

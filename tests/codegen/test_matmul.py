@@ -37,6 +37,13 @@ CASES = {
     "tb_row": (transpose_b(MatmulShape(1, 30, 50)), {}),
     "batched_narrow": (MatmulShape(5, 12, 3, batch=(2, 2), b_batch=(2,)), {}),
     "f64_narrow": (MatmulShape(19, 11, 6, dtype="float64"), {}),
+    # a weight gradient x^T @ dy: transposed A read in place, narrow N, several row tiles
+    "ta_wgrad": (transpose_a(MatmulShape(75, 33, 10)), {}),
+    "ta_batched": (transpose_a(MatmulShape(9, 13, 21, batch=(2,))), {}),
+    # a transposed B (dy @ W^T) is packed by lanes x lanes register transposes: K and N tails
+    "tb_tails": (transpose_b(MatmulShape(20, 37, 45)), {}),
+    "tb_f64": (transpose_b(MatmulShape(17, 21, 19, dtype="float64")), {}),
+    "tb_batched": (transpose_b(MatmulShape(6, 18, 35, batch=(2,))), {}),
     "epilogue_narrow": (MatmulShape(20, 30, 10),
                         {"epilogue": BIAS_RELU_RES,
                          "epilogue_operands": [Operand((10,), F), Operand((20, 10), F)]}),
@@ -94,7 +101,8 @@ def test_fused_bias_relu_residual(gemms, name):
 
 def test_tiles_and_packing_follow_the_shapes(gemms):
     """Narrow N gets a one-vector tile, tiny M a tile of M rows; A is read in place when its
-    K dimension is contiguous, B only for a single tile row of a row-major B."""
+    K or its M dimension is contiguous (a transposed A), B only for a single tile row of a
+    row-major B."""
     from graphkit.codegen.target import host_target
     _, specs = gemms
     lanes = host_target().lanes(4)
@@ -102,7 +110,8 @@ def test_tiles_and_packing_follow_the_shapes(gemms):
     assert specs["narrow"].tile == (16 if host_target().has_avx512 else 8, lanes)
     assert specs["row"].tile == (1, 2 * lanes) and specs["row"].packed == ()
     assert specs["few_rows"].tile[0] == 3 and specs["few_rows"].packed == ()
-    assert specs["ta"].packed == ("a", "b") and specs["ta_narrow"].packed == ("a", "b")
+    assert specs["ta"].packed == ("b",) and specs["ta_narrow"].packed == ("b",)
+    assert specs["ta_wgrad"].packed == ("b",)
     assert specs["tb_row"].packed == ("b",)
 
 
@@ -166,3 +175,99 @@ def test_a_split_kernel_run_serially_stays_in_its_workspace():
         parallel.restart()
     assert (ws[ws_bytes:] == 0xCD).all()
     np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
+
+
+# several outputs from one register tile: an Adam-like update (m, v, w) and a relu + mask pair
+ADAM_M = ex.apply("add", ex.apply("multiply", ex.input(1, F), ex.constant(0.9, F)),
+                  ex.apply("multiply", acc, ex.constant(0.1, F)))
+ADAM_V = ex.apply("add", ex.apply("multiply", ex.input(2, F), ex.constant(0.99, F)),
+                  ex.apply("multiply", ex.apply("multiply", acc, acc), ex.constant(0.01, F)))
+ADAM_W = ex.apply("subtract", ex.input(3, F), ex.apply(
+    "divide", ADAM_M, ex.apply("add", ex.apply("sqrt", ADAM_V), ex.constant(1e-3, F))))
+RELU = ex.apply("maximum", ex.apply("add", acc, ex.input(1, F)), ex.constant(0.0, F))
+POSITIVE = ex.apply("greater", ex.apply("add", acc, ex.input(1, F)), ex.constant(0.0, F))
+
+
+def _adam_ref(g, m, v, w):
+    m2 = 0.9 * m + 0.1 * g
+    v2 = 0.99 * v + 0.01 * g * g
+    return m2, v2, w - m2 / (np.sqrt(v2) + 1e-3)
+
+
+@pytest.mark.parametrize("shape", [transpose_a(MatmulShape(37, 19, 10)),
+                                   transpose_a(MatmulShape(45, 21, 70)),
+                                   MatmulShape(5, 9, 3)], ids=["narrow", "wide", "tiny"])
+def test_several_outputs_in_place_from_the_register_tile(shape):
+    """Adam's m, v, w written from one tile, each into the buffer of the operand it updates:
+    every element is read before it is overwritten."""
+    m, n = shape.m, shape.n
+    ops = [Operand((m, n), F)] * 3
+    fns, specs = compile_kernels({"adam": lambda mod, nm: emit_matmul(
+        mod, nm, shape, epilogue=[ADAM_M, ADAM_V, ADAM_W], epilogue_operands=ops)})
+    assert specs["adam"].n_outputs == 3
+    a, b, a_mem, b_mem = operands(shape)
+    mom = rng.standard_normal((m, n)).astype(np.float32)
+    var = rng.uniform(0.1, 1.0, (m, n)).astype(np.float32)
+    w = rng.standard_normal((m, n)).astype(np.float32)
+    refs = _adam_ref(a.astype(np.float64) @ b, mom.astype(np.float64), var.astype(np.float64),
+                     w.astype(np.float64))
+    call(fns["adam"], [a_mem, b_mem, mom, var, w, mom, var, w, workspace(specs["adam"].workspace_bytes)])
+    for got, ref in zip((mom, var, w), refs):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_outputs_of_different_dtypes_relu_and_its_mask():
+    shape = MatmulShape(19, 23, 41)
+    fns, specs = compile_kernels({"relu2": lambda mod, nm: emit_matmul(
+        mod, nm, shape, epilogue=[RELU, POSITIVE], epilogue_operands=[Operand((41,), F)])})
+    a, b, _, _ = operands(shape)
+    bias = rng.standard_normal(41).astype(np.float32)
+    relu, mask = np.empty((19, 41), np.float32), np.empty((19, 41), np.bool_)
+    call(fns["relu2"], [a, b, bias, relu, mask, workspace(specs["relu2"].workspace_bytes)])
+    z = a.astype(np.float64) @ b + bias
+    np.testing.assert_allclose(relu, np.maximum(z, 0), rtol=1e-5, atol=1e-5)
+    clear = np.abs(z) > 1e-4   # the float32 sign of a near-zero sum may differ
+    np.testing.assert_array_equal(mask[clear], (z > 0)[clear])
+
+
+def test_an_empty_epilogue_list_is_an_error():
+    from llvmlite import ir
+    with pytest.raises(ValueError, match="epilogue"):
+        emit_matmul(ir.Module(), "mm_none", MatmulShape(2, 2, 2), epilogue=[])
+
+
+def _matmul_kernels(lowered):
+    from llvmlite import ir
+    from graphkit.codegen.lower_kernel import lower_kernel
+    return [(node, lower_kernel(ir.Module(), node)) for node in lowered.graph.nodes
+            if node.op == "kernel" and node.attrs.get("kind") == "matmul"]
+
+
+def test_a_matmul_kernel_with_several_outputs_is_one_gemm(monkeypatch):
+    """relu(x @ w + b) and its mask (the saved relu' of a train step), and an Adam-like
+    update of a weight gradient x^T @ dy: every output is stored by the GEMM itself (one
+    sub-kernel, no scratch product), and the results match the interpreter."""
+    import graphkit as gk
+    from graphkit import ops
+    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+
+    def fn(x, w, bias, dy, m, v, p):
+        z = ops.matmul(x, w) + bias
+        g = ops.matmul(ops.transpose(x), dy)
+        m2 = m * 0.9 + g * 0.1
+        v2 = v * 0.99 + g * g * 0.01
+        return ops.maximum(z, 0.0), z > 0, m2, v2, p - m2 / (ops.sqrt(v2) + 1e-3)
+
+    r = np.random.default_rng(5)
+    args = [r.standard_normal(s).astype(np.float32)
+            for s in [(13, 21), (21, 10), (10,), (13, 10), (21, 10), (21, 10), (21, 10)]]
+    args[5] = np.abs(args[5])
+    kernels = _matmul_kernels(gk.jit(fn).lower(*args))
+    assert len(kernels) == 2
+    for node, lowering in kernels:
+        assert len(node.outputs) >= 2
+        assert len(lowering.subkernels) == 1 and lowering.scratch == []
+    got = gk.jit(fn, backend="llvm")(*args)
+    want = gk.jit(fn, backend="interpreter")(*args)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-6)

@@ -43,6 +43,25 @@ def test_a_second_run_is_read_from_the_cache(tmp_path):
     assert_same_results(mlp_graph(), warm.graph)
 
 
+def test_a_hit_takes_the_stored_memory_plan_without_planning(monkeypatch):
+    donating = mlp_graph()
+    donating.annotations["donated"] = {p.name for p in donating.params}
+    cold = ir.run_pipeline(donating, dump_dir=False)
+    from graphkit.ir.passes import memory_plan
+    monkeypatch.setattr(memory_plan, "plan", lambda graph: pytest.fail("planned again"))
+    again = mlp_graph()
+    again.annotations["donated"] = {p.name for p in again.params}
+    warm = ir.run_pipeline(again, dump_dir=False)
+    assert warm.cached
+    plan_cold, plan_warm = (r.graph.annotations["memory_plan"] for r in (cold, warm))
+    assert plan_warm.to_json() == plan_cold.to_json()
+    # the backend keys its object code on the plan's repr: it must not change on a round trip
+    assert repr((sorted(plan_warm.assignment.items()), plan_warm.in_place, plan_warm.slots,
+                 plan_warm.views, plan_warm.donations)) == \
+        repr((sorted(plan_cold.assignment.items()), plan_cold.in_place, plan_cold.slots,
+              plan_cold.views, plan_cold.donations))
+
+
 def test_another_input_or_pipeline_misses(tmp_path):
     ir.run_pipeline(mlp_graph(), dump_dir=False)
     assert ir.run_pipeline(mlp_graph(), "canonicalize,cse,dce", dump_dir=False).cached is False

@@ -97,7 +97,10 @@ def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=N
         if keep_text:
             stages.append((name, str(graph)))
     if key is not None:
-        pipeline_cache.store(key, stages[1:], records)
+        plan = graph.annotations.get("memory_plan") if names and names[-1] == "memory_plan" \
+            else None
+        pipeline_cache.store(key, stages[1:], records,
+                             plan.to_json() if plan is not None else None)
     path = dump(dump_dir, graph, stages, records) if dumping else None
     return PipelineResult(graph, records, stages, path)
 
@@ -114,12 +117,29 @@ def _from_cache(graph, names, stages, hit, verify_each):
     final = parse(hit["stages"][-1][1]) if names else graph
     final.annotations = dict(graph.annotations)
     if names and names[-1] == "memory_plan":
-        final = get_pass("memory_plan")(final)
+        final = _cached_plan(final, hit.get("memory_plan"))
     if verify_each:
         _verify(final, "the cached result of the pipeline")
     result = PipelineResult(final, hit["passes"], stages + hit["stages"], None)
     result.cached = True
     return result
+
+
+def _cached_plan(graph, stored):
+    """Attach the stored memory plan when it names exactly the graph's values; else plan
+    again (an entry written before plans were stored, or one that does not match)."""
+    from graphkit.ir.passes.memory_plan import MemoryPlan
+    if stored is not None:
+        try:
+            plan = MemoryPlan.from_json(stored)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            plan = None
+        names = {v.name for node in graph.nodes for v in node.outputs}
+        names.update(p.name for p in graph.params)
+        if plan is not None and set(plan.assignment) <= names and set(plan.views) <= names:
+            graph.annotations["memory_plan"] = plan
+            return graph
+    return get_pass("memory_plan")(graph)
 
 
 def _verify(graph, what):

@@ -58,6 +58,23 @@ class MemoryPlan:
     def __repr__(self):
         return f"<MemoryPlan {self.report()}>"
 
+    _FIELDS = ("slots", "assignment", "views", "in_place", "donations", "intermediate_bytes")
+
+    def to_json(self):
+        """A JSON-able dict (the pipeline cache stores it, so a warm hit skips planning)."""
+        return {f: getattr(self, f) for f in self._FIELDS}
+
+    @classmethod
+    def from_json(cls, data):
+        plan = cls()
+        plan.slots = [tuple(s) for s in data["slots"]]
+        plan.assignment = {str(k): int(v) for k, v in data["assignment"].items()}
+        plan.views = {str(k): str(v) for k, v in data["views"].items()}
+        plan.in_place = [tuple(p) for p in data["in_place"]]
+        plan.donations = [tuple(p) for p in data["donations"]]
+        plan.intermediate_bytes = int(data["intermediate_bytes"])
+        return plan
+
 
 def plan(graph):
     """Compute a MemoryPlan for a (normally fused) graph."""
@@ -149,6 +166,7 @@ def _donations(graph, storage):
         for v in node.operands:
             readers.setdefault(v, []).append(i)
     usable = [p for p in params if p not in out_count and p not in viewed]
+    infos = {}   # node -> KernelInfo: built once per kernel, not once per (output, param)
     choices = []
     for k, node in enumerate(graph.nodes):
         if node.op != KERNEL:
@@ -158,7 +176,7 @@ def _donations(graph, storage):
                 continue
             fits = [p for p in usable if p.type == o.type
                     and all(r <= k for r in readers.get(p, ()))
-                    and _kernel_writes_over(node, o, p)]
+                    and _kernel_writes_over(node, o, p, infos)]
             if fits:
                 choices.append((o, fits))
     taken, pairs = set(), []
@@ -170,13 +188,16 @@ def _donations(graph, storage):
     return pairs
 
 
-def _kernel_writes_over(node, out, param):
+def _kernel_writes_over(node, out, param, infos=None):
     """Whether kernel `node` may write `out` into `param`'s buffer (see `_donations`); a
     kernel that does not read `param` may always (every reader ran before it)."""
     if param not in node.operands:
         return True
     from graphkit.ir.kernel import KernelInfo
-    info = KernelInfo(node)
+    infos = {} if infos is None else infos
+    info = infos.get(node)
+    if info is None:
+        info = infos[node] = KernelInfo(node)
     body = node.body
     body_out = body.outputs[node.outputs.index(out)]
     shape = param.type.shape

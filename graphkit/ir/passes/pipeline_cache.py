@@ -82,11 +82,17 @@ def load(key):
     try:
         hit = json.loads(payload.decode("utf-8"))
         stages = [(str(name), str(text)) for name, text in hit["stages"]]
-        return {"stages": stages, "passes": [dict(r) for r in hit["passes"]]}
+        return {"stages": stages, "passes": [dict(r) for r in hit["passes"]],
+                "memory_plan": hit.get("memory_plan")}
     except (ValueError, KeyError, TypeError):
         return None   # a foreign payload under a valid header: the next store rewrites it
 
 
-def store(key, stages, records):
-    data = json.dumps({"stages": stages, "passes": records}, separators=(",", ":"))
+def store(key, stages, records, memory_plan=None):
+    """`memory_plan`: the final graph's plan (`MemoryPlan.to_json()`), an annotation the text
+    does not carry; stored so that a hit need not plan again."""
+    entry = {"stages": stages, "passes": records}
+    if memory_plan is not None:
+        entry["memory_plan"] = memory_plan
+    data = json.dumps(entry, separators=(",", ":"))
     return disk_entries.write_entry(_path(key), key, data.encode("utf-8"))
