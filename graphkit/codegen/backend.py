@@ -10,12 +10,15 @@ intermediates at their offsets in the arena of `graph.annotations["memory_plan"]
 buffers of multi-step kernels and one shared matmul workspace. Reshapes are views: they use
 their storage root's slot.
 
-Kernels are lowered by lower_kernel.py into one LLVM module with one entry function per
-*segment* of consecutive native kernels; a graph whose kernels all lower is one segment,
-so `run` is one native call. A kernel that cannot be lowered either raises `LoweringError`
-(naming the kernel, the op and the stage; `fallback=False`, or GRAPHKIT_LLVM_FALLBACK=0) or
-runs through the interpreter between segments (logged once on "graphkit.codegen", listed
-in `stats()["interpreted_kernels"]`).
+Kernels are lowered by lower_kernel.py into LLVM modules ("chunks", chunks.py: the kernels in
+order, ~1200 instructions a module) whose last one holds one entry function per *segment* of
+consecutive native kernels; a graph whose kernels all lower is one segment, so `run` is one
+native call. Cold, each chunk is compiled as soon as it is lowered, on a second core while
+the next ones are lowered (parallel_compile.py), and the objects are linked as one library.
+A kernel that cannot be lowered either raises `LoweringError` (naming the kernel, the op and
+the stage; `fallback=False`, or GRAPHKIT_LLVM_FALLBACK=0) or runs through the interpreter
+between segments (logged once on "graphkit.codegen", listed in
+`stats()["interpreted_kernels"]`).
 
 The object code is cached on disk keyed by the optimized graph's text, its memory plan and
 slot map, the codegen version and the target, together with the layout that running it needs
@@ -121,20 +124,25 @@ class LLVMExecutable(Executable):
         return self._slot_of[self._root.get(value, value)]
 
     # -- lowering ------------------------------------------------------------------------------
-    def _lower_module(self):
-        """Lower every kernel into a new llvmlite module, without touching the slot table.
+    def _lower_module(self, session=None):
+        """Lower every kernel into new llvmlite modules, without touching the slot table.
 
-        Returns (module, layout): `layout` is what running the compiled module needs besides
-        its code (JSON-able, stored next to the object code so a warm process skips this):
-        "segments" [["native", entry] | ["interpret", node index]] in execution order,
-        "scratch" [[shape, dtype]] (slots `n_layout + j`, in that order), "workspace" bytes
-        (slot `n_layout + len(scratch)` when non-zero) and "interpreted" kernels."""
+        The kernels go into a sequence of modules (chunks.py), the last one holding the
+        entries; each full chunk is handed to `session.submit(module, level)` at once, so
+        that LLVM compiles it while the next kernels are lowered (and the chunks on several
+        cores). The last module is submitted too.
+
+        Returns (modules, layout): `layout` is what running the compiled modules needs
+        besides their code (JSON-able, stored next to the object code so a warm process
+        skips this): "segments" [["native", entry] | ["interpret", node index]] in execution
+        order, "scratch" [[shape, dtype]] (slots `n_layout + j`, in that order), "workspace"
+        bytes (slot `n_layout + len(scratch)` when non-zero) and "interpreted" kernels."""
         # Imported here: a warm process loads the compiled unit and never needs the emitters
         # (nor llvmlite.ir).
-        from llvmlite import ir
-
+        from graphkit.codegen.chunks import Chunks
         from graphkit.codegen.lower_kernel import Unsupported, lower_kernel
-        module = ir.Module(name=f"gk_{self.graph.name}")
+        chunks = Chunks(f"gk_{self.graph.name}",
+                        submit=session.submit if session is not None else None)
         n_layout = self._n_layout
         segments, native, steps = [], [], []
         scratch, workspace, interpreted = [], 0, []
@@ -142,15 +150,15 @@ class LLVMExecutable(Executable):
         for index, node in enumerate(self.graph.nodes):
             if node.op != KERNEL:
                 continue
-            before = set(module.globals)
+            before = chunks.mark()
             try:
-                lowering = lower_kernel(module, node)
+                lowering = lower_kernel(chunks.module, node)
                 if len(lowering.subkernels) > 1 and any(o.name in in_place
                                                         for o in node.outputs):
                     raise Unsupported(f"kernel {node.attrs['name']}: in-place output over "
                                       "several sub-kernels")
             except Exception as e:  # noqa: BLE001 - any failure: this kernel is not native
-                _forget_globals(module, before)
+                chunks.forget(before)
                 if not self.fallback:
                     raise LoweringError(f"@{self.graph.name}: {e} (stage: lowering)") from e
                 interpreted.append({"kernel": node.attrs["name"], "kind": node.attrs["kind"],
@@ -170,16 +178,20 @@ class LLVMExecutable(Executable):
                     workspace = max(workspace, int(sk.workspace))
                     slots.append("workspace")
                 steps.append((sk.name, slots))
+            chunks.added(before, [sk.name for sk in lowering.subkernels])
         if steps:
             native.append((f"entry{len(segments)}", steps))
             segments.append(["native", native[-1][0]])
-        _hide_kernels(module)
+        level = chunks.level()   # of the last chunk's kernels (the entries need no more)
+        module = chunks.last()
         ws_slot = n_layout + len(scratch)
         for entry, entry_steps in native:
             _emit_entry(module, entry, entry_steps, ws_slot)
+        if session is not None:
+            session.submit(module, level)
         layout = {"segments": segments, "scratch": scratch, "workspace": workspace,
                   "interpreted": interpreted}
-        return module, layout
+        return chunks.modules, layout
 
     def _adopt(self, layout):
         """Allocate the scratch buffers of `layout` and take its segments (cold or warm)."""
@@ -217,11 +229,16 @@ class LLVMExecutable(Executable):
         else:
             # fallback=False and a cached layout with interpreted kernels: lower again, so
             # the LoweringError names the kernel, the op and the stage.
-            # One module for the whole graph: per-kernel modules compiled on a worker thread
-            # (overlapping Python lowering with LLVM) measured ~20% slower cold on this
-            # shared 2-core machine: more total LLVM work, and no core to spare.
-            self._module, layout = self._lower_module()
-            objects = [build_mod.compile_module(self._module, _label(self.graph.name))]
+            # The chunks are compiled while the next ones are lowered (parallel_compile.py),
+            # and the thread pool's runtime (needed to link) is loaded meanwhile: cold, it
+            # is built too (~40 ms of LLVM work, off the critical path on a second core).
+            from graphkit.codegen import parallel_compile  # llvmlite.binding: cold only
+            from graphkit.codegen.target import host_target
+            host_target()   # LLVM's targets initialized here, before any thread uses them
+            _load_runtime_in_background()
+            with parallel_compile.CompileSession(_label(self.graph.name)) as session:
+                self._module, layout = self._lower_module(session)
+                objects = session.finish()
             build_mod.store_unit(source, layout, objects)
         self._adopt(layout)
         entries = [seg[1] for seg in self._segments if seg[0] == "native"]
@@ -367,7 +384,7 @@ class LLVMExecutable(Executable):
             raise ValueError(f"the 'llvm' backend has no {stage!r} text; expected 'llvm'")
         if self._module is None:  # loaded from the disk cache: lower again, for the text
             self._module, _ = self._lower_module()
-        return str(self._module)
+        return "\n".join(str(m) for m in self._module)
 
     def stats(self):
         kernels = sum(1 for n in self.graph.nodes if n.op == KERNEL)
@@ -397,20 +414,18 @@ def _quick_run(take, calls, table_addr):
     return run_all
 
 
-def _forget_globals(module, keep):
-    """Drop what a failed kernel lowering added to the module (half-emitted functions)."""
-    for name in set(module.globals) - keep:
-        del module.globals[name]
-        module.scope._useset.discard(name)
+def _load_runtime_in_background():
+    """Start loading the thread pool's runtime on a thread; `parallel.runtime()` (called
+    before linking, under the pool's lock) waits for it, and raises any error itself."""
+    import threading
 
+    def load():
+        try:
+            parallel.runtime()
+        except Exception:  # noqa: BLE001 - the caller's own parallel.runtime() raises it
+            pass
+    threading.Thread(target=load, name="gk-runtime", daemon=True).start()
 
-def _hide_kernels(module):
-    """Give every kernel function internal linkage: only the entries are called from
-    outside. Why: LLVM inlines a kernel into its entry, and an external kernel would then be
-    optimized and emitted a second time, as its own symbol (a third of the codegen time)."""
-    for fn in module.functions:
-        if not fn.is_declaration:
-            fn.linkage = "internal"
 
 def _emit_entry(module, entry, steps, ws_slot):
     """`void @entry(ptr table)`: call each sub-kernel with its pointers read from the table."""

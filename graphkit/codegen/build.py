@@ -47,7 +47,9 @@ def build_keyed(key_source, make_module, exports, label="kernel", level=pipeline
     key = disk_cache.cache_key("graphkit keyed\n" + key_source)
     obj = disk_cache.load(key)
     if obj is None:
-        _, obj = pipeline.compile_ir(str(make_module()), label, level)
+        # in a context of its own: it may be built on a thread while a graph compiles
+        from graphkit.codegen import parallel_compile
+        obj = parallel_compile.compile_one(str(make_module()), label, level)
         disk_cache.store(key, obj)
     return engine.load_object(obj, exports, label)
 

@@ -208,13 +208,9 @@ def emit_im2col_rows(module, fname, geo, dtype):
         row = byte_offset(b, dst, b.mul(b.sub(r, r0), I64(geo.patch_cols)), dtype)
         base_x = b.mul(n, I64(in_strides[0]))
         with nested_ranges(b, geo.window[:-1], "kw") as ks:
-            valid = const(ir.IntType(1), 1)
+            valid, coords = window_inputs(b, geo, o, ks)
             src = base_x
-            for j, k in enumerate(ks):
-                i = b.add(b.sub(b.mul(o[j], I64(geo.strides[j])), I64(geo.pads[j][0])),
-                          b.mul(k, I64(geo.dilation[j])))
-                valid = b.and_(valid, b.and_(b.icmp_signed(">=", i, I64(0)),
-                                             b.icmp_signed("<", i, I64(geo.spatial[j]))))
+            for j, i in enumerate(coords):
                 src = b.add(src, b.mul(i, I64(in_strides[1 + j])))
             seg = byte_offset(b, row, b.mul(flat_index(b, ks, geo.window[:-1]),
                                             I64(kw * c)), dtype)
@@ -652,18 +648,9 @@ def _emit_grouped_conv(module, name, geo, dtype, cout, groups, epilogue, mats):
                 mask = channel_mask(b, cout, oc, lanes)
                 b.store(const(vty, 0.0), acc)
                 with nested_ranges(b, geo.window, "gk") as ks:
-                    valid = const(ir.IntType(1), 1)
-                    coords = []
-                    for j, (oj, k) in enumerate(zip(o, ks)):
-                        i = b.add(b.sub(b.mul(oj, I64(geo.strides[j])), I64(geo.pads[j][0])),
-                                  b.mul(k, I64(geo.dilation[j])))
-                        valid = b.and_(valid, b.and_(b.icmp_signed(">=", i, I64(0)),
-                                                     b.icmp_signed("<", i, I64(geo.spatial[j]))))
-                        coords.append(i)
+                    valid, coords = window_inputs(b, geo, o, ks)
                     with b.if_then(valid):
-                        xrow = byte_offset(b, x, b.mul(flat_index(
-                            b, [n] + coords, [geo.batch] + list(geo.spatial)),
-                            I64(geo.channels)), dtype)
+                        xrow = input_row(b, x, geo, n, coords, dtype)
                         kf = flat_index(b, ks, geo.window)
                         for c in range(cg):
                             wv = loops.masked_load(b, byte_offset(
@@ -1065,6 +1052,27 @@ def _emit_col2im_images(module, fname, geo, dtype):
     return fn
 
 
+def window_inputs(b, geo, o, ks):
+    """For output coords `o` and window offsets `ks`: (valid i1, input coords) of the input
+    element that window position reads: i = o*s - lo + k*d, valid when inside the input
+    (zip stops at the shorter list, so a prefix of the window dims may be given)."""
+    valid = const(ir.IntType(1), 1)
+    coords = []
+    for j, (oj, k) in enumerate(zip(o, ks)):
+        i = b.add(b.sub(b.mul(oj, I64(geo.strides[j])), I64(geo.pads[j][0])),
+                  b.mul(k, I64(geo.dilation[j])))
+        valid = b.and_(valid, b.and_(b.icmp_signed(">=", i, I64(0)),
+                                     b.icmp_signed("<", i, I64(geo.spatial[j]))))
+        coords.append(i)
+    return valid, coords
+
+
+def input_row(b, x, geo, n, coords, dtype):
+    """Pointer to the channel vector of image `n` at input `coords` (NHWC)."""
+    return byte_offset(b, x, b.mul(flat_index(b, [n] + coords, [geo.batch] + list(geo.spatial)),
+                                   I64(geo.channels)), dtype)
+
+
 def window_sources(b, geo, coords, ks):
     """For input coords and window offsets: (valid i1, output coords) of the window that
     reads that input element at that offset: o = (i + lo - k*d) / s, when exact and in
@@ -1205,18 +1213,9 @@ def _emit_grouped_filter_grad(module, name, geo, dtype, groups, dw_shape):
             with loops.for_range(b, 0, geo.out_rows, name="dwpos") as p:
                 pos = _decompose(b, p, [geo.batch] + list(geo.out))
                 n, o = pos[0], pos[1:]
-                valid = const(ir.IntType(1), 1)
-                coords = []
-                for j, (oj, k) in enumerate(zip(o, ks)):
-                    i = b.add(b.sub(b.mul(oj, I64(geo.strides[j])), I64(geo.pads[j][0])),
-                              b.mul(k, I64(geo.dilation[j])))
-                    valid = b.and_(valid, b.and_(b.icmp_signed(">=", i, I64(0)),
-                                                 b.icmp_signed("<", i, I64(geo.spatial[j]))))
-                    coords.append(i)
+                valid, coords = window_inputs(b, geo, o, ks)
                 with b.if_then(valid):
-                    xrow = byte_offset(b, x, b.mul(flat_index(
-                        b, [n] + coords, [geo.batch] + list(geo.spatial)),
-                        I64(geo.channels)), dtype)
+                    xrow = input_row(b, x, geo, n, coords, dtype)
                     with loops.for_range(b, 0, cout, lanes, name="dwoc") as oc:
                         mask = channel_mask(b, cout, oc, lanes)
                         ocs = _lane_channels(b, oc, lanes)

@@ -1,8 +1,8 @@
 """Object-code cache on disk, so that a warm process runs no LLVM optimize or codegen.
 
 Layout: `<cache_dir()>/objects/<key>.gko`, one file per compiled unit. The key is the
-sha256 of the unit's source (the LLVM IR text we generate, or any kernel key), the target's
-magic tuple (triple, CPU, features, LLVM version...) and the graphkit version.
+sha256 of the unit's source (the LLVM IR text we generate, or any kernel key), the target
+(`target.target_key`: CPU, OS, llvmlite build, codegen source) and the graphkit version.
 
 Entries are checked and written atomically (graphkit/ir/disk_entries.py): a file whose
 header, key, length or checksum does not match (truncated, corrupt, written for another key
@@ -13,7 +13,7 @@ import os
 
 import graphkit
 from graphkit import config
-from graphkit.codegen.target import host_target
+from graphkit.codegen.target import target_key
 from graphkit.ir import disk_entries
 
 MAGIC = disk_entries.MAGIC
@@ -23,8 +23,8 @@ STATS = {"hits": 0, "misses": 0, "rejected": 0, "stores": 0}
 
 
 def cache_key(source):
-    """Hex key for a unit: sha256(source text, target magic tuple, graphkit version)."""
-    return disk_entries.digest_key((repr(host_target().magic_tuple()), graphkit.__version__,
+    """Hex key for a unit: sha256(source text, target key, graphkit version)."""
+    return disk_entries.digest_key((repr(target_key()), graphkit.__version__,
                                     str(source)))
 
 

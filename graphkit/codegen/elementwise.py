@@ -133,38 +133,19 @@ class _Body:
         ptrs = [loops.arg_pointer(b, args, k) for k in range(len(self.dts))]
         rows = math.prod(self.shape[:-1])
         inner = self.shape[-1]
-        if rows > 1:
-            rb, re = parallel.split_range(b, tid, nth, I64(rows))
-            jb, je = I64(0), I64(inner)
-        else:
-            rb, re = I64(0), I64(1)
-            jb, je = parallel.split_range(b, tid, nth, I64(inner), align=self.lanes)
+        rb, re, jb, je = loops.split_rows(b, tid, nth, rows, inner, self.lanes)
         with loops.for_range(b, rb, re, name="row") as r:
             bases = self._row_bases(b, ptrs, r)
             self._inner(b, bases, jb, je)
 
     def _row_bases(self, b, ptrs, r):
         """Per-operand pointer to the first element of row r (outer index decomposed)."""
-        offsets = [I64(0)] * len(ptrs)
-        rem = r
-        for axis in range(len(self.shape) - 2, -1, -1):
-            d = self.shape[axis]
-            idx = b.urem(rem, I64(d)) if axis > 0 else rem
-            rem = b.udiv(rem, I64(d)) if axis > 0 else rem
-            for k, st in enumerate(self.strides):
-                if st[axis]:
-                    offsets[k] = b.add(offsets[k], b.mul(idx, I64(st[axis])))
+        offsets = loops.strided_offsets(b, r, self.shape[:-1], self.strides)
         return [loops.element_ptr(b, p, dt, off)
                 for p, dt, off in zip(ptrs, self.dts, offsets)]
 
     def _inner(self, b, bases, jb, je):
-        lanes = self.lanes
-        n_vec_end = b.sub(je, b.urem(b.sub(je, jb), I64(lanes)))
-        with loops.for_range(b, jb, n_vec_end, lanes, name="j") as j:
-            self._step(b, bases, j, None)
-        rest = b.sub(je, n_vec_end)
-        with b.if_then(b.icmp_signed(">", rest, I64(0))):
-            self._step(b, bases, n_vec_end, loops.lane_mask(b, rest, lanes))
+        loops.vector_loop(b, jb, je, self.lanes, lambda j, mask: self._step(b, bases, j, mask))
 
     def _step(self, b, bases, j, mask):
         lanes = self.lanes

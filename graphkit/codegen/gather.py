@@ -103,20 +103,6 @@ def _load_index(b, ptr, geo, flat, lanes, mask=None):
     return b.select(b.icmp_unsigned(">", raw, last), last, raw)
 
 
-def _vector_loop(b, begin, end, lanes, step):
-    """step(j, mask) over [begin, end) `lanes` at a time; mask is None on full steps."""
-    if lanes == 1:
-        with loops.for_range(b, begin, end, name="j") as j:
-            step(j, None)
-        return
-    vec_end = b.sub(end, b.urem(b.sub(end, begin), I64(lanes)))
-    with loops.for_range(b, begin, vec_end, lanes, name="j") as j:
-        step(j, None)
-    rest = b.sub(end, vec_end)
-    with b.if_then(b.icmp_signed(">", rest, I64(0))):
-        step(vec_end, loops.lane_mask(b, rest, lanes))
-
-
 def _load(b, base, dt, j, lanes, mask):
     p = loops.element_ptr(b, base, dt, j)
     if mask is None:
@@ -160,7 +146,7 @@ def emit_take(module, name, geo, lanes=None):
             i = _load_index(b, idx, geo, k, 1)
             src = _ptr(b, x, dt, b.mul(b.add(b.mul(o, I64(N)), i), I64(inner)))
             dst = _ptr(b, out, dt, b.mul(r, I64(inner)))
-            _vector_loop(b, I64(0), I64(inner), lanes, lambda j, m: _store(
+            loops.vector_loop(b, I64(0), I64(inner), lanes, lambda j, m: _store(
                 b, _load(b, src, dt, j, lanes, m), dst, dt, j, lanes, m))
 
     def gather_body(b, args, tid, nth):  # inner == 1: gather `lanes` indices at a time
@@ -173,7 +159,7 @@ def emit_take(module, name, geo, lanes=None):
             def step(k, m):
                 i = _load_index(b, idx, geo, k, lanes, m)
                 _store(b, _gather(b, src, dt, i, lanes, m), dst, dt, k, lanes, m)
-            _vector_loop(b, I64(0), I64(K), lanes, step)
+            loops.vector_loop(b, I64(0), I64(K), lanes, step)
 
     by_rows = inner > 1 or geo.outer * K == 1
     body = rows_body if by_rows else gather_body
@@ -205,7 +191,7 @@ def emit_take_along_axis(module, name, geo, lanes=None):
                     offsets = b.add(offsets, b.add(splat(b, v, lanes), _lane_ids(lanes)))
                 _store(b, _gather(b, x_base, dt, offsets, lanes, m), out, dt,
                        b.add(first, v), lanes, m)
-            _vector_loop(b, I64(0), I64(extent), lanes, step)
+            loops.vector_loop(b, I64(0), I64(extent), lanes, step)
 
     loops.define_kernel(module, name, body,
                         geo.parallel(geo.outer * K * inner) and rows > 1)
@@ -236,7 +222,7 @@ def _copy_operand(b, geo, x, out, part, lanes):
         with loops.for_range(b, 0, N, name="n") as n:
             row = b.mul(b.add(b.mul(o, I64(N)), n), I64(inner))
             src, dst = _ptr(b, x, dt, row), _ptr(b, out, dt, row)
-            _vector_loop(b, part.jb, part.je, lanes, lambda j, m: _store(
+            loops.vector_loop(b, part.jb, part.je, lanes, lambda j, m: _store(
                 b, _load(b, src, dt, j, lanes, m), dst, dt, j, lanes, m))
 
 
@@ -245,30 +231,43 @@ def _scatter_lanes(geo, lanes):
     return lanes if geo.inner > 1 else 1
 
 
+def _emit_scatter(module, name, geo, lanes, make_step):
+    """A scatter-add kernel, args = [x, idx, updates, out]: out = x, then for every outer
+    row o and update k, `make_step(b, ptrs, o, k)` returns step(j, mask) run over this
+    thread's inner range. Each thread owns whole outer rows or an inner slice, so no two
+    threads ever add to the same element."""
+    K, N, inner = geo.k, geo.n, geo.inner
+
+    def body(b, args, tid, nth):
+        ptrs = [loops.arg_pointer(b, args, k) for k in range(4)]
+        part = _Partition(b, geo, tid, nth, lanes)
+        _copy_operand(b, geo, ptrs[0], ptrs[3], part, lanes)
+        with loops.for_range(b, part.ob, part.oe, name="o") as o:
+            with loops.for_range(b, 0, K, name="k") as k:
+                loops.vector_loop(b, part.jb, part.je, lanes, make_step(b, ptrs, o, k))
+
+    split = geo.outer if geo.outer > 1 else inner // max(1, lanes)
+    loops.define_kernel(module, name, body,
+                        geo.parallel(geo.outer * (N + K) * inner) and split > 1)
+
+
 def emit_scatter_add(module, name, geo, lanes=None):
     """args = [x, idx, updates, out]."""
     lanes = _scatter_lanes(geo, lanes or default_lanes())
     dt, K, N, inner = geo.dtype, geo.k, geo.n, geo.inner
 
-    def body(b, args, tid, nth):
-        x, idx, upd, out = (loops.arg_pointer(b, args, k) for k in range(4))
-        part = _Partition(b, geo, tid, nth, lanes)
-        _copy_operand(b, geo, x, out, part, lanes)
-        with loops.for_range(b, part.ob, part.oe, name="o") as o:
-            with loops.for_range(b, 0, K, name="k") as k:
-                i = _load_index(b, idx, geo, k, 1)
-                dst = _ptr(b, out, dt, b.mul(b.add(b.mul(o, I64(N)), i), I64(inner)))
-                src = _ptr(b, upd, dt, b.mul(b.add(b.mul(o, I64(K)), k), I64(inner)))
+    def make_step(b, ptrs, o, k):
+        _, idx, upd, out = ptrs
+        i = _load_index(b, idx, geo, k, 1)
+        dst = _ptr(b, out, dt, b.mul(b.add(b.mul(o, I64(N)), i), I64(inner)))
+        src = _ptr(b, upd, dt, b.mul(b.add(b.mul(o, I64(K)), k), I64(inner)))
 
-                def step(j, m):
-                    total = _add(b, _load(b, dst, dt, j, lanes, m),
-                                 _load(b, src, dt, j, lanes, m), dt)
-                    _store(b, total, dst, dt, j, lanes, m)
-                _vector_loop(b, part.jb, part.je, lanes, step)
+        def step(j, m):
+            total = _add(b, _load(b, dst, dt, j, lanes, m), _load(b, src, dt, j, lanes, m), dt)
+            _store(b, total, dst, dt, j, lanes, m)
+        return step
 
-    split = geo.outer if geo.outer > 1 else inner // max(1, lanes)
-    loops.define_kernel(module, name, body,
-                        geo.parallel(geo.outer * (N + K) * inner) and split > 1)
+    _emit_scatter(module, name, geo, lanes, make_step)
 
 
 def emit_scatter_add_along_axis(module, name, geo, lanes=None):
@@ -276,34 +275,27 @@ def emit_scatter_add_along_axis(module, name, geo, lanes=None):
     lanes = _scatter_lanes(geo, lanes or default_lanes())
     dt, K, N, inner = geo.dtype, geo.k, geo.n, geo.inner
 
-    def body(b, args, tid, nth):
-        x, idx, upd, out = (loops.arg_pointer(b, args, k) for k in range(4))
-        part = _Partition(b, geo, tid, nth, lanes)
-        _copy_operand(b, geo, x, out, part, lanes)
-        with loops.for_range(b, part.ob, part.oe, name="o") as o:
-            out_o = _ptr(b, out, dt, b.mul(o, I64(N * inner)))
-            with loops.for_range(b, 0, K, name="k") as k:
-                first = b.mul(b.add(b.mul(o, I64(K)), k), I64(inner))  # in idx / updates
+    def make_step(b, ptrs, o, k):
+        _, idx, upd, out = ptrs
+        out_o = _ptr(b, out, dt, b.mul(o, I64(N * inner)))
+        first = b.mul(b.add(b.mul(o, I64(K)), k), I64(inner))  # in idx / updates
 
-                def step(j, m):
-                    i = _load_index(b, idx, geo, b.add(first, j), lanes, m)
-                    u = _load(b, _ptr(b, upd, dt, first), dt, j, lanes, m)
-                    if lanes == 1:
-                        p = _ptr(b, out_o, dt, b.add(b.mul(i, I64(inner)), j))
-                        loops.store_value(b, _add(b, loops.load_value(b, p, dt, 1), u, dt),
-                                          p, dt, 1)
-                        return
-                    # lanes hold distinct j: distinct addresses, so gather-add-scatter is safe
-                    offsets = b.add(b.mul(i, splat(b, I64(inner), lanes)),
-                                    b.add(splat(b, j, lanes), _lane_ids(lanes)))
-                    m_all = m if m is not None else const(ir.VectorType(ir.IntType(1), lanes), 1)
-                    total = _add(b, _gather(b, out_o, dt, offsets, lanes, m), u, dt)
-                    scatter(b, total, out_o, dt, offsets, m_all, lanes)
-                _vector_loop(b, part.jb, part.je, lanes, step)
+        def step(j, m):
+            i = _load_index(b, idx, geo, b.add(first, j), lanes, m)
+            u = _load(b, _ptr(b, upd, dt, first), dt, j, lanes, m)
+            if lanes == 1:
+                p = _ptr(b, out_o, dt, b.add(b.mul(i, I64(inner)), j))
+                loops.store_value(b, _add(b, loops.load_value(b, p, dt, 1), u, dt), p, dt, 1)
+                return
+            # lanes hold distinct j: distinct addresses, so gather-add-scatter is safe
+            offsets = b.add(b.mul(i, splat(b, I64(inner), lanes)),
+                            b.add(splat(b, j, lanes), _lane_ids(lanes)))
+            m_all = m if m is not None else const(ir.VectorType(ir.IntType(1), lanes), 1)
+            total = _add(b, _gather(b, out_o, dt, offsets, lanes, m), u, dt)
+            scatter(b, total, out_o, dt, offsets, m_all, lanes)
+        return step
 
-    split = geo.outer if geo.outer > 1 else inner // max(1, lanes)
-    loops.define_kernel(module, name, body,
-                        geo.parallel(geo.outer * (N + K) * inner) and split > 1)
+    _emit_scatter(module, name, geo, lanes, make_step)
 
 
 _GATHER_OPS = {"take": emit_take, "take_along_axis": emit_take_along_axis,

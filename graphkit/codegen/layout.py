@@ -90,12 +90,7 @@ class _CopyBody:
         ptrs = [loops.arg_pointer(b, args, k) for k in range(2)]
         mid, inner = self.dims[-2], self.dims[-1]
         rows = math.prod(self.dims[:-1])
-        if rows > 1:
-            rb, re = parallel.split_range(b, tid, nth, I64(rows))
-            jb, je = I64(0), I64(inner)
-        else:
-            rb, re = I64(0), I64(1)
-            jb, je = parallel.split_range(b, tid, nth, I64(inner), align=self.lanes)
+        rb, re, jb, je = loops.split_rows(b, tid, nth, rows, inner, self.lanes)
         # this thread's rows [rb, re) as blocks q of `mid` rows, each cut to the range
         qb, qe = b.udiv(rb, I64(mid)), b.udiv(b.add(re, I64(mid - 1)), I64(mid))
         with loops.for_range(b, qb, qe, name="block") as q:
@@ -110,24 +105,12 @@ class _CopyBody:
                                         b.mul(t, I64(self.strides[0][-2])))
                 dst = loops.element_ptr(b, dst0, self.dtype,
                                         b.mul(t, I64(self.strides[1][-2])))
-                n_vec_end = b.sub(je, b.urem(b.sub(je, jb), I64(self.lanes)))
-                with loops.for_range(b, jb, n_vec_end, self.lanes, name="j") as j:
-                    self._step(b, src, dst, j, None)
-                rest = b.sub(je, n_vec_end)
-                with b.if_then(b.icmp_signed(">", rest, I64(0))):
-                    self._step(b, src, dst, n_vec_end, loops.lane_mask(b, rest, self.lanes))
+                loops.vector_loop(b, jb, je, self.lanes,
+                                  lambda j, mask: self._step(b, src, dst, j, mask))
 
     def _block_bases(self, b, ptrs, q):
         """Source and destination pointers to the first element of row block q."""
-        offsets = [I64(off) for off in self.offsets]
-        rem = q
-        for axis in range(len(self.dims) - 3, -1, -1):
-            d = self.dims[axis]
-            idx = b.urem(rem, I64(d)) if axis > 0 else rem
-            rem = b.udiv(rem, I64(d)) if axis > 0 else rem
-            for k, st in enumerate(self.strides):
-                if st[axis]:
-                    offsets[k] = b.add(offsets[k], b.mul(idx, I64(st[axis])))
+        offsets = loops.strided_offsets(b, q, self.dims[:-2], self.strides, self.offsets)
         return [loops.element_ptr(b, p, self.dtype, off) for p, off in zip(ptrs, offsets)]
 
     def _step(self, b, src, dst, j, mask):
@@ -339,12 +322,7 @@ def emit_arange(module, name, first_two, length, lanes=None):
             else:
                 loops.masked_store(b, v, p, dtype, mask, lanes)
 
-        vec_end = b.sub(je, b.urem(b.sub(je, jb), I64(lanes)))
-        with loops.for_range(b, jb, vec_end, lanes, name="j") as j:
-            step(j, None)
-        rest = b.sub(je, vec_end)
-        with b.if_then(b.icmp_signed(">", rest, I64(0))):
-            step(vec_end, loops.lane_mask(b, rest, lanes))
+        loops.vector_loop(b, jb, je, lanes, step)
 
     big = length * dtypes.itemsize(dtype) >= parallel.MIN_PARALLEL_WORK
     loops.define_kernel(module, name, body, big and length > lanes)

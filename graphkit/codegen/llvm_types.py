@@ -3,7 +3,13 @@
 In memory a dtype has NumPy's layout (bool is one byte). In registers a bool is `i1`
 (`register_type`), so comparisons and `where` need no conversions; `load_as_register` and
 `store_from_register` convert at the memory boundary.
+
+Vector constants print compactly (`zeroinitializer`, `poison`, `splat (float 1.0)`): llvmlite
+spells every lane out, and a program's many `<16 x float> <float 0x0, float 0x0, ...>` literals were ~40% of its
+IR text, which costs Python time to print and LLVM time to parse.
 """
+import math
+
 from llvmlite import ir
 
 from graphkit import dtypes
@@ -54,21 +60,68 @@ def is_signed(dtype):
     return dtype in dtypes.INTS
 
 
+class _Literal(ir.Constant):
+    """A vector constant printed as `text` (`zeroinitializer`, `poison`, `splat (...)`) rather
+    than lane by lane. `.constant` keeps the per-lane constants that llvmlite checks (shufflevector masks)
+    and that emitters may read."""
+
+    def __init__(self, ty, lanes, text):
+        self.type, self.constant, self._text = ty, lanes, text
+
+    def _get_reference(self):
+        return self._text
+
+
+def _is_zero(value):
+    """Is `value` a zero whose bit pattern is all zeros (not -0.0)?"""
+    if isinstance(value, float):
+        return value == 0.0 and math.copysign(1.0, value) > 0
+    return value is not None and not isinstance(value, ir.Value) and value == 0
+
+
+_splat_syntax = []   # [bool]: does the LLVM we compile with parse `splat (ty value)`?
+
+
+def _has_splat_syntax():
+    """LLVM >= 19 reads `splat (...)` constants. Asked on the first non-zero vector constant
+    (lowering loads llvmlite.binding anyway: it compiles what it lowers)."""
+    if not _splat_syntax:
+        from graphkit.codegen.target import llvm
+        _splat_syntax.append(tuple(llvm.llvm_version_info) >= (19,))
+    return _splat_syntax[0]
+
+
 def const(ty, value):
     """A constant of scalar or vector type `ty` (vectors get `value` in every lane)."""
     if isinstance(ty, ir.VectorType):
-        return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
+        lane = ir.Constant(ty.element, value)
+        lanes = (lane,) * ty.count
+        if _is_zero(value):
+            return _Literal(ty, lanes, "zeroinitializer")
+        if _has_splat_syntax():
+            return _Literal(ty, lanes, f"splat ({lane})")
+        return ir.Constant(ty, list(lanes))
     return ir.Constant(ty, value)
 
 
+def zeros(ty):
+    """The all-zero constant of type `ty` (`zeroinitializer` for a vector)."""
+    return const(ty, 0)
+
+
+def poison(ty):
+    """A vector whose lanes are all poison (the base of an insertelement chain)."""
+    return _Literal(ty, (ir.Constant(ty.element, ir.Undefined),) * ty.count, "poison")
+
+
 def splat(builder, value, lanes):
-    """Broadcast a scalar SSA value to a vector of `lanes` lanes."""
+    """Broadcast a scalar SSA value to a vector of `lanes` lanes (LLVM's canonical form:
+    insert into lane 0 of poison, shuffle with an all-zero mask)."""
     if lanes == 1:
         return value
     vty = ir.VectorType(value.type, lanes)
-    v = builder.insert_element(ir.Constant(vty, ir.Undefined), value, I32(0))
-    return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined),
-                                  ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+    v = builder.insert_element(poison(vty), value, I32(0))
+    return builder.shuffle_vector(v, poison(vty), zeros(ir.VectorType(I32, lanes)))
 
 
 def iota(ty):

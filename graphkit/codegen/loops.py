@@ -12,7 +12,7 @@ from graphkit import dtypes
 from graphkit.codegen import parallel
 from graphkit.codegen.llvm_types import (
     I1, I32, I64, PTR, VOID, const, intrinsic, memory_type, register_type, type_suffix,
-    vector_of)
+    vector_of, zeros)
 
 
 @contextlib.contextmanager
@@ -129,7 +129,7 @@ def masked_load(builder, ptr, dtype, mask, lanes):
     mty = vector_of(memory_type(dtype), lanes)
     fn = intrinsic(builder.module, f"llvm.masked.load.{type_suffix(mty)}.p0", mty,
                    [PTR, I32, mask.type, mty])
-    v = builder.call(fn, [ptr, I32(1), mask, ir.Constant(mty, None)])
+    v = builder.call(fn, [ptr, I32(1), mask, zeros(mty)])
     return to_register(builder, v, dtype)
 
 
@@ -151,7 +151,7 @@ def gather(builder, base, dtype, index_vec, mask, lanes):
     ptrs = builder.inttoptr(builder.add(base_int, offsets), pty)
     fn = intrinsic(builder.module, f"llvm.masked.gather.{type_suffix(mty)}.v{lanes}p0", mty,
                    [pty, I32, mask.type, mty])
-    v = builder.call(fn, [ptrs, I32(1), mask, ir.Constant(mty, None)])
+    v = builder.call(fn, [ptrs, I32(1), mask, zeros(mty)])
     return to_register(builder, v, dtype)
 
 
@@ -160,6 +160,48 @@ def lane_mask(builder, count, lanes):
     from graphkit.codegen.llvm_types import iota, splat
     idx = iota(ir.VectorType(I64, lanes))
     return builder.icmp_signed("<", idx, splat(builder, count, lanes))
+
+
+def vector_loop(b, begin, end, lanes, step):
+    """step(j, mask) over [begin, end) `lanes` at a time (i64 bounds); the last, partial
+    step gets a lane mask, full steps get None."""
+    if lanes == 1:
+        with for_range(b, begin, end, name="j") as j:
+            step(j, None)
+        return
+    vec_end = b.sub(end, b.urem(b.sub(end, begin), I64(lanes)))
+    with for_range(b, begin, vec_end, lanes, name="j") as j:
+        step(j, None)
+    rest = b.sub(end, vec_end)
+    with b.if_then(b.icmp_signed(">", rest, I64(0))):
+        step(vec_end, lane_mask(b, rest, lanes))
+
+
+def split_rows(b, tid, nth, rows, inner, align):
+    """This thread's share of a (rows, inner) iteration space: (rb, re, jb, je). Threads
+    split the rows; a single row is split along `inner` instead, in multiples of `align`
+    (whole vectors), so one long row still uses both cores."""
+    if rows > 1:
+        rb, re = parallel.split_range(b, tid, nth, I64(rows))
+        return rb, re, I64(0), I64(inner)
+    jb, je = parallel.split_range(b, tid, nth, I64(inner), align=align)
+    return I64(0), I64(1), jb, je
+
+
+def strided_offsets(b, index, dims, strides, start=None):
+    """Element offsets, one per operand, of flat row-major `index` over `dims`: the index
+    is decomposed (innermost dim last) and each coordinate weighted by the operand's stride
+    for that axis (`strides[k][axis]`; zero strides broadcast)."""
+    offsets = [I64(off) for off in (start or [0] * len(strides))]
+    rem = index
+    for axis in range(len(dims) - 1, -1, -1):
+        d = dims[axis]
+        idx = b.urem(rem, I64(d)) if axis > 0 else rem
+        rem = b.udiv(rem, I64(d)) if axis > 0 else rem
+        for k, st in enumerate(strides):
+            if st[axis]:
+                offsets[k] = b.add(offsets[k], b.mul(idx, I64(st[axis])))
+    return offsets
 
 
 def define_kernel(module, name, task_body, parallel_ok):

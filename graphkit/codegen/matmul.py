@@ -20,22 +20,29 @@ of the Expr's dtype), all computed from the tile while it is in registers; every
 element of a tile is read before any output element of it is written, so outputs may alias
 operands of the same layout (in-place optimizer updates).
 
-Algorithm (BLIS-like, without a K split): each thread owns a range of N panels (or of M
-rows when N is narrow). It packs its B columns into panels of NR columns (K x NR,
+Algorithm (BLIS-like, without a K split): the threads claim units of N panels from a
+counter in the workspace (that the kernel's entry zeroes) until none is left, so that a
+thread the scheduler runs late takes fewer (or each thread owns a range of M rows when N is
+narrow). A thread packs its B columns into panels of NR columns (K x NR,
 contiguous), a block of panels at a time when all of them would not fit L2; then for each
 block of MC rows it runs the microkernel on every (A panel, B panel) pair: MR x NR
 accumulators (8 x 32 floats: 16 zmm registers with AVX-512; 16 x 16 when N fits one
 vector; M x NR when M < MR) updated by broadcast-A x vector-B fused multiply-adds over the
 whole K. A is read in place when its rows are K-contiguous (else packed into MR-row panels
 per row block; read in place too when its rows are M-contiguous, i.e. a transposed A),
-and B too when A is a single tile tall (see `_Tiling`). The epilogue runs on the
-accumulators before the (masked, at the edges) store: only the FMA tile is unrolled; the
-epilogue is emitted once per vector column and looped over the tile's rows, so a heavy
-fused epilogue (an Adam update) costs one copy of its code, not MR.
+and B too when A is a single tile tall or B a single vector wide (see `_Tiling`). A
+row-major B is packed by the microkernel itself: the tile of a block's first row block that
+first uses a B panel reads it in place and stores each vector into the packed panel as it
+goes (`_Gemm._packs_inline`). The epilogue runs on the accumulators before the (masked, at
+the edges) store: only the FMA tile is unrolled; the epilogue is emitted once and looped
+over the tile's vectors, so a heavy fused epilogue (an Adam update) costs one copy of its
+code, not MR x NR / lanes. The microkernel (and a separate B packing pass, when there is
+one) is an internal function of the kernel, called per tile (`_call_outlined`).
 
 Changing the code this module emits changes object code for the same graph: bump
 `target.CODEGEN_VERSION`, or the disk cache serves kernels built by the old version.
 """
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -51,6 +58,10 @@ from graphkit.codegen.mathlib import MathLib
 from graphkit.codegen.target import host_target
 
 MR = 8
+# Split "n" on several threads: each thread's share of N panels, in work units claimed at
+# run time (see `_Gemm._claimed_units`).
+UNITS_PER_THREAD = 4
+COUNTER_BYTES = 64  # the work-unit counter, after the threads' slots (a cache line of its own)
 L2_BLOCK_BYTES = 256 * 1024  # A block (MC x K) target size
 B_BLOCK_BYTES = 512 * 1024   # packed B block (K x NC) target size, when B is blocked
 L2_BYTES = 1024 * 1024       # B is blocked only when a thread's packed B would not fit L2
@@ -120,8 +131,10 @@ class _Tiling:
     sequential stream; a packed copy would cost a scalar pass over A per thread), or its M
     dimension (a transposed A, as in a weight gradient x^T @ dy: each k reads the tile's
     MR contiguous elements, the same pattern as a packed panel). B is read
-    in place only when it is row-major and A is one tile tall (tiny M, e.g. a batch of one):
-    then each B element is used once, and packing would double the traffic."""
+    in place only when it is row-major and A is one tile tall (tiny M, e.g. a batch of one:
+    each B element is used once, and packing would double the traffic) or B is one vector
+    wide (N <= lanes: its rows are consecutive, B is one contiguous stream of K x N that
+    stays in cache, no stride to conflict on)."""
     mr: int
     nv: int
     nr: int
@@ -132,6 +145,7 @@ class _Tiling:
     slot: int        # workspace bytes per thread
     b_elems: int     # elements of the packed B region at the start of a thread's slot
     nc_panels: int   # B panels packed (and then used by every row block) at a time
+    unit: int = 0    # N panels per claimed work unit (split "n" on several threads), else 0
 
 
 def _plan(shape, lanes, threads, a_strides, b_strides):
@@ -147,7 +161,7 @@ def _plan(shape, lanes, threads, a_strides, b_strides):
     mc = max(mr, (L2_BLOCK_BYTES // max(1, shape.k * itemsize)) // mr * mr)
     mc = min(mc, panels_m * mr)
     direct_a = a_strides[-1] == 1 or a_strides[-2] == 1
-    direct_b = b_strides[-1] == 1 and shape.m <= mr
+    direct_b = b_strides[-1] == 1 and (shape.m <= mr or nv == 1)
     per_thread_n = math.ceil(panels_n / threads) if split == "n" else panels_n
     # With A read in place, B is packed a block of panels at a time, sized to stay in L2
     # while every row block runs over it (a thread's whole B range can be megabytes,
@@ -158,7 +172,10 @@ def _plan(shape, lanes, threads, a_strides, b_strides):
     b_elems = 0 if direct_b else shape.k * nc_panels * nr
     a_elems = 0 if direct_a else mc * shape.k
     slot = max(64, _round_up((b_elems + a_elems) * itemsize, 64))
-    return _Tiling(mr, nv, nr, mc, split, direct_a, direct_b, slot, b_elems, nc_panels)
+    unit = 0
+    if split == "n" and threads > 1:
+        unit = max(1, min(nc_panels, math.ceil(per_thread_n / UNITS_PER_THREAD)))
+    return _Tiling(mr, nv, nr, mc, split, direct_a, direct_b, slot, b_elems, nc_panels, unit)
 
 
 def _round_up(x, m):
@@ -181,10 +198,18 @@ def emit_matmul(module, name, shape, epilogue=None, epilogue_operands=(), thread
     epilogues = _epilogue_list(epilogue, shape.dtype)
     body = _Gemm(shape, lanes, threads, epilogues, list(epilogue_operands), MathLib(module))
     t = body.t
-    loops.define_kernel(module, name, body.emit, parallel_ok and threads > 1)
+    fn = loops.define_kernel(module, name, body.emit, parallel_ok and threads > 1)
+    if t.unit:
+        # the counter the threads claim work units from starts at 0 on every call
+        b = ir.IRBuilder(fn.entry_basic_block)
+        b.position_at_start(fn.entry_basic_block)
+        ws = loops.arg_pointer(b, fn.args[0], 2 + len(epilogue_operands) + len(epilogues))
+        b.store(I64(0), b.gep(ws, [I64(t.slot * threads)], source_etype=ir.IntType(8)),
+                align=8)
     return MatmulSpec(name, 2 + len(epilogue_operands) + len(epilogues), len(epilogues),
                       parallel_ok,
-                      workspace_bytes=t.slot * threads, threads=threads, split=t.split,
+                      workspace_bytes=t.slot * threads + (COUNTER_BYTES if t.unit else 0),
+                      threads=threads, split=t.split,
                       tile=(t.mr, t.nr),
                       packed=tuple(x for x, d in (("a", t.direct_a), ("b", t.direct_b))
                                    if not d))
@@ -226,7 +251,6 @@ class _Gemm:
     # -- driver --------------------------------------------------------------------------------
 
     def emit(self, b, args, tid, nth):
-        s = self.s
         n_epi = len(self.epi_operands)
         a_ptr = loops.arg_pointer(b, args, 0)
         b_ptr = loops.arg_pointer(b, args, 1)
@@ -241,34 +265,72 @@ class _Gemm:
             slot = b.gep(ws, [b.mul(b.sext(tid, I64), I64(self.slot))], source_etype=ir.IntType(8))
             bp = slot
             ap = b.gep(slot, [I64(self.b_elems)], source_etype=self.ety)
-            mr = self.mr
-            panels_n = math.ceil(s.n / self.nr)
-            panels_m = math.ceil(s.m / mr)
-            if self.split == "n":
-                p0, p1 = parallel.split_range(b, tid, nth, I64(panels_n))
-                m0, m1 = I64(0), I64(s.m)
+            ptrs = (a_ptr, b_ptr, c_ptrs, epi_ptrs, ap, bp)
+            if self.t.unit:
+                self._claimed_units(b, ws, ptrs)
             else:
-                p0, p1 = I64(0), I64(panels_n)
-                q0, q1 = parallel.split_range(b, tid, nth, I64(panels_m))
-                m0 = b.mul(q0, I64(mr))
-                m1 = b.select(b.icmp_signed("<", b.mul(q1, I64(mr)), I64(s.m)),
-                              b.mul(q1, I64(mr)), I64(s.m))
-            with loops.for_range(b, 0, max(1, math.prod(s.batch)), name="batch") as bi:
-                bidx = self._batch_index(b, bi)
-                a_b = loops.element_ptr(b, a_ptr, s.dtype, self._off(b, bidx, self.a_bstr))
-                b_b = loops.element_ptr(b, b_ptr, s.dtype, self._off(b, bidx, self.b_bstr))
-                c_off = self._off(b, bidx, self.c_str[:self.nb])
-                c_b = [loops.element_ptr(b, p, e.dtype, c_off)
-                       for p, e in zip(c_ptrs, self.epilogues)]
-                e_b = [loops.element_ptr(b, p, o.dtype, self._off(b, bidx, st[:self.nb]))
-                       for p, o, st in zip(epi_ptrs, self.epi_operands, self.epi_str)]
-                ncp = self.t.nc_panels
-                with loops.for_range(b, p0, p1, ncp, name="jc") as jc:
-                    j1 = b.add(jc, I64(ncp))
-                    j1 = b.select(b.icmp_signed("<", j1, p1), j1, p1)
-                    if not self.t.direct_b:
-                        self._pack_b(b, b_b, bp, jc, j1)
-                    self._row_blocks(b, m0, m1, (a_b, ap), (b_b, bp), jc, j1, c_b, e_b)
+                self._static_share(b, tid, nth, ptrs)
+
+    def _static_share(self, b, tid, nth, ptrs):
+        """Thread `tid`'s fixed share: a range of M rows (split "m"), or all of C (one
+        thread), every batch item, its N panels a packed block of B at a time."""
+        s, mr = self.s, self.mr
+        panels_n = math.ceil(s.n / self.nr)
+        p0, p1 = I64(0), I64(panels_n)
+        m0, m1 = I64(0), I64(s.m)
+        if self.split == "m":
+            q0, q1 = parallel.split_range(b, tid, nth, I64(math.ceil(s.m / mr)))
+            m0 = b.mul(q0, I64(mr))
+            m1 = b.select(b.icmp_signed("<", b.mul(q1, I64(mr)), I64(s.m)),
+                          b.mul(q1, I64(mr)), I64(s.m))
+        ncp = self.t.nc_panels
+        with _loop_unless_one(b, max(1, math.prod(s.batch)), "batch") as bi:
+            with loops.for_range(b, p0, p1, ncp, name="jc") as jc:
+                j1 = b.add(jc, I64(ncp))
+                j1 = b.select(b.icmp_signed("<", j1, p1), j1, p1)
+                self._panel_block(b, bi, jc, j1, m0, m1, ptrs)
+
+    def _claimed_units(self, b, ws, ptrs):
+        """Split "n" on several threads: work units of `unit` N panels (of one batch item),
+        claimed from a counter in the workspace until none is left. Why not a fixed half
+        each: a thread the scheduler runs late (a busy machine, a worker waking up) just
+        claims fewer units, instead of the other waiting for its half."""
+        s, unit = self.s, self.t.unit
+        panels_n = math.ceil(s.n / self.nr)
+        per_batch = math.ceil(panels_n / unit)
+        n_units = per_batch * max(1, math.prod(s.batch))
+        counter = b.gep(ws, [I64(self.slot * self.threads)], source_etype=ir.IntType(8))
+        fn = b.function
+        head, body, done = (fn.append_basic_block(f"unit.{k}") for k in ("head", "body", "done"))
+        b.branch(head)
+        b.position_at_end(head)
+        u = b.atomic_rmw("add", counter, I64(1), "monotonic")
+        b.cbranch(b.icmp_unsigned("<", u, I64(n_units)), body, done)
+        b.position_at_end(body)
+        bi = b.udiv(u, I64(per_batch)) if s.batch else I64(0)
+        jc = b.mul(b.urem(u, I64(per_batch)) if s.batch else u, I64(unit))
+        j1 = b.add(jc, I64(unit))
+        j1 = b.select(b.icmp_signed("<", j1, I64(panels_n)), j1, I64(panels_n))
+        self._panel_block(b, bi, jc, j1, I64(0), I64(s.m), ptrs)
+        b.branch(head)
+        b.position_at_end(done)
+
+    def _panel_block(self, b, bi, jc, j1, m0, m1, ptrs):
+        """C[batch bi][m0:m1, panels jc:j1] (at most nc_panels panels: B's packed block)."""
+        s = self.s
+        a_ptr, b_ptr, c_ptrs, epi_ptrs, ap, bp = ptrs
+        bidx = self._batch_index(b, bi)
+        a_b = loops.element_ptr(b, a_ptr, s.dtype, self._off(b, bidx, self.a_bstr))
+        b_b = loops.element_ptr(b, b_ptr, s.dtype, self._off(b, bidx, self.b_bstr))
+        c_off = self._off(b, bidx, self.c_str[:self.nb])
+        c_b = [loops.element_ptr(b, p, e.dtype, c_off)
+               for p, e in zip(c_ptrs, self.epilogues)]
+        e_b = [loops.element_ptr(b, p, o.dtype, self._off(b, bidx, st[:self.nb]))
+               for p, o, st in zip(epi_ptrs, self.epi_operands, self.epi_str)]
+        if not self.t.direct_b and not self._packs_inline():
+            _call_outlined(b, "pack_b", [b_b, bp, jc, j1],
+                           lambda pb, fa: self._pack_b(pb, *fa))
+        self._row_blocks(b, m0, m1, (a_b, ap), (b_b, bp), jc, j1, c_b, e_b)
 
     def _row_blocks(self, b, m0, m1, a_src, b_src, jc, j1, c_b, e_b):
         """Every block of MC rows over the B panels [jc, j1)."""
@@ -279,9 +341,23 @@ class _Gemm:
             if not self.t.direct_a:
                 self._pack_a(b, a_src[0], a_src[1], ic, rows)
             n_ap = b.udiv(b.add(rows, I64(mr - 1)), I64(mr))
+            first_block = b.icmp_signed("==", ic, m0)
             with loops.for_range(b, jc, j1, name="jr") as jr:
                 with loops.for_range(b, 0, n_ap, name="ir") as ir_:
-                    self._micro(b, a_src, b_src, ic, ir_, jr, jc, rows, c_b, e_b)
+                    pack = None
+                    if self._packs_inline():
+                        # B panel jr is first used by the first A panel of the first row block
+                        pack = b.and_(first_block, b.icmp_signed("==", ir_, I64(0)))
+                    self._call_micro(b, a_src, b_src, ic, ir_, jr, jc, rows, c_b, e_b, pack)
+
+    def _call_micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b, pack):
+        args = [*a_src, *b_src, ic, ir_, jr, p0, rows, *c_b, *e_b]
+        n_c, n_e = len(c_b), len(e_b)
+
+        def body(mb, fa):
+            self._micro(mb, tuple(fa[0:2]), tuple(fa[2:4]), *fa[4:9], fa[9:9 + n_c],
+                        fa[9 + n_c:9 + n_c + n_e], fa[-1] if pack is not None else None)
+        _call_outlined(b, "tile", args + ([pack] if pack is not None else []), body)
 
     def _batch_index(self, b, flat):
         from graphkit.codegen.reduction import _decompose
@@ -297,8 +373,16 @@ class _Gemm:
 
     # -- packing -------------------------------------------------------------------------------
 
+    def _packs_inline(self):
+        """A row-major B is packed by the microkernel (`_b_packing_reader`), not by a pass
+        of its own: a separate pass stalls on B's cache misses (B, the weights, comes from L3
+        on every call) with no FMA to overlap them, ~3-5% of W1's GEMMs; inside the FMA loop
+        the loads and stores use slots the FMAs leave free."""
+        return not self.t.direct_b and self.b_str[-1] == 1
+
     def _pack_b(self, b, src, bp, p0, p1):
-        """Bp[(p - p0)][k][0:NR] = B[k, p*NR : p*NR+NR] (zeros past N)."""
+        """Bp[(p - p0)][k][0:NR] = B[k, p*NR : p*NR+NR] (zeros past N), for a B that is
+        not row-major (row-major B is packed inline, see `_packs_inline`)."""
         s, nr = self.s, self.nr
         sk, sn = self.b_str[-2], self.b_str[-1]
         with loops.for_range(b, p0, p1, name="pb") as p:
@@ -345,35 +429,21 @@ class _Gemm:
                     b.store(row, dst, align=64)
 
     def _pack_b_rows(self, b, src, dst_panel, col0, ncols):
-        """A panel of a B whose rows are N-contiguous (vector loads) or strided (gathers)."""
+        """A panel of a B whose rows are strided (gathers)."""
         s, nr = self.s, self.nr
         sk, sn = self.b_str[-2], self.b_str[-1]
-        full = b.icmp_signed(">=", ncols, I64(nr))
         with loops.for_range(b, 0, s.k, name="kb") as k:
             row = loops.element_ptr(b, src, s.dtype,
                                     b.add(b.mul(k, I64(sk)), b.mul(col0, I64(sn))))
             dst = b.gep(dst_panel, [b.mul(k, I64(nr))], source_etype=self.ety)
             for h in range(nr // self.lanes):
                 lane0 = h * self.lanes
-                remaining = b.sub(ncols, I64(lane0))
-                mask = loops.lane_mask(b, remaining, self.lanes)
-                if sn == 1:
-                    p_src = b.gep(row, [I64(lane0)], source_etype=self.ety)
-                    v = self._load_masked_or_full(b, p_src, full, mask)
-                else:
-                    idx = b.mul(b.add(splat(b, I64(lane0), self.lanes),
-                                      _iota64(self.lanes)), splat(b, I64(sn), self.lanes))
-                    v = loops.gather(b, row, s.dtype, idx, mask, self.lanes)
-                    v = b.select(mask, v, const(self.vty, 0.0))
+                mask = loops.lane_mask(b, b.sub(ncols, I64(lane0)), self.lanes)
+                idx = b.mul(b.add(splat(b, I64(lane0), self.lanes),
+                                  _iota64(self.lanes)), splat(b, I64(sn), self.lanes))
+                v = loops.gather(b, row, s.dtype, idx, mask, self.lanes)
+                v = b.select(mask, v, const(self.vty, 0.0))
                 b.store(v, b.gep(dst, [I64(lane0)], source_etype=self.ety), align=64)
-
-    def _load_masked_or_full(self, b, ptr, full, mask):
-        """A full vector load in the common case; a masked one (zero-filled) at the N edge."""
-        m = b.select(full, const(mask.type, 1), mask)
-        mty = self.vty
-        fn = loops.intrinsic(b.module, f"llvm.masked.load.{loops.type_suffix(mty)}.p0", mty,
-                             [PTR, I32, m.type, mty])
-        return b.call(fn, [ptr, I32(1), m, const(mty, 0.0)])
 
     def _pack_a(self, b, src, ap, ic, rows):
         """Ap[panel][k][0:mr] = A[ic + panel*mr + r, k] (zeros past the block's rows)."""
@@ -401,7 +471,9 @@ class _Gemm:
 
     # -- microkernel ---------------------------------------------------------------------------
 
-    def _micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b):
+    def _micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b, pack=None):
+        """One MR x NR tile of C over the whole K; `pack` (i1, or None when B is packed
+        by a pass of its own) selects the K loop that also packs this B panel."""
         s, lanes, nr, mr = self.s, self.lanes, self.nr, self.mr
         nv = nr // lanes
         row0 = b.add(ic, b.mul(ir_, I64(mr)))
@@ -414,13 +486,15 @@ class _Gemm:
         for r in range(mr):
             for v in range(nv):
                 b.store(const(self.vty, 0.0), slots[r][v])
-        with loops.for_range(b, 0, s.k, name="kk") as k:
-            bvec = [load_b(k, v) for v in range(nv)]
-            for r in range(mr):
-                a = splat(b, load_a(k, r), lanes)
-                for v in range(nv):
-                    acc = b.load(slots[r][v], typ=self.vty)
-                    b.store(call_intrinsic(b, "fma", a, bvec[v], acc), slots[r][v])
+        if pack is None:
+            self._k_loop(b, slots, load_a, load_b, "kk")
+        else:
+            with b.if_else(pack) as (then, otherwise):
+                with then:
+                    self._k_loop(b, slots, load_a, self._b_packing_reader(
+                        b, b_src, jr, p0, col0, ncols), "kp")
+                with otherwise:
+                    self._k_loop(b, slots, load_a, load_b, "kk")
         # The finished tile goes to a stack array indexed at run time (the accumulator
         # slots themselves must keep constant indices to stay in registers), and the
         # epilogue + store is one loop over the tile's valid rows.
@@ -431,17 +505,30 @@ class _Gemm:
                         b.gep(tile, [I64(r * nv + v)], source_etype=self.vty))
         valid = b.sub(rows, b.sub(row0, ic))
         valid = b.select(b.icmp_signed("<", valid, I64(mr)), valid, I64(mr))
-        with loops.for_range(b, 0, valid, name="er") as r:
-            row = b.add(row0, r)
-            for v in range(nv):
-                lane0 = b.add(col0, I64(v * lanes))
-                remaining = b.sub(ncols, I64(v * lanes))
-                with b.if_then(b.icmp_signed(">", remaining, I64(0))):
-                    mask = loops.lane_mask(b, remaining, lanes)
-                    full = b.icmp_signed(">=", remaining, I64(lanes))
-                    acc = b.load(b.gep(tile, [b.add(b.mul(r, I64(nv)), I64(v))],
-                                       source_etype=self.vty), typ=self.vty)
-                    self._store_tile(b, acc, row, lane0, mask, full, c_b, e_b)
+        # the tile's vectors that hold columns < N (at most nv)
+        n_vec = b.udiv(b.add(ncols, I64(lanes - 1)), I64(lanes))
+        n_vec = b.select(b.icmp_signed("<", n_vec, I64(nv)), n_vec, I64(nv))
+        with loops.for_range(b, 0, b.mul(valid, I64(nv)), name="er") as i:
+            # one copy of the epilogue for all MR x nv vectors: i -> (row r, vector v)
+            r, v = b.udiv(i, I64(nv)), b.urem(i, I64(nv))
+            with b.if_then(b.icmp_signed("<", v, n_vec)):
+                remaining = b.sub(ncols, b.mul(v, I64(lanes)))
+                mask = loops.lane_mask(b, remaining, lanes)
+                full = b.icmp_signed(">=", remaining, I64(lanes))
+                acc = b.load(b.gep(tile, [i], source_etype=self.vty), typ=self.vty)
+                self._store_tile(b, acc, b.add(row0, r), b.add(col0, b.mul(v, I64(lanes))),
+                                 mask, full, c_b, e_b)
+
+    def _k_loop(self, b, slots, load_a, load_b, name):
+        """The register tile's FMAs over the whole K (the only unrolled code)."""
+        lanes, nv = self.lanes, self.nr // self.lanes
+        with loops.for_range(b, 0, self.s.k, name=name) as k:
+            bvec = [load_b(k, v) for v in range(nv)]
+            for r in range(self.mr):
+                a = splat(b, load_a(k, r), lanes)
+                for v in range(nv):
+                    acc = b.load(slots[r][v], typ=self.vty)
+                    b.store(call_intrinsic(b, "fma", a, bvec[v], acc), slots[r][v])
 
     def _tile_array(self, b, count):
         """An entry-block stack array of `count` vectors (64-byte aligned)."""
@@ -474,12 +561,12 @@ class _Gemm:
         return lambda k, r: b.load(b.gep(row_ptrs[r], [k if sk == 1 else b.mul(k, I64(sk))],
                                          source_etype=self.ety), typ=self.ety)
 
-    def _b_reader(self, b, b_src, jr, p0, col0, ncols):
+    def _b_reader(self, b, b_src, jr, p0, col0, ncols, in_place=None):
         """load_b(k, v) -> vector v of B[k, col0 : col0 + NR], packed or in place (zeros
         past N)."""
         s, nr, lanes = self.s, self.nr, self.lanes
         b_b, bp = b_src
-        if not self.t.direct_b:
+        if not (self.t.direct_b if in_place is None else in_place):
             b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
             return lambda k, v: b.load(b.gep(b_panel, [b.add(b.mul(k, I64(nr)),
                                                              I64(v * lanes))],
@@ -492,6 +579,21 @@ class _Gemm:
         return lambda k, v: loops.masked_load(
             b, b.gep(cols[v], [b.mul(k, I64(sk))], source_etype=self.ety), s.dtype, masks[v],
             lanes)
+
+    def _b_packing_reader(self, b, b_src, jr, p0, col0, ncols):
+        """load_b for the K loop that packs: reads B[k, col0 : col0 + NR] in place (zeros
+        past N) and stores it into panel jr of the packed block, for the A panels after."""
+        s, nr, lanes = self.s, self.nr, self.lanes
+        b_b, bp = b_src
+        read = self._b_reader(b, (b_b, None), jr, p0, col0, ncols, in_place=True)
+        b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
+
+        def load(k, v):
+            val = read(k, v)
+            b.store(val, b.gep(b_panel, [b.add(b.mul(k, I64(nr)), I64(v * lanes))],
+                               source_etype=self.ety), align=64)
+            return val
+        return load
 
     def _store_tile(self, b, acc, row, col, mask, full, c_b, e_b):
         s, lanes = self.s, self.lanes
@@ -517,6 +619,37 @@ class _Gemm:
         off = b.add(b.mul(row, I64(s.n)), col)
         for val, e, c in zip(vals, self.epilogues, c_b):
             loops.masked_store(b, val, loops.element_ptr(b, c, e.dtype, off), e.dtype, m, lanes)
+
+
+def _call_outlined(b, part, args, body):
+    """Call `body(builder, params)`, emitted once as an internal noinline function of the
+    kernel (`@<task>.<part>`), with `args` (values of the caller).
+
+    Why: the optimizer's loop passes visit a loop's whole body once per enclosing loop
+    level; a microkernel called (once per tile, K iterations each) from the 5-deep driver
+    nest is optimized ~30% faster as a function of its own, at no measurable run time."""
+    name = f"{b.function.name}.{part}"
+    fn = b.module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(b.module, ir.FunctionType(ir.VoidType(), [a.type for a in args]),
+                         name)
+        fn.linkage = "internal"
+        fn.attributes.add("noinline")
+        fb = ir.IRBuilder(fn.append_basic_block("entry"))
+        body(fb, list(fn.args))
+        fb.ret_void()
+    b.call(fn, args)
+
+
+@contextlib.contextmanager
+def _loop_unless_one(b, count, name):
+    """`for i in range(count)`, without the loop when count is 1: every loop level costs
+    the optimizer's loop passes a visit of everything nested in it (compile time)."""
+    if count == 1:
+        yield I64(0)
+        return
+    with loops.for_range(b, 0, count, name=name) as i:
+        yield i
 
 
 def _transpose_square(b, rows, lanes):

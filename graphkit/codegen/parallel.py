@@ -25,7 +25,8 @@ kernels of one step find them awake, then sleep on a condition variable. Longer 
 more than they save now that the caller never waits for a sleeping worker: on a busy
 machine a spinning worker takes CPU time the caller needs (W3's median step was 1.5x
 jax.jit with 20000 spins, 1.04x with 2000, in the same loaded benchmark runs). The pool is stopped at exit
-(before LLVM unmaps its code) and forgotten in a forked child.
+(its code, loaded by object_loader or LLJIT, is never unmapped before that) and forgotten
+in a forked child.
 
 GRAPHKIT_NUM_THREADS sets the thread count (default: the CPU count, at most 8).
 """

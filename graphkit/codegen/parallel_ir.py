@@ -4,6 +4,8 @@ Kept apart from parallel.py so that a warm process, which links the pool's objec
 the disk cache, never imports llvmlite.ir nor builds this module (~13 ms per process).
 See parallel.py for how the pool works and why it is native.
 """
+import contextlib
+
 from llvmlite import ir
 
 from graphkit.codegen.llvm_types import I8, I32, I64, PTR, VOID, intrinsic
@@ -50,6 +52,24 @@ def _atomic_load(b, ptr, ty):
 
 def _atomic_store(b, value, ptr):
     b.store_atomic(value, ptr, "release", align=8 if value.type == I64 else 4)
+
+
+@contextlib.contextmanager
+def _for_workers(fn, b, nth):
+    """Loop over the workers i = 1 .. nth-1 (thread 0 is the caller); yields (i, the block
+    after the loop) with `b` in the loop body, and leaves `b` after the loop."""
+    i = b.alloca(I32)
+    b.store(I32(1), i)
+    loop, body, done = (fn.append_basic_block(n) for n in ("loop", "body", "done"))
+    b.branch(loop)
+    b.position_at_end(loop)
+    iv = b.load(i, typ=I32)
+    b.cbranch(b.icmp_signed("<", iv, nth), body, done)
+    b.position_at_end(body)
+    yield iv, done
+    b.store(b.add(iv, I32(1)), i)
+    b.branch(loop)
+    b.position_at_end(done)
 
 
 def pool_module():
@@ -251,23 +271,13 @@ def _emit_start(m, g, ext, worker):
     b.store(I32(0), g["quit"])
     b.store(b.load(g["gen"], typ=I64), g["start_gen"])
     b.store(nth, g["nthreads"])
-    i = b.alloca(I32)
-    b.store(I32(1), i)
-    loop, body, done = (fn.append_basic_block(n) for n in ("loop", "body", "done"))
-    b.branch(loop)
-    b.position_at_end(loop)
-    iv = b.load(i, typ=I32)
-    b.cbranch(b.icmp_signed("<", iv, nth), body, done)
-    b.position_at_end(body)
-    slot = b.gep(g["threads"], [I32(0), iv], inbounds=True)
-    rc = b.call(ext["create"], [slot, ir.Constant(PTR, None), worker,
-                                b.inttoptr(b.zext(iv, I64), PTR)])
-    with b.if_then(b.icmp_unsigned("!=", rc, I32(0))):  # could not start: stay serial
-        b.store(iv, g["nthreads"])
-        b.branch(done)
-    b.store(b.add(iv, I32(1)), i)
-    b.branch(loop)
-    b.position_at_end(done)
+    with _for_workers(fn, b, nth) as (iv, done):
+        slot = b.gep(g["threads"], [I32(0), iv], inbounds=True)
+        rc = b.call(ext["create"], [slot, ir.Constant(PTR, None), worker,
+                                    b.inttoptr(b.zext(iv, I64), PTR)])
+        with b.if_then(b.icmp_unsigned("!=", rc, I32(0))):  # could not start: stay serial
+            b.store(iv, g["nthreads"])
+            b.branch(done)
     _atomic_store(b, I32(1), g["running"])
     b.ret(b.load(g["nthreads"], typ=I32))
 
@@ -283,19 +293,9 @@ def _emit_stop(m, g, ext):
     b.call(ext["broadcast"], [g["cond"]])
     b.call(ext["unlock"], [g["mutex"]])
     nth = b.load(g["nthreads"], typ=I32)
-    i = b.alloca(I32)
-    b.store(I32(1), i)
-    loop, body, done = (fn.append_basic_block(n) for n in ("loop", "body", "done"))
-    b.branch(loop)
-    b.position_at_end(loop)
-    iv = b.load(i, typ=I32)
-    b.cbranch(b.icmp_signed("<", iv, nth), body, done)
-    b.position_at_end(body)
-    handle = b.load(b.gep(g["threads"], [I32(0), iv], inbounds=True), typ=I64)
-    b.call(ext["join"], [handle, ir.Constant(PTR, None)])
-    b.store(b.add(iv, I32(1)), i)
-    b.branch(loop)
-    b.position_at_end(done)
+    with _for_workers(fn, b, nth) as (iv, _):
+        handle = b.load(b.gep(g["threads"], [I32(0), iv], inbounds=True), typ=I64)
+        b.call(ext["join"], [handle, ir.Constant(PTR, None)])
     b.store(I32(1), g["nthreads"])
     b.ret_void()
 

@@ -267,43 +267,45 @@ class _ReductionBody:
             self._finish(b, total, o, 1, None)
 
     def _emit_columns(self, b, tid, nth):
-        """Innermost dim kept: `lanes` adjacent outputs per step, one accumulator per lane."""
+        """Innermost dim kept: `lanes` adjacent outputs per step scan the reduced dims
+        together (one accumulator per lane); a masked step takes the remainder."""
         lanes, p = self.lanes, self.p
         inner = p.kept_shape[-1]
         outer_kept = p.kept_shape[:-1]
         n_outer = math.prod(outer_kept)
-        acc_ty = vector_of(register_type(self.acc_dtype), lanes)
-        ident = identity_value(self.op, self.acc_dtype)
-        acc_slot = loops._entry_alloca(b, acc_ty, "acc")
-        if n_outer > 1:
-            rb, re = parallel.split_range(b, tid, nth, I64(n_outer))
-            jb, je = I64(0), I64(inner)
-        else:
-            rb, re = I64(0), I64(1)
-            jb, je = parallel.split_range(b, tid, nth, I64(inner), align=lanes)
+        state = self._column_state(b)
+        rb, re, jb, je = loops.split_rows(b, tid, nth, n_outer, inner, lanes)
         inner_strides = [st[p.kept[-1]] for st in p.op_strides]
         with loops.for_range(b, rb, re, name="row") as r:
             outer_idx = _decompose(b, r, outer_kept) if outer_kept else []
-            vec_end = b.sub(je, b.urem(b.sub(je, jb), I64(lanes)))
 
             def step(j, mask):
-                b.store(const(acc_ty, ident), acc_slot)
-                with loops.for_range(b, 0, math.prod(p.red_shape), name="red") as rr:
-                    red_idx = _decompose(b, rr, p.red_shape)
-                    offs = self._in_offsets(b, outer_idx + [j], red_idx)
-                    bases = [loops.element_ptr(b, ptr, o_.dtype, off)
-                             for ptr, o_, off in zip(self.in_ptrs, self.operands, offs)]
-                    v = self._prologue(b, lanes, bases, inner_strides, I64(0), mask)
-                    b.store(_combine(b, self.op, b.load(acc_slot, typ=acc_ty), v,
-                                     self.acc_dtype), acc_slot)
                 flat = b.add(b.mul(r, I64(inner)), j)
-                self._finish(b, b.load(acc_slot, typ=acc_ty), flat, lanes, mask)
+                self._column_step(b, state, outer_idx, j, flat, inner_strides, mask)
 
-            with loops.for_range(b, jb, vec_end, lanes, name="j") as j:
-                step(j, None)
-            rest = b.sub(je, vec_end)
-            with b.if_then(b.icmp_signed(">", rest, I64(0))):
-                step(vec_end, loops.lane_mask(b, rest, lanes))
+            loops.vector_loop(b, jb, je, lanes, step)
+
+    def _column_prologue(self, b, kept_idx, red_idx, inner_strides, mask):
+        """The prologue's vector at kept index `kept_idx`, reduced index `red_idx`."""
+        offs = self._in_offsets(b, kept_idx, red_idx)
+        bases = [loops.element_ptr(b, ptr, o_.dtype, off)
+                 for ptr, o_, off in zip(self.in_ptrs, self.operands, offs)]
+        return self._prologue(b, self.lanes, bases, inner_strides, I64(0), mask)
+
+    def _column_state(self, b):
+        acc_ty = vector_of(register_type(self.acc_dtype), self.lanes)
+        return loops._entry_alloca(b, acc_ty, "acc"), acc_ty
+
+    def _column_step(self, b, state, outer_idx, j, flat, inner_strides, mask):
+        acc_slot, acc_ty = state
+        p = self.p
+        b.store(const(acc_ty, identity_value(self.op, self.acc_dtype)), acc_slot)
+        with loops.for_range(b, 0, math.prod(p.red_shape), name="red") as rr:
+            red_idx = _decompose(b, rr, p.red_shape)
+            v = self._column_prologue(b, outer_idx + [j], red_idx, inner_strides, mask)
+            b.store(_combine(b, self.op, b.load(acc_slot, typ=acc_ty), v, self.acc_dtype),
+                    acc_slot)
+        self._finish(b, b.load(acc_slot, typ=acc_ty), flat, self.lanes, mask)
 
 
 # -- argmax / argmin -----------------------------------------------------------------------
@@ -408,41 +410,18 @@ class _ArgReductionBody(_ReductionBody):
         fn = intrinsic(b.module, f"llvm.vector.reduce.smin.{type_suffix(i_ty)}", I64, [i_ty])
         return b.call(fn, [candidates])
 
-    def _emit_columns(self, b, tid, nth):
-        """The innermost dim is kept: `lanes` adjacent outputs scan the axis together."""
-        lanes, p = self.lanes, self.p
-        inner = p.kept_shape[-1]
-        outer_kept = p.kept_shape[:-1]
-        n_outer = math.prod(outer_kept)
-        slots = self._slots(b, lanes)
-        if n_outer > 1:
-            rb, re = parallel.split_range(b, tid, nth, I64(n_outer))
-            jb, je = I64(0), I64(inner)
-        else:
-            rb, re = I64(0), I64(1)
-            jb, je = parallel.split_range(b, tid, nth, I64(inner), align=lanes)
-        inner_strides = [st[p.kept[-1]] for st in p.op_strides]
-        with loops.for_range(b, rb, re, name="row") as r:
-            outer_idx = _decompose(b, r, outer_kept) if outer_kept else []
-            vec_end = b.sub(je, b.urem(b.sub(je, jb), I64(lanes)))
+    def _column_state(self, b):
+        return self._slots(b, self.lanes)
 
-            def step(j, mask):
-                self._reset(b, slots)
-                with loops.for_range(b, 0, p.red_shape[0], name="red") as rr:
-                    offs = self._in_offsets(b, outer_idx + [j], [rr])
-                    bases = [loops.element_ptr(b, ptr, o_.dtype, off)
-                             for ptr, o_, off in zip(self.in_ptrs, self.operands, offs)]
-                    v = self._prologue(b, lanes, bases, inner_strides, I64(0), mask)
-                    self._update(b, slots, v, splat(b, rr, lanes), mask)
-                (i_slot, i_ty) = slots[1]
-                index = self._index_result(b, b.load(i_slot, typ=i_ty), lanes)
-                self._finish(b, index, b.add(b.mul(r, I64(inner)), j), lanes, mask)
-
-            with loops.for_range(b, jb, vec_end, lanes, name="j") as j:
-                step(j, None)
-            rest = b.sub(je, vec_end)
-            with b.if_then(b.icmp_signed(">", rest, I64(0))):
-                step(vec_end, loops.lane_mask(b, rest, lanes))
+    def _column_step(self, b, slots, outer_idx, j, flat, inner_strides, mask):
+        lanes = self.lanes
+        self._reset(b, slots)
+        with loops.for_range(b, 0, self.p.red_shape[0], name="red") as rr:
+            v = self._column_prologue(b, outer_idx + [j], [rr], inner_strides, mask)
+            self._update(b, slots, v, splat(b, rr, lanes), mask)
+        (i_slot, i_ty) = slots[1]
+        index = self._index_result(b, b.load(i_slot, typ=i_ty), lanes)
+        self._finish(b, index, flat, lanes, mask)
 
 
 __all__ = ["emit_reduction", "REDUCE_OPS", "ARG_REDUCE_OPS", "identity_value", "Operand"]

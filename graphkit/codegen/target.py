@@ -1,17 +1,35 @@
 """The host target: triple, CPU name and features, the -O3 TargetMachine, vector widths.
 
-Code is generated for the machine it runs on (like `-march=native`), so the CPU name and the
-feature string are part of every cache key (`magic_tuple`): an object file built for an
-AVX-512 machine must never be loaded on one without it.
+Code is generated for the machine it runs on (like `-march=native`), so the target is part of
+every cache key (`target_key`): an object file built for an AVX-512 machine must never be
+loaded on one without it.
+
+Why two descriptions of the target: LLVM's CPU name and features (`host_target`) need
+llvmlite.binding, whose import loads libllvmlite.so (~25 ms). A warm process compiles nothing,
+so its cache keys use `host_fingerprint` instead: what the kernel reports about the CPU
+(/proc/cpuinfo: vendor, family, model, flags), the OS and machine, and which llvmlite (version
+and the size of its LLVM library) would compile. Everything LLVM derives its host CPU name and
+features from is in there, so two machines that LLVM tells apart get different keys.
 """
 import functools
 import glob
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 
-import llvmlite
-import llvmlite.binding as llvm
+import llvmlite  # cheap (its version only); llvmlite.binding is imported on first use
+
+
+class _LazyBinding:
+    """`llvmlite.binding`, imported on first attribute access: a warm process never does."""
+
+    def __getattr__(self, name):
+        import llvmlite.binding
+        return getattr(llvmlite.binding, name)
+
+
+llvm = _LazyBinding()
 
 # Bump when the code generator changes in a way that changes the object code for the same
 # input (it invalidates every cached object). The cache key also hashes the generator's
@@ -79,7 +97,7 @@ class HostTarget:
         return str(self.target_machine.target_data)
 
     def magic_tuple(self):
-        """Everything about the target that changes object code: part of every cache key."""
+        """Everything about the target that changes object code (per LLVM's own view)."""
         return (self.triple, self.cpu, self.features, llvm.llvm_version_info,
                 llvmlite.__version__, CODEGEN_VERSION, codegen_source_hash())
 
@@ -126,3 +144,55 @@ def host_target():
     initialize()
     return HostTarget(triple=llvm.get_process_triple(), cpu=llvm.get_host_cpu_name(),
                       features=_host_features())
+
+
+# /proc/cpuinfo fields that identify what the CPU can run ("cpu MHz", "bogomips" vary).
+_CPUINFO_FIELDS = ("vendor_id", "cpu family", "model", "model name", "flags")
+
+
+def _cpuinfo():
+    """The identifying fields of the first processor in /proc/cpuinfo, or None."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor's block is enough: all cores run the code
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in _CPUINFO_FIELDS:
+                    fields[key] = " ".join(value.split())
+    except OSError:
+        return None
+    return fields if "flags" in fields else None
+
+
+def _llvmlite_build():
+    """llvmlite's version and its LLVM library's size: a rebuilt LLVM changes the key."""
+    lib_dir = os.path.join(os.path.dirname(llvmlite.__file__), "binding")
+    sizes = []
+    for name in sorted(os.listdir(lib_dir)):
+        if name.startswith("libllvmlite"):
+            sizes.append((name, os.path.getsize(os.path.join(lib_dir, name))))
+    return llvmlite.__version__, tuple(sizes)
+
+
+@functools.lru_cache(maxsize=None)
+def host_fingerprint():
+    """The host as far as object code is concerned, without LLVM; None where /proc/cpuinfo
+    does not describe the CPU (then `target_key` asks LLVM)."""
+    cpu = _cpuinfo()
+    if cpu is None:
+        return None
+    return ("host", sys.platform, os.uname().machine, tuple(sorted(cpu.items())),
+            _llvmlite_build())
+
+
+def target_key():
+    """The target part of every cache key: the cheap host fingerprint plus the code
+    generator's version and source hash; LLVM's own target description where no fingerprint
+    is available."""
+    fingerprint = host_fingerprint()
+    if fingerprint is None:
+        return host_target().magic_tuple()
+    return fingerprint + (CODEGEN_VERSION, codegen_source_hash())

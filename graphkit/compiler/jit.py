@@ -215,7 +215,9 @@ class JitFunction:
         if self.donate_argnums:
             graph.annotations["donated"] = _donated_params(graph, info, call,
                                                            self.donate_argnums)
-        result = run_pipeline(graph, self.pipeline, verify_each=True, input_stage="traced")
+        # The donated annotation is not part of the text: traced_text is the input's text.
+        result = run_pipeline(graph, self.pipeline, verify_each=True, input_stage="traced",
+                              input_text=traced_text)
         return Lowered(call, traced_text, result, info, self.backend)
 
     # -- staged API -------------------------------------------------------------------------

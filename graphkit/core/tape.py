@@ -110,8 +110,14 @@ class GradientTape:
                     seeds[i], dtype=t.dtype)
                 prev = cotangents.get(id(t))
                 cotangents[id(t)] = ct if prev is None else ops.add(prev, ct)
-            backward(self._records, cotangents, needed=self._watched)
             flat_sources = tree.flatten(sources)
+            keep = set()  # the cotangents read below; the walk may drop the others
+            for s in flat_sources:
+                if isinstance(s, Variable):
+                    keep.update(id(v) for v in self._var_reads.get(id(s), []))
+                else:
+                    keep.add(id(s))
+            backward(self._records, cotangents, needed=self._watched, keep=keep)
             grads = []
             for s in flat_sources:
                 if isinstance(s, Variable):

@@ -54,14 +54,23 @@ class Tensor(OperatorMixin):
     @classmethod
     def _bind(cls, prim, args, attrs):
         # No shape rule runs on the success path: the NumPy kernel's result is the answer,
-        # and the rule only runs to explain a kernel's failure.
+        # and the rule only runs to explain a kernel's failure. One and two operands (most
+        # ops) are unpacked without building a list: this runs for every eager op.
         try:
-            out = prim.eager(*[a._array for a in args], **attrs)
+            n = len(args)
+            if n == 2:
+                out = prim.eager(args[0]._array, args[1]._array, **attrs)
+            elif n == 1:
+                out = prim.eager(args[0]._array, **attrs)
+            else:
+                out = prim.eager(*[a._array for a in args], **attrs)
         except Exception:
             infer_avals(prim, args, attrs)  # raises a clear error when the operands are at fault
             raise
         if prim.n_outputs == 1:
-            result = _new_tensor(out)
+            result = _tensor_new(Tensor)
+            result._array = out if type(out) is np.ndarray else np.asarray(out)
+            result._keras_mask = None
             if _CONFIG_STATE["check_numerics"]:
                 _check_numerics(prim, (result,))
             return result

@@ -147,3 +147,11 @@ class Variable(OperatorMixin):
     def __repr__(self):
         return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
                 f"value={np.array2string(self._value.numpy(), threshold=20, separator=', ')}>")
+
+
+def _register():
+    from graphkit.ops import convert
+    convert._VARIABLE[0] = Variable
+
+
+_register()

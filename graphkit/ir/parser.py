@@ -3,6 +3,12 @@
 Value names are kept as written, so `str(parse(text)) == text` for any text in the
 printer's canonical form, and hand-written test cases may use names such as `%x`.
 Errors name the line and say what was expected.
+
+A warm process parses the pipeline cache's optimized graph instead of running the passes
+(passes/pipeline_cache.py), so parsing is on the path of a compiled function's first call
+and is kept lean: a line is split by one regex `findall` (a character no token can start
+with is caught as its own group), a token's kind follows from its first character, and
+each distinct type text is parsed once per graph.
 """
 import base64
 import json
@@ -18,55 +24,87 @@ class ParseError(ValueError):
     pass
 
 
-_TOKEN = re.compile(r"""
-    (?P<vdef>%[A-Za-z0-9_.]+:[a-z0-9]+\[[0-9?,]*\])
-  | (?P<val>%[A-Za-z0-9_.]+)
-  | (?P<gname>@[A-Za-z0-9_.\-]+)
-  | (?P<b64>b64"[A-Za-z0-9+/=]*")
-  | (?P<str>"(?:[^"\\]|\\.)*")
-  | (?P<num>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+|inf\b|nan\b))
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<punct>[(){}\[\],=:])
-  | (?P<comment>\#.*$)
-  | (?P<ws>\s+)
-""", re.VERBOSE)
+# One token: a value (with its type where it is defined), a graph name, base64 data, a
+# string, a number, an identifier, punctuation or a comment (the rest of the line).
+_TOKEN = (r'%[A-Za-z0-9_.]+(?::[a-z0-9]+\[[0-9?,]*\])?'
+          r'|@[A-Za-z0-9_.\-]+'
+          r'|b64"[A-Za-z0-9+/=]*"'
+          r'|"(?:[^"\\]|\\.)*"'
+          r'|-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+|inf\b|nan\b)'
+          r'|[A-Za-z_][A-Za-z0-9_]*'
+          r'|[(){}\[\],=:]'
+          r'|\#.*')
+# `findall` gives (token, "") per token, and ("", c) for a character c no token starts with.
+_TOKENS = re.compile(r"\s*(?:(" + _TOKEN + r")|(\S))")
+_KIND_OF_FIRST = {"@": "gname", '"': "str", "#": "comment", "-": "num",
+                  **{c: "punct" for c in "(){}[],=:"}, **{c: "num" for c in "0123456789"}}
+_NAMED_LITERALS = {"True": True, "False": False, "None": None}
+
+
+def _kind(tok):
+    """vdef (`%3:f32[2]`), val, gname, b64, str, num, ident, punct or comment."""
+    first = tok[0]
+    if first == "%":
+        return "vdef" if ":" in tok else "val"
+    kind = _KIND_OF_FIRST.get(first)
+    if kind is not None:
+        return kind
+    if tok == "inf" or tok == "nan":
+        return "num"
+    return "b64" if tok.startswith('b64"') else "ident"
 
 
 class _Line:
-    """The tokens of one line, with a cursor."""
+    """The tokens of one line (their text), with a cursor."""
+
+    __slots__ = ("text", "lineno", "tokens", "comment", "i")
 
     def __init__(self, text, lineno):
         self.text, self.lineno = text, lineno
-        self.tokens, self.comment = [], None
-        pos = 0
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if m is None:
-                self.fail(f"unexpected character {text[pos]!r} at column {pos + 1}")
-            kind = m.lastgroup
-            if kind == "comment":
-                self.comment = m.group()[1:].strip()
-            elif kind != "ws":
-                self.tokens.append((kind, m.group()))
-            pos = m.end()
+        found = _TOKENS.findall(text)
+        tokens = [tok for tok, _ in found]
+        if "" in tokens:
+            self._unexpected_character()
+        self.comment = tokens.pop()[1:].strip() if tokens and tokens[-1][0] == "#" else None
+        self.tokens = tokens
         self.i = 0
+
+    def _unexpected_character(self):
+        for m in _TOKENS.finditer(self.text):
+            if m.group(2):
+                self.fail(f"unexpected character {m.group(2)!r} at column {m.start(2) + 1}")
 
     def fail(self, msg):
         raise ParseError(f"line {self.lineno}: {msg}\n    {self.text.strip()}")
 
     def peek(self):
-        return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
+        """The next token's text, or None at the end of the line."""
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
 
-    def next(self, kind=None, text=None):
+    def peek_kind(self):
         tok = self.peek()
-        if tok[0] is None or (kind and tok[0] != kind) or (text and tok[1] != text):
-            want = text or kind or "a token"
-            self.fail(f"expected {want!r}, found {tok[1] or 'end of line'!r}")
+        return None if tok is None else _kind(tok)
+
+    def _expected(self, want):
+        tok = self.peek()
+        self.fail(f"expected {want!r}, found {tok or 'end of line'!r}")
+
+    def take(self, kind=None):
+        """The next token, which must be of `kind` (any kind when None)."""
+        tok = self.peek()
+        if tok is None or (kind is not None and _kind(tok) != kind):
+            self._expected(kind or "a token")
         self.i += 1
-        return tok[1]
+        return tok
+
+    def expect(self, text):
+        """Consume the next token, which must be exactly `text`."""
+        if self.peek() != text:
+            self._expected(text)
+        self.i += 1
 
     def accept(self, text):
-        if self.peek()[1] == text:
+        if self.i < len(self.tokens) and self.tokens[self.i] == text:
             self.i += 1
             return True
         return False
@@ -76,7 +114,7 @@ class _Line:
 
     def expect_end(self):
         if not self.at_end():
-            self.fail(f"unexpected {self.peek()[1]!r}")
+            self.fail(f"unexpected {self.peek()!r}")
 
 
 def parse(text):
@@ -91,12 +129,24 @@ def parse(text):
     return graph
 
 
+def _string(ln, tok):
+    """A string token's value (JSON, as the printer writes it). Most hold no backslash and
+    no control character, and are their own value between the quotes."""
+    if "\\" not in tok and tok.isprintable():
+        return tok[1:-1]
+    try:
+        return json.loads(tok)
+    except ValueError as e:
+        ln.fail(f"invalid string {tok}: {e}")
+
+
 class _Parser:
     def __init__(self, lines):
         self.lines = lines
         self.pos = 0
         self.values = {}    # name -> Value visible in the graph being parsed
         self.defined = set()  # every name so far, kernel bodies included (names are unique)
+        self.types = {}     # type text -> TensorType (immutable, so values may share one)
 
     def line(self):
         if self.pos >= len(self.lines):
@@ -107,12 +157,12 @@ class _Parser:
 
     def parse_graph(self):
         ln = self.line()
-        ln.next("ident", "graph")
-        name = ln.next("gname")[1:]
+        ln.expect("graph")
+        name = ln.take("gname")[1:]
         graph = Graph(name)
-        ln.next("punct", "(")
+        ln.expect("(")
         self._params(ln, graph, labels=True)
-        ln.next("punct", "{")
+        ln.expect("{")
         ln.expect_end()
         self._nodes(graph, "return")
         return graph
@@ -122,19 +172,21 @@ class _Parser:
             return
         while True:
             name, type_ = self._vdef(ln)
-            label = json.loads(ln.next("str")) if labels and ln.peek()[0] == "str" else None
+            label = _string(ln, ln.take()) if labels and ln.peek_kind() == "str" else None
             self._define(ln, name, graph.add_param(type_, label, name=name))
             if ln.accept(")"):
                 return
-            ln.next("punct", ",")
+            ln.expect(",")
 
     def _vdef(self, ln):
-        tok = ln.next("vdef")
-        name, type_text = tok[1:].split(":", 1)
-        try:
-            return name, parse_type(type_text)
-        except ValueError as e:
-            ln.fail(str(e))
+        name, type_text = ln.take("vdef")[1:].split(":", 1)
+        type_ = self.types.get(type_text)
+        if type_ is None:
+            try:
+                type_ = self.types[type_text] = parse_type(type_text)
+            except ValueError as e:
+                ln.fail(str(e))
+        return name, type_
 
     def _define(self, ln, name, value):
         if name in self.defined:
@@ -143,22 +195,22 @@ class _Parser:
         self.values[name] = value
 
     def _use(self, ln):
-        name = ln.next("val")[1:]
-        if name not in self.values:
+        name = ln.take("val")[1:]
+        value = self.values.get(name)
+        if value is None:
             where = "outside this kernel body" if name in self.defined else "before it is defined"
             ln.fail(f"value %{name} is used {where}")
-        return self.values[name]
+        return value
 
     def _nodes(self, graph, terminator):
         while True:
             ln = self.line()
-            kind, tok = ln.peek()
-            if kind == "ident" and tok == terminator:
-                ln.next()
+            if ln.peek() == terminator:
+                ln.i += 1
                 values, labels = self._use_list(ln, labels=terminator == "return")
                 graph.set_outputs(values, labels)
                 ln.expect_end()
-                self.line().next("punct", "}")
+                self.line().expect("}")
                 return
             self._node(ln, graph)
 
@@ -166,8 +218,7 @@ class _Parser:
         values, names = [], []
         while not ln.at_end():
             values.append(self._use(ln))
-            names.append(json.loads(ln.next("str")) if labels and ln.peek()[0] == "str"
-                         else None)
+            names.append(_string(ln, ln.take()) if labels and ln.peek_kind() == "str" else None)
             if not ln.accept(","):
                 break
         return values, names
@@ -176,17 +227,17 @@ class _Parser:
         results = [self._vdef(ln)]
         while ln.accept(","):
             results.append(self._vdef(ln))
-        ln.next("punct", "=")
-        op = ln.next("ident")
+        ln.expect("=")
+        op = ln.take("ident")
         operands, attrs, value = [], {}, None
         if op == CONSTANT:
             value = self._constant(ln, results)
         else:
-            if ln.peek()[0] == "val":
+            if ln.peek_kind() == "val":
                 operands.append(self._use(ln))
                 while ln.accept(","):
                     operands.append(self._use(ln))
-            if ln.peek()[1] == "{":
+            if ln.peek() == "{":
                 attrs = self._attrs(ln)
         ln.expect_end()
         body = self._kernel_body(graph) if op == KERNEL else None
@@ -197,49 +248,50 @@ class _Parser:
 
     def _kernel_body(self, graph):
         ln = self.line()
-        ln.next("ident", "body")
-        ln.next("punct", "(")
+        ln.expect("body")
+        ln.expect("(")
         body = Graph(f"{graph.name}.body", graph.namer)
         outer, self.values = self.values, {}  # a body sees only its own params and nodes
         self._params(ln, body, labels=False)
-        ln.next("punct", "{")
+        ln.expect("{")
         ln.expect_end()
         self._nodes(body, "yield")
         self.values = outer
         return body
 
     def _attrs(self, ln):
-        ln.next("punct", "{")
+        ln.expect("{")
         attrs = {}
         if ln.accept("}"):
             return attrs
         while True:
-            key = ln.next("ident")
-            ln.next("punct", "=")
+            key = ln.take("ident")
+            ln.expect("=")
             attrs[key] = self._literal(ln)
             if ln.accept("}"):
                 return attrs
-            ln.next("punct", ",")
+            ln.expect(",")
 
     def _literal(self, ln):
-        kind, tok = ln.peek()
+        tok = ln.peek()
+        kind = None if tok is None else _kind(tok)
         if kind == "num":
-            ln.next()
-            return float(tok) if any(c in tok for c in ".eEin") else int(tok)
+            ln.i += 1
+            return int(tok) if tok.lstrip("-").isdigit() else float(tok)
         if kind == "str":
-            ln.next()
-            return json.loads(tok)
-        if kind == "ident" and tok in ("True", "False", "None"):
-            ln.next()
-            return {"True": True, "False": False, "None": None}[tok]
+            ln.i += 1
+            return _string(ln, tok)
+        if kind == "ident" and tok in _NAMED_LITERALS:
+            ln.i += 1
+            return _NAMED_LITERALS[tok]
         if tok in ("(", "["):
-            ln.next()
+            ln.i += 1
             close = ")" if tok == "(" else "]"
             items = []
             while not ln.accept(close):
                 items.append(self._literal(ln))
                 if not ln.accept(","):
-                    ln.next("punct", close)
+                    ln.expect(close)
                     break
             return tuple(items) if tok == "(" else items
         ln.fail(f"expected a literal (number, string, True/False/None, tuple), found {tok!r}")
@@ -248,8 +300,8 @@ class _Parser:
         if len(results) != 1:
             ln.fail("a constant has exactly one result")
         type_ = results[0][1]
-        if ln.peek()[0] == "b64":
-            raw = base64.b64decode(ln.next()[4:-1])
+        if ln.peek_kind() == "b64":
+            raw = base64.b64decode(ln.take()[4:-1])
             dt = np.dtype(type_.dtype).newbyteorder("<")
             if len(raw) != type_.size * dt.itemsize:
                 ln.fail(f"constant data has {len(raw)} bytes, type {type_} needs "

@@ -149,6 +149,7 @@ class Trace:
         self.var_reads = {}      # id(Variable) -> (Variable, Tracer param)
         self.var_writes = {}     # id(Variable) -> (Variable, Tracer), in first-assign order
         self._scope = _TraceStateScope(self)
+        self._types = {}         # (shape, dtype) of an aval -> TensorType (see `_type`)
         self.active = False
 
     def __enter__(self):
@@ -200,11 +201,20 @@ class Trace:
         operands = [self.lift(a) for a in args]
         avals = infer_avals(prim, operands, attrs)
         node = self.graph.add_node(
-            prim.name, [t.ir_value for t in operands],
-            [TensorType(a.shape, a.dtype) for a in avals], normalize_attrs(attrs),
+            prim.name, [t.ir_value for t in operands], [self._type(a) for a in avals],
+            normalize_attrs(attrs) if attrs else {},
             scope=naming.join_path(naming.current_path(), prim.name))
         outs = tuple(Tracer(v, self) for v in node.outputs)
         return outs if prim.n_outputs > 1 else outs[0]
+
+    def _type(self, aval):
+        """The TensorType of an inferred aval, made once per (shape, dtype) in this trace
+        (types are immutable, so values share them; a trace makes hundreds)."""
+        key = (aval.shape, aval.dtype)
+        type_ = self._types.get(key)
+        if type_ is None:
+            type_ = self._types[key] = TensorType(aval.shape, aval.dtype)
+        return type_
 
     # -- variables --------------------------------------------------------------------------
     def read_variable(self, variable):

@@ -19,6 +19,7 @@ import numpy as np
 from graphkit import naming, tree
 from graphkit.core import scopes
 from graphkit.core import keras_tensor as kt
+from graphkit.core.tensor import Tensor
 from graphkit.core.variable import Variable
 from graphkit.layers import auto_config, symbolic
 from graphkit.layers import call_context as cc
@@ -32,7 +33,7 @@ _INTERNAL = frozenset({
     "_tracker", "_trainable_variables", "_non_trainable_variables", "_layers", "_metrics",
     "_seed_generators", "_losses", "_inbound_nodes", "_outbound_nodes", "_call_signature",
     "_auto_config", "_auto_config_error", "_build_shapes_dict", "_call_context_args",
-    "_input_shape_arg", "_scope_open", "_lock", "build", "_path",
+    "_input_shape_arg", "_scope_open", "_lock", "build", "_path", "_eager_call_plan",
 })
 
 class Layer:
@@ -192,12 +193,24 @@ class Layer:
     def variables(self):
         """All state: weights plus SeedGenerator states (metric variables excluded)."""
         out, seen = [], set()
-        own = self._trainable_variables + self._non_trainable_variables + \
-            [sg.state for sg in self._seed_generators]
-        _extend_unique(out, seen, own)
-        for layer in self._layers:
-            _extend_unique(out, seen, layer.variables)
+        self._collect_variables(out, seen)
         return out
+
+    def _collect_variables(self, out, seen):
+        # One walk with one `seen` set: the same first-occurrence order as deduplicating
+        # each sublayer's own list, without building those lists (this runs every step).
+        for group in (self._trainable_variables, self._non_trainable_variables):
+            for v in group:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        if self._seed_generators:
+            _extend_unique(out, seen, [sg.state for sg in self._seed_generators])
+        for layer in self._layers:
+            if type(layer).variables is Layer.variables:
+                layer._collect_variables(out, seen)
+            else:
+                _extend_unique(out, seen, layer.variables)
 
     @property
     def trainable_variables(self):
@@ -212,10 +225,21 @@ class Layer:
     def weights(self):
         """Own variables (trainable, then non-trainable), then each sublayer's, recursively."""
         out, seen = [], set()
-        _extend_unique(out, seen, self._trainable_variables + self._non_trainable_variables)
-        for layer in self._layers:
-            _extend_unique(out, seen, layer.weights)
+        self._collect_weights(out, seen)
         return out
+
+    def _collect_weights(self, out, seen):
+        # As _collect_variables: one walk, the same order as the per-layer lists.
+        for group in (self._trainable_variables, self._non_trainable_variables):
+            for v in group:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        for layer in self._layers:
+            if type(layer).weights is Layer.weights:
+                layer._collect_weights(out, seen)
+            else:
+                _extend_unique(out, seen, layer.weights)
 
     @property
     def trainable_weights(self):
@@ -374,6 +398,13 @@ class Layer:
                         f"gk.layers.Layer must implement call(self, inputs, ...)")
 
     def __call__(self, *args, **kwargs):
+        if len(args) == 1 and not kwargs and not self.__dict__.get("_lock", True) \
+                and self.built and _eager_input(args[0], self):
+            plan = self.__dict__.get("_eager_call_plan")
+            if plan is None or plan[0] is not self._call_signature:
+                plan = self._make_eager_call_plan()
+            if plan[1] is not None:
+                return self._eager_call_one_input(args[0], plan)
         self._check_super_called()
         original_args, original_kwargs = args, dict(kwargs)
         # Fast path for the common `layer(tensor)`: no structure to walk.
@@ -413,6 +444,70 @@ class Layer:
         if symbolic and kt.is_recording_nodes():
             from graphkit.models.node import Node
             Node(self, original_args, original_kwargs, outputs)
+        return outputs
+
+    # -- the eager fast path of `layer(tensor)` ----------------------------------------------------
+    def _make_eager_call_plan(self):
+        """What binding one positional Tensor to `call()` gives, found once per signature:
+        `(signature, first parameter name, {other parameter: default})`, or a name of None
+        when the signature needs the general path (required extra parameters, *args first,
+        or a default that is a tensor or a structure)."""
+        signature = self._call_signature
+        params = list(signature.parameters.values())
+        first, defaults = None, {}
+        if params and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                         inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            first = params[0].name
+            for p in params[1:]:
+                if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD) \
+                        or p.default is inspect.Parameter.empty or is_value(p.default) \
+                        or tree.is_nested(p.default):
+                    first = None
+                    break
+                defaults[p.name] = p.default
+        if first is not None and first in self._call_context_args:
+            first = None
+        plan = (signature, first, defaults)
+        self.__dict__["_eager_call_plan"] = plan
+        return plan
+
+    def _eager_call_one_input(self, x, plan):
+        """`__call__` on one eager Tensor (or a list or tuple of them) needing no cast, for a
+        built layer: the steps of the general path, minus the argument binding (`plan`
+        holds its result) and the work that cannot apply (conversion, building, nodes)."""
+        _, first, defaults = plan
+        if type(x) is list:
+            x = list(x)  # call() gets its own list, as the general path's conversion gives
+        self._assert_input_compatibility(x)
+        context, entered = self._enter_call_context()
+        context_args = self._call_context_args
+        saved = {name: context.get_value(name) for name in context_args}
+        kwargs = {}
+        try:
+            for name in context_args:  # explicit > outer call > default (none is explicit)
+                value = context.get_value(name)
+                if value is None:
+                    value = defaults.get(name)
+                context.set_value(name, value)
+                if value is not None and name in defaults:
+                    kwargs[name] = value
+            if type(x) is Tensor:
+                previous_mask = x._keras_mask
+                masked = previous_mask is not None
+            else:
+                previous_mask = type(x)([t._keras_mask for t in x])
+                masked = any(m is not None for m in previous_mask)
+            if masked and "mask" in defaults and defaults["mask"] is None:
+                kwargs["mask"] = previous_mask
+            outputs = self._eager_outputs((x,), kwargs)
+            # Without an input mask, the default compute_mask gives none: nothing to set.
+            if masked or type(self).compute_mask is not Layer.compute_mask:
+                self._set_output_masks(x, outputs, previous_mask)
+        finally:
+            for name, value in saved.items():
+                context.set_value(name, value)
+            if entered:
+                cc.set_call_context(None)
         return outputs
 
     def _convert_inputs(self, args, kwargs):
@@ -497,7 +592,8 @@ class Layer:
 
     def _eager_outputs(self, args, kwargs):
         outputs = self._run_call(self.call, args, kwargs)
-        outputs = tree.map_structure(_variable_to_value, outputs)
+        if type(outputs) is not Tensor:  # a single Tensor (the common case) has no Variable
+            outputs = tree.map_structure(_variable_to_value, outputs)
         self._add_activity_regularization(outputs)
         return outputs
 
@@ -656,7 +752,8 @@ class Layer:
                     context.set_value("training", kwargs["training"])
                 cc.set_call_context(context)
                 outputs = self._run_call(self.call, args, kwargs)
-                outputs = tree.map_structure(_variable_to_value, outputs)
+                if type(outputs) is not Tensor:
+                    outputs = tree.map_structure(_variable_to_value, outputs)
                 losses = self.losses if return_losses else None
             new_nt = [scope.get_current_value(v) for v in own_nt]
         finally:
@@ -726,21 +823,26 @@ class Layer:
 class _LayerNameScope:
     """The layer's name scope, opened once even when build() runs inside __call__'s scope."""
 
+    __slots__ = ("layer", "stack")
+
     def __init__(self, layer):
         self.layer = layer
-        self.cm = None
+        self.stack = None
 
     def __enter__(self):
-        if not self.layer.__dict__.get("_scope_open", False):
-            self.cm = naming.name_scope(self.layer.name)
-            self.cm.__enter__()
-            self.layer.__dict__["_scope_open"] = True
+        # naming.name_scope's push and pop, without a generator-based context manager:
+        # this runs around every layer call.
+        d = self.layer.__dict__
+        if not d.get("_scope_open", False):
+            self.stack = naming._stack()
+            self.stack.append(self.layer.name)
+            d["_scope_open"] = True
         return self
 
     def __exit__(self, *exc):
-        if self.cm is not None:
+        if self.stack is not None:
             self.layer.__dict__["_scope_open"] = False
-            return self.cm.__exit__(*exc)
+            self.stack.pop()
         return False
 
 
@@ -837,6 +939,20 @@ def set_keras_mask(x, mask):
         x._keras_mask = mask
     except AttributeError:
         pass  # a value kind without a mask slot
+
+
+def _eager_input(x, layer):
+    """Whether `layer(x)` can take the eager fast path: `x` is an eager Tensor, or a list or
+    tuple of them, that the layer would not cast."""
+    tx = type(x)
+    if tx is Tensor:
+        return _needs_no_cast(x, layer)
+    if (tx is list or tx is tuple) and x:
+        for t in x:
+            if type(t) is not Tensor or not _needs_no_cast(t, layer):
+                return False
+        return True
+    return False
 
 
 def _needs_no_cast(x, layer):

@@ -10,6 +10,7 @@ import warnings
 
 from graphkit import dtypes, tree
 from graphkit.core.keras_tensor import KerasTensor
+from graphkit.core.tensor import Tensor
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
 from graphkit.models import serialization
@@ -148,6 +149,9 @@ class Functional(Model):
                     continue
                 args, kwargs = node.fill_in(values)
                 outputs = node.operation(*args, **kwargs)
+                if type(outputs) is Tensor and len(node.outputs) == 1:
+                    values[id(node.outputs[0])] = outputs  # one output: nothing to flatten
+                    continue
                 for x, y in zip(node.outputs, tree.flatten(outputs)):
                     values[id(x)] = y
         flat_outputs = [values[id(x)] for x in self._outputs]

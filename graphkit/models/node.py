@@ -41,6 +41,10 @@ class Node:
             t._keras_history = KerasHistory(operation, node_index, i)
             t._origin = f"made by {kind} '{operation.name}'"
         self.is_input = not self.input_tensors
+        # The common call `layer(t1, t2, ...)` on KerasTensors alone: fill_in maps it
+        # without walking structures (it runs for every node of every eager model call).
+        self._flat_call = not self.call_kwargs and all(
+            isinstance(x, KerasTensor) for x in self.call_args)
 
     @property
     def output_tensors(self):
@@ -57,6 +61,9 @@ class Node:
 
     def fill_in(self, values_by_id):
         """The call's arguments with each KerasTensor replaced by its computed value."""
+        if getattr(self, "_flat_call", False):
+            return [values_by_id[id(x)] for x in self.call_args], {}
+
         def swap(x):
             return values_by_id[id(x)] if isinstance(x, KerasTensor) else x
         args = tree.map_structure(swap, list(self.call_args))

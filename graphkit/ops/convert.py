@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from graphkit import config, dtypes
-from graphkit.core.tensor import Tensor
+from graphkit.core.tensor import Tensor, _dtype_name
 
 
 def _is_value(x):
@@ -57,6 +57,15 @@ def to_value(x):
 
 def promote(*xs, dtype=None):
     """Operands converted to one dtype: the result type, with Python scalars weak."""
+    if dtype is None and len(xs) == 2:
+        # The commonest eager cases, two Tensors of one dtype (a layer's weight read once
+        # from its Variable), decided in a few checks.
+        a, b = xs
+        if type(b) is _VARIABLE[0]:
+            b = b.value
+            xs = (a, b)
+        if type(a) is Tensor and type(b) is Tensor and a._array.dtype is b._array.dtype:
+            return [a, b]
     fast = _promote_tensor_and_floats(xs, dtype)
     if fast is not None:
         return fast
@@ -75,33 +84,49 @@ def promote(*xs, dtype=None):
 
 
 def _promote_tensor_and_floats(xs, dtype):
-    """The common eager case of `promote`, or None: Tensors of one dtype (any kind), or of one
-    float dtype with Python floats or ints among them (weak: they take the Tensors' dtype).
-    Same result as the general path, without building the dtype lists."""
+    """The common eager case of `promote`, or None: Tensors (or Variables holding Tensors,
+    as a layer's weights) of one dtype (any kind), or of one float dtype with Python floats
+    or ints among them (weak: they take the Tensors' dtype). Same result as the general
+    path, without building the dtype lists."""
     if dtype is not None:
         return None
     target = None  # the NumPy dtype of the Tensors
     has_scalar = False
-    for x in xs:
-        if type(x) is Tensor:
+    values = None  # set when a Variable was read: the operands with its value in its place
+    for i, x in enumerate(xs):
+        tx = type(x)
+        if tx is _VARIABLE[0]:
+            x = x.value  # read once: a tape records the read of this very value
+            if type(x) is not Tensor:
+                return None
+            if values is None:
+                values = list(xs)
+            values[i] = x
+            tx = Tensor
+        if tx is Tensor:
             d = x._array.dtype
             if target is None:
                 target = d
             elif d is not target and d != target:
                 return None
-        elif type(x) in _WEAK_NUMBERS:
+        elif tx in _WEAK_NUMBERS:
             has_scalar = True
         else:
             return None
     if target is None:
         return None
+    if values is not None:
+        xs = values
     if not has_scalar:
         return list(xs)
-    if target.kind != "f" or target.name not in dtypes.FLOATS:
+    if target.kind != "f" or _dtype_name(target) not in dtypes.FLOATS:
         return None
     return [x if type(x) is Tensor else Tensor(np.asarray(x, dtype=target)) for x in xs]
 
 
+# graphkit.core.variable registers its class here (it imports this package, so this module
+# cannot import it at load time): `_promote_tensor_and_floats` reads weights directly.
+_VARIABLE = [None]
 _WEAK_NUMBERS = (float, int)  # exactly these types: bool is weak_bool, not weak_int
 
 

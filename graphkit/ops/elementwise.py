@@ -18,6 +18,8 @@ from graphkit.ops.shape_rules import broadcast_shapes
 
 def unbroadcast(g, shape):
     """Sum a cotangent `g` back down to an operand's `shape` (the adjoint of broadcasting)."""
+    if g.shape == shape:  # the common case, decided before any conversion
+        return g
     shape = tuple(shape)
     if tuple(g.shape) == shape:
         return g
@@ -134,6 +136,10 @@ def _subtract_grad(ct, out, a, b, needs=(True, True)):
 
 
 def _multiply_grad(ct, out, a, b, needs=(True, True)):
+    if a is b and needs[0] and needs[1]:
+        # x * x (square): both cotangents are ct * x; computed once, added by the walk.
+        g = unbroadcast(ct * a, a.shape)
+        return g, g
     return (unbroadcast(ct * b, a.shape) if needs[0] else None,
             unbroadcast(ct * a, b.shape) if needs[1] else None)
 

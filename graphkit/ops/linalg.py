@@ -7,7 +7,7 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import promote, to_value
-from graphkit.ops.layout import carry, reshape_carrying
+from graphkit.ops.layout import TRANSPOSE, carry, reshape_carrying
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import broadcast_shapes, normalize_axis
 
@@ -30,8 +30,10 @@ def _matmul_infer(a, b):
 
 
 def _swap_last(x):
-    perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
-    return _o().transpose(x, perm)
+    # The permutation is valid by construction: bind it without transpose()'s checks
+    # (matmul's gradient swaps two operands on every eager backward pass).
+    ndim = x.ndim
+    return bind(TRANSPOSE, x, perm=tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
 
 
 def _matmul_grad(ct, out, a, b, needs=(True, True)):

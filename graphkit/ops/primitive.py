@@ -113,13 +113,20 @@ def bind(prim, *args, **attrs):
 
     Returns one value, or a tuple for multi-output primitives.
     """
-    kind = _eager_kind(args)
-    if kind is not None:  # the eager fast path: every operand is a Tensor
-        outs = kind._bind(prim, args, attrs)
-        if ACTIVE_TAPES and prim.grad is not None:
-            for tape in ACTIVE_TAPES:
-                tape._record(prim, args, outs, attrs)
-        return outs
+    # The eager fast path: every operand is exactly a Tensor, told apart with one type check
+    # per operand (this runs for every op of an eager step, so no helper call).
+    tensor = _TENSOR[0]
+    if args:
+        for a in args:
+            if type(a) is not tensor:
+                break
+        else:
+            outs = tensor._bind(prim, args, attrs)
+            if ACTIVE_TAPES and prim.grad is not None:
+                for tape in ACTIVE_TAPES:
+                    tape._record(prim, args, outs, attrs)
+            return outs
+    kind = None
     for a in args:
         p = getattr(type(a), "_bind_priority", None)
         if p is None:
@@ -136,18 +143,6 @@ def bind(prim, *args, **attrs):
         for tape in ACTIVE_TAPES:
             tape._record(prim, args, outs, attrs)
     return outs
-
-
-def _eager_kind(args):
-    """The Tensor class when every operand is exactly a Tensor (the common eager case, told
-    apart with one type check per operand), else None."""
-    tensor = _TENSOR[0]
-    if tensor is None or not args:
-        return None
-    for a in args:
-        if type(a) is not tensor:
-            return None
-    return tensor
 
 
 # graphkit.core.tensor registers its Tensor class here when it is imported (it imports this

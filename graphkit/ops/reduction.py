@@ -31,8 +31,10 @@ def _expand_back(g, x_shape, axis, keepdims):
     return _o().broadcast_to(g, x_shape)
 
 
+# The kernels call the ufuncs' reduce directly: np.sum and friends only add a Python
+# dispatch layer (about 2 us, on every reduction of an eager step) for the same call.
 def _sum_kernel(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
 
 def _sum_grad(ct, out, x, axis, keepdims):
@@ -69,9 +71,11 @@ def _reduction(name, kernel, grad, combine):
 
 
 SUM = _reduction("sum", _sum_kernel, _sum_grad, "add")
-MAX = _reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+MAX = _reduction("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis,
+                                                                     keepdims=keepdims),
                  _extremum_grad, "max")
-MIN = _reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+MIN = _reduction("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis,
+                                                                     keepdims=keepdims),
                  _extremum_grad, "min")
 PROD = _reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims,
                                                            dtype=x.dtype),
@@ -93,7 +97,10 @@ def _reduce(prim, x, axis, keepdims, name):
 
 def sum(x, axis=None, keepdims=False):
     x = to_value(x)
-    return _reduce(SUM, _o().cast(x, _accumulating_dtype(x.dtype)), axis, keepdims, "sum")
+    x = _o().cast(x, _accumulating_dtype(x.dtype))
+    if x.ndim == 0 and (axis is None or axis == ()):
+        return x  # the sum of a scalar is itself (losses and metrics sum scalars each step)
+    return _reduce(SUM, x, axis, keepdims, "sum")
 
 
 def prod(x, axis=None, keepdims=False):

@@ -33,6 +33,10 @@ def normalize_axis(axis, ndim, op="op"):
     """An int or a sequence of ints -> a sorted tuple of non-negative axes (None -> all)."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim:
+        return (axis,)  # the commonest cases (sums over the batch axis in gradients)
+    if type(axis) is tuple and len(axis) == 1 and type(axis[0]) is int and 0 <= axis[0] < ndim:
+        return axis
     axes = (axis,) if isinstance(axis, int) or hasattr(axis, "__index__") else tuple(axis)
     out = [canonical_axis(a, ndim, op) for a in axes]
     if len(set(out)) != len(out):

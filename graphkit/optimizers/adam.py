@@ -11,7 +11,7 @@ import numpy as np
 
 from graphkit import ops
 from graphkit.core import scopes
-from graphkit.core.tensor import Tensor
+from graphkit.core.tensor import Tensor, _new_tensor
 from graphkit.ops import primitive
 from graphkit.optimizers.optimizer import Optimizer
 
@@ -48,8 +48,10 @@ class Adam(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        if _eager_arrays(gradient, variable) and not self.amsgrad:
-            return self._eager_update_step(gradient, variable, learning_rate, dtype)
+        if not self.amsgrad:
+            value = _eager_value(gradient, variable)
+            if value is not None:
+                return self._eager_update_step(gradient, variable, learning_rate, dtype, value)
         gradient = ops.cast(gradient, dtype)
         i = self._get_variable_index(variable)
         m, v = self._momentums[i], self._velocities[i]
@@ -65,7 +67,7 @@ class Adam(Optimizer):
             ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon))))
 
     # -- eager (NumPy) path: the same update, in fewer NumPy calls --------------------------
-    def _eager_update_step(self, gradient, variable, learning_rate, dtype):
+    def _eager_update_step(self, gradient, variable, learning_rate, dtype, value):
         """`update_step` on concrete arrays, for eager training (run_eagerly=True).
 
         The ops form above costs about 20 op dispatches per variable, which dominate a small
@@ -82,12 +84,12 @@ class Adam(Optimizer):
         g = gradient.numpy()
         if g.dtype != dtype:
             g = g.astype(dtype)
-        m, v, w = m_var.value.numpy(), v_var.value.numpy(), variable.value.numpy()
+        m, v, w = m_var.value._array, v_var.value._array, value._array
         in_place = (scopes.is_donated(m) and scopes.is_donated(v) and scopes.is_donated(w)
                     and len({id(m), id(v), id(w)}) == 3 and g.shape == w.shape)
         if not in_place:
             m, v, w = m.copy(), v.copy(), w.copy()
-        tmp, step = self._eager_scratch(w)
+        tmp = self._eager_scratch(w)
         np.subtract(g, m, out=tmp)           # m + (g - m) * (1 - beta_1)
         tmp *= 1.0 - self.beta_1
         m += tmp
@@ -95,24 +97,26 @@ class Adam(Optimizer):
         tmp -= v
         tmp *= 1.0 - self.beta_2
         v += tmp
-        np.sqrt(v, out=tmp)                  # w - m * alpha / (sqrt(v) + epsilon)
+        np.sqrt(v, out=tmp)                  # w - m / (sqrt(v) + epsilon) * alpha
         tmp += self.epsilon
-        np.multiply(m, alpha, out=step)
-        step /= tmp
-        w -= step
+        # Divided before scaling (within an ulp of the ops form's m * alpha / ...): one work
+        # array instead of two, less memory traffic on large weights.
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        w -= tmp
         # New Tensor objects over the updated arrays: the step sees the variables change.
-        m_var.assign(Tensor(m))
-        v_var.assign(Tensor(v))
-        variable.assign(Tensor(w))
+        m_var.assign(_new_tensor(m))
+        v_var.assign(_new_tensor(v))
+        variable.assign(_new_tensor(w))
 
     def _eager_scratch(self, like):
-        """Two work arrays of `like`'s shape and dtype, kept from step to step."""
+        """A work array of `like`'s shape and dtype, kept from step to step."""
         cache = self.__dict__.setdefault("_eager_scratch_arrays", {})
         key = (like.shape, like.dtype)
-        pair = cache.get(key)
-        if pair is None:
-            pair = cache[key] = (np.empty_like(like), np.empty_like(like))
-        return pair
+        tmp = cache.get(key)
+        if tmp is None:
+            tmp = cache[key] = np.empty_like(like)
+        return tmp
 
     def _eager_alpha(self, learning_rate, dtype):
         iterations = self.iterations.value
@@ -121,7 +125,9 @@ class Adam(Optimizer):
         cached = getattr(self, "_eager_alpha_cache", None)
         if cached is not None and cached[0] == key:
             return cached[2]
-        alpha = self._alpha(lr, dtype).numpy()
+        alpha = _numpy_alpha(iterations, lr, dtype, self.beta_1, self.beta_2)
+        if alpha is None:
+            alpha = self._alpha(lr, dtype).numpy()
         # The values are kept with the key, so that their ids cannot be reused meanwhile.
         self._eager_alpha_cache = (key, (iterations, lr), alpha)
         return alpha
@@ -133,10 +139,30 @@ class Adam(Optimizer):
         return config
 
 
-def _eager_arrays(gradient, variable):
-    """True when the update runs on concrete NumPy-backed values with no tape recording it
-    (eager training); False inside a trace or under a GradientTape."""
+def _numpy_alpha(iterations, lr, dtype, beta_1, beta_2):
+    """`Adam._alpha` on NumPy scalars: the same ufuncs on the same 0-d arrays as the ops
+    form (so the same bits), without its ten op dispatches; None when the values are not
+    the plain eager case (an int step count and a float learning-rate Tensor)."""
+    if type(iterations) is not Tensor or type(lr) is not Tensor:
+        return None
+    it, lr = iterations._array, lr._array
+    if it.dtype.kind not in "iu" or lr.dtype.kind != "f" or it.ndim or lr.ndim:
+        return None
+    t = np.add(it, np.asarray(1, it.dtype)).astype(dtype, copy=False)
+    lr = lr.astype(dtype, copy=False)
+    one = np.asarray(1.0, dtype)
+    beta_1_power = np.power(np.asarray(beta_1, dtype), t)
+    beta_2_power = np.power(np.asarray(beta_2, dtype), t)
+    return np.asarray(np.true_divide(np.multiply(lr, np.sqrt(np.subtract(one, beta_2_power))),
+                                     np.subtract(one, beta_1_power)))
+
+
+def _eager_value(gradient, variable):
+    """The variable's value when the update runs on concrete NumPy-backed values with no
+    tape recording it (eager training); None inside a trace or under a GradientTape."""
     if type(gradient) is not Tensor or primitive.ACTIVE_TAPES:
-        return False
+        return None
     value = variable.value
-    return type(value) is Tensor and value.dtype == variable.dtype  # no autocast in between
+    if type(value) is Tensor and value.dtype == variable.dtype:  # no autocast in between
+        return value
+    return None

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from graphkit import config, tree
+from graphkit.core.tensor import _dtype_name
 from graphkit.utils.py_dataset import PyDataset
 
 DEFAULT_BATCH_SIZE = 32
@@ -56,7 +57,7 @@ def standardize_array(x, name="x"):
     if x is None:
         return None
     if type(x) is np.ndarray and (x.dtype.kind in "biu" or (
-            x.dtype.kind == "f" and x.dtype.name == config.floatx())):
+            x.dtype.kind == "f" and _dtype_name(x.dtype) == config.floatx())):
         return x  # the common case of every step, decided without the checks below
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()

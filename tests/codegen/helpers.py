@@ -30,3 +30,33 @@ def workspace(nbytes):
     raw = np.zeros(nbytes + 64, np.uint8)
     start = (-raw.ctypes.data) % 64
     return raw[start:start + max(1, nbytes)]
+
+
+def native_outputs(fn, *args, kind):
+    """gk.jit(fn)(*args) as arrays, checking that every kernel ran natively and that one of
+    them is a `kind` kernel (so the op under test was not folded or fused away)."""
+    import graphkit as gk
+    from graphkit.codegen.backend import LLVMExecutable
+    f = gk.jit(fn)
+    exe = f.lower(*args).compile().executable
+    assert isinstance(exe, LLVMExecutable)
+    assert exe.stats()["interpreted_kernels"] == []
+    kinds = [n.attrs["kind"] for n in exe.graph.nodes if n.op == "kernel"]
+    assert kind in kinds, kinds
+    return [np.asarray(o) for o in gk.tree.flatten(f(*args))]
+
+
+def assert_same(got, want):
+    """Bit-for-bit equal, same dtype and shape."""
+    want = np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def random_data(rng, shape, dtype="float32", int_span=100):
+    """Random test data of any dtype: normals, integers in [-int_span, int_span), bools."""
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype.startswith("int"):
+        return rng.integers(-int_span, int_span, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)

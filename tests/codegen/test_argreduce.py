@@ -14,9 +14,7 @@ from .helpers import call, compile_kernels
 RNG = np.random.default_rng(5)
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback(monkeypatch):
-    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+pytestmark = pytest.mark.usefixtures("no_fallback")
 
 
 def native(fn, *args):

@@ -15,9 +15,7 @@ RNG = np.random.default_rng(7)
 RTOL = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback(monkeypatch):
-    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+pytestmark = pytest.mark.usefixtures("no_fallback")
 
 
 def f32(*shape):

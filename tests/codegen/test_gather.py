@@ -6,41 +6,25 @@ import pytest
 
 import graphkit as gk
 from graphkit import ops
-from graphkit.codegen.backend import LLVMExecutable
 from graphkit.ops.layout import SCATTER_ADD_ALONG_AXIS, TAKE_ALONG_AXIS
 from graphkit.ops.primitive import bind
+
+from .helpers import assert_same, native_outputs, random_data
 
 RNG = np.random.default_rng(11)
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback(monkeypatch):
-    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+pytestmark = pytest.mark.usefixtures("no_fallback")
 
 
 def data(shape, dtype="float32"):
-    if dtype == "bool":
-        return RNG.random(shape) < 0.5
-    if dtype.startswith("int"):
-        return RNG.integers(-1000, 1000, shape).astype(dtype)
-    return RNG.standard_normal(shape).astype(dtype)
+    return random_data(RNG, shape, dtype, int_span=1000)
 
 
 def native(fn, *args):
     """gk.jit(fn)(*args) as arrays; every kernel native, at least one a gather kernel."""
-    f = gk.jit(fn)
-    exe = f.lower(*args).compile().executable
-    assert isinstance(exe, LLVMExecutable)
-    assert exe.stats()["interpreted_kernels"] == []
-    kinds = [n.attrs["kind"] for n in exe.graph.nodes if n.op == "kernel"]
-    assert "gather" in kinds, kinds
-    return [np.asarray(o) for o in gk.tree.flatten(f(*args))]
+    return native_outputs(fn, *args, kind="gather")
 
-
-def assert_same(got, want):
-    want = np.asarray(want)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    np.testing.assert_array_equal(got, want)
 
 
 def indices(n, shape, dtype):

@@ -9,40 +9,20 @@ from graphkit.codegen.backend import LLVMExecutable, LoweringError
 from graphkit.codegen.layout import View, emit_strided_copy
 from graphkit.ir.passes.manager import run_pipeline
 
-from .helpers import call, compile_kernels
+from .helpers import assert_same, call, compile_kernels, native_outputs, random_data
 
 RNG = np.random.default_rng(7)
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback(monkeypatch):
-    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+pytestmark = pytest.mark.usefixtures("no_fallback")
 
 
 def data(shape, dtype="float32"):
-    if dtype == "bool":
-        return RNG.random(shape) < 0.5
-    if dtype.startswith("int"):
-        return RNG.integers(-100, 100, shape).astype(dtype)
-    return RNG.standard_normal(shape).astype(dtype)
+    return random_data(RNG, shape, dtype)
 
 
 def native(fn, *args, kind="layout"):
-    """gk.jit(fn)(*args) as arrays, checking that every kernel ran natively and that one
-    of them is a `kind` kernel (so the op was not folded or fused away)."""
-    f = gk.jit(fn)
-    exe = f.lower(*args).compile().executable
-    assert isinstance(exe, LLVMExecutable)
-    assert exe.stats()["interpreted_kernels"] == []
-    kinds = [n.attrs["kind"] for n in exe.graph.nodes if n.op == "kernel"]
-    assert kind in kinds, kinds
-    return [np.asarray(o) for o in gk.tree.flatten(f(*args))]
-
-
-def assert_same(got, want):
-    want = np.asarray(want)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    np.testing.assert_array_equal(got, want)
+    return native_outputs(fn, *args, kind=kind)
 
 
 @pytest.mark.parametrize("shape,perm,dtype", [

@@ -101,8 +101,8 @@ def test_fused_bias_relu_residual(gemms, name):
 
 def test_tiles_and_packing_follow_the_shapes(gemms):
     """Narrow N gets a one-vector tile, tiny M a tile of M rows; A is read in place when its
-    K or its M dimension is contiguous (a transposed A), B only for a single tile row of a
-    row-major B."""
+    K or its M dimension is contiguous (a transposed A), a row-major B when it is a single
+    tile tall or a single vector wide; a transposed B is always packed."""
     from graphkit.codegen.target import host_target
     _, specs = gemms
     lanes = host_target().lanes(4)
@@ -110,9 +110,9 @@ def test_tiles_and_packing_follow_the_shapes(gemms):
     assert specs["narrow"].tile == (16 if host_target().has_avx512 else 8, lanes)
     assert specs["row"].tile == (1, 2 * lanes) and specs["row"].packed == ()
     assert specs["few_rows"].tile[0] == 3 and specs["few_rows"].packed == ()
-    assert specs["ta"].packed == ("b",) and specs["ta_narrow"].packed == ("b",)
-    assert specs["ta_wgrad"].packed == ("b",)
-    assert specs["tb_row"].packed == ("b",)
+    assert specs["ta"].packed == ("b",) and specs["ta_narrow"].packed == ()
+    assert specs["narrow"].packed == () and specs["ta_wgrad"].packed == ()
+    assert specs["tb_row"].packed == ("b",) and specs["tb_f64"].packed == ("b",)
 
 
 def test_b_is_packed_in_l2_sized_blocks_only_when_it_would_not_fit():
@@ -175,6 +175,27 @@ def test_a_split_kernel_run_serially_stays_in_its_workspace():
         parallel.restart()
     assert (ws[ws_bytes:] == 0xCD).all()
     np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [MatmulShape(37, 50, 300),
+                                   MatmulShape(11, 20, 70, batch=(3,), b_batch=(1,)),
+                                   transpose_b(MatmulShape(21, 40, 100, batch=(2,)))],
+                         ids=["plain", "batched", "tb_batched"])
+def test_a_split_kernel_claims_all_its_work_on_every_call(shape):
+    """The threads claim units of N panels (of one batch item) from a counter in the
+    workspace: the kernel resets it on entry, so a second call over a dirtied workspace
+    computes everything again."""
+    fns, specs = compile_kernels({"units": lambda m, n: emit_matmul(m, n, shape, threads=2,
+                                                                    parallel_ok=True)})
+    assert specs["units"].split == "n"
+    ws = workspace(specs["units"].workspace_bytes)
+    for call_no in range(3):
+        a, b, a_mem, b_mem = operands(shape)
+        ws[:] = 0x7F if call_no else 0xFF   # the counter reads garbage unless reset
+        c = np.full(shape.c_shape(), np.nan, np.float32)
+        call(fns["units"], [a_mem, b_mem, c, ws])
+        np.testing.assert_allclose(c, np.matmul(a.astype(np.float64), b), rtol=1e-5,
+                                   atol=1e-4)
 
 
 # several outputs from one register tile: an Adam-like update (m, v, w) and a relu + mask pair

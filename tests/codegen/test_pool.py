@@ -15,9 +15,7 @@ from .test_conv import assert_close, compiled, f32
 RNG = np.random.default_rng(11)
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback(monkeypatch):
-    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+pytestmark = pytest.mark.usefixtures("no_fallback")
 
 
 # (x shape, window, strides, padding); C = 19 and 33 leave masked channel tails

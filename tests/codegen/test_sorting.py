@@ -8,19 +8,18 @@ import pytest
 import graphkit as gk
 from graphkit import ops
 from graphkit.codegen import parallel
-from graphkit.codegen.backend import LLVMExecutable
 from graphkit.codegen.sorting import _Rows
 from graphkit.ops.primitive import bind
 from graphkit.ops.random import RANDOM_PERMUTATION, philox_stream
 from graphkit.ops.sorting import ARGSORT
 
+from .helpers import assert_same, native_outputs as native
+
 RNG = np.random.default_rng(5)
 SPECIALS = (np.nan, -0.0, 0.0, np.inf, -np.inf)
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback(monkeypatch):
-    monkeypatch.setenv("GRAPHKIT_LLVM_FALLBACK", "0")
+pytestmark = pytest.mark.usefixtures("no_fallback")
 
 
 def tied_data(shape, dtype):
@@ -35,23 +34,6 @@ def tied_data(shape, dtype):
         spots = RNG.choice(flat.size, size=flat.size // 3, replace=False)
         flat[spots] = RNG.choice(SPECIALS, size=spots.size)
     return x
-
-
-def native(fn, *args, kind):
-    """gk.jit(fn)(*args) as arrays; every kernel native, at least one of `kind`."""
-    f = gk.jit(fn)
-    exe = f.lower(*args).compile().executable
-    assert isinstance(exe, LLVMExecutable)
-    assert exe.stats()["interpreted_kernels"] == []
-    kinds = [n.attrs["kind"] for n in exe.graph.nodes if n.op == "kernel"]
-    assert kind in kinds, kinds
-    return [np.asarray(o) for o in gk.tree.flatten(f(*args))]
-
-
-def assert_same(got, want):
-    want = np.asarray(want)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("dtype,shape,axis", [

@@ -125,6 +125,17 @@ def check(bound, reference, compiled, inputs=(), scale=None):
             f"{int(ulp_distance(e, c).max())}")
 
 
+def assert_outcome(outcome, bound, what, inputs=(), scale=None):
+    """Fail, naming the value, its dtype and shape, unless every compiled value of a
+    `gk.debugging.compare` outcome meets `bound` against its eager twin."""
+    assert outcome.error is None, f"{what}: {outcome.error}"
+    assert outcome.pairs, f"{what}: compare returned no values"
+    for name, eager, compiled in outcome.pairs:
+        problem = check(bound, eager, compiled, inputs, scale)
+        assert problem is None, (f"{what} {name} {eager.dtype}{list(eager.shape)}: {problem} "
+                                 f"(bound {bound!r})")
+
+
 def gradient_scale(pairs):
     """GRAD_NORM's scale: the largest finite |eager gradient| among a case's gradients."""
     return max((float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)) for _, e, _ in pairs

@@ -10,7 +10,8 @@ import pytest
 from graphkit import layers
 
 from tests.debugging.parity_cases import (EXACT, GRAD_NORM, LAYER_CASES, NOT_LAYERS,
-                                          built_layer, check, gradient_scale, layer_case,
+                                          assert_outcome,
+                                          built_layer, gradient_scale, layer_case,
                                           layer_case_ids, layer_outcomes)
 
 GRAD_IDS = [cid for cid in layer_case_ids() if layer_case(cid).grad]
@@ -22,20 +23,11 @@ def test_every_exported_layer_has_a_case():
     assert not missing, f"exported layers without a parity case in LAYER_CASES: {missing}"
 
 
-def _assert_outcome(outcome, bound, what, scale=None):
-    assert outcome.error is None, f"{what}: {outcome.error}"
-    assert outcome.pairs, f"{what}: compare returned no values"
-    for name, eager, compiled in outcome.pairs:
-        problem = check(bound, eager, compiled, scale=scale)
-        assert problem is None, (f"{what} {name} {eager.dtype}{list(eager.shape)}: {problem} "
-                                 f"(bound {bound!r})")
-
-
 @pytest.mark.parametrize("case_id", layer_case_ids())
 def test_layer_forward_parity(case_id):
     case = layer_case(case_id)
     outcome = layer_outcomes(case.group, "forward")[case_id]
-    _assert_outcome(outcome, case.bound, f"{case_id} forward")
+    assert_outcome(outcome, case.bound, f"{case_id} forward")
 
 
 @pytest.mark.parametrize("case_id", GRAD_IDS)
@@ -43,8 +35,8 @@ def test_layer_gradient_parity(case_id):
     case = layer_case(case_id)
     outcome = layer_outcomes(case.group, "grad")[case_id]
     # Dropout's gradient is its mask times the cotangent: bit-identical too.
-    _assert_outcome(outcome, EXACT if case_id.startswith("Dropout") else GRAD_NORM,
-                    f"{case_id} gradient", gradient_scale(outcome.pairs))
+    assert_outcome(outcome, EXACT if case_id.startswith("Dropout") else GRAD_NORM,
+                    f"{case_id} gradient", scale=gradient_scale(outcome.pairs))
     layer = built_layer(case_id)
     n_float = sum(np.issubdtype(np.asarray(a).dtype, np.floating) for a in case.inputs)
     n_grads = sum(name.startswith("out[") for name, _, _ in outcome.pairs)

@@ -11,6 +11,7 @@ from graphkit.ir.tracer import trace_function
 from graphkit.ops.primitive import PRIMITIVES
 
 from tests.debugging.parity_cases import (GRAD_NORM, NOT_OPS, OP_CASES, RANDOM_CASES,
+                                          assert_outcome,
                                           TRACED_AS_CONSTANT, check, gradient_scale, op_case,
                                           op_case_ids, op_outcomes, public_op_names,
                                           random_outcomes)
@@ -52,28 +53,19 @@ def test_each_primitive_case_runs_its_primitive():
     assert not lost, f"cases that do not run their primitive: {lost}"
 
 
-def _assert_outcome(outcome, bound, case, what, scale=None):
-    assert outcome.error is None, f"{what}: {outcome.error}"
-    assert outcome.pairs, f"{what}: compare returned no values"
-    for name, eager, compiled in outcome.pairs:
-        problem = check(bound, eager, compiled, case.inputs, scale)
-        assert problem is None, (f"{what} {name} {eager.dtype}{list(eager.shape)}: {problem} "
-                                 f"(bound {bound!r})")
-
-
 @pytest.mark.parametrize("case_id", op_case_ids())
 def test_forward_parity(case_id):
     case = op_case(case_id)
     outcome = op_outcomes(case.group, "forward")[case_id]
-    _assert_outcome(outcome, case.bound, case, f"{case_id} forward")
+    assert_outcome(outcome, case.bound, inputs=case.inputs, what=f"{case_id} forward")
 
 
 @pytest.mark.parametrize("case_id", GRAD_IDS)
 def test_gradient_parity(case_id):
     case = op_case(case_id)
     outcome = op_outcomes(case.group, "grad")[case_id]
-    _assert_outcome(outcome, GRAD_NORM, case, f"{case_id} gradient",
-                    gradient_scale(outcome.pairs))
+    assert_outcome(outcome, GRAD_NORM, inputs=case.inputs, what=f"{case_id} gradient",
+                   scale=gradient_scale(outcome.pairs))
     assert len(outcome.pairs) == sum(np.issubdtype(np.asarray(a).dtype, np.floating)
                                      for a in case.inputs)
 
@@ -82,7 +74,7 @@ def test_gradient_parity(case_id):
 def test_sampling_is_bit_identical(name):
     case = RANDOM_CASES[name]
     outcome = random_outcomes()[name]
-    _assert_outcome(outcome, case.bound, case, f"gk.random.{name}")
+    assert_outcome(outcome, case.bound, inputs=case.inputs, what=f"gk.random.{name}")
     # Not trivially equal: the samples vary.
     for _, eager, _ in outcome.pairs:
         assert np.unique(eager).size > 2, f"{name}: degenerate samples {eager}"

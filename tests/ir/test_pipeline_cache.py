@@ -127,3 +127,33 @@ def test_the_key_covers_the_sources_of_the_passes():
     finally:
         pipeline_cache._SOURCES = pipeline_cache._SOURCES[:-1]
         pipeline_cache.sources_digest.cache_clear()
+
+
+def test_a_hit_on_a_verified_entry_is_not_verified_again(monkeypatch):
+    calls = []
+    real = manager.verify
+    monkeypatch.setattr(manager, "verify", lambda g: calls.append(g) or real(g))
+    ir.run_pipeline(mlp_graph(), verify_each=True, dump_dir=False)
+    assert len(calls) == 1 + len(manager.PASSES)   # the input, then every pass
+    calls.clear()
+    warm = ir.run_pipeline(mlp_graph(), verify_each=True, dump_dir=False)
+    assert warm.cached and calls == []
+
+
+def test_a_hit_on_an_unverified_entry_is_verified(monkeypatch):
+    ir.run_pipeline(mlp_graph(), dump_dir=False)   # stored without verify_each
+    calls = []
+    real = manager.verify
+    monkeypatch.setattr(manager, "verify", lambda g: calls.append(g) or real(g))
+    warm = ir.run_pipeline(mlp_graph(), verify_each=True, dump_dir=False)
+    assert warm.cached and len(calls) == 2       # the input and the parsed result
+    assert calls[1] is warm.graph
+
+
+def test_a_caller_may_pass_the_input_text_it_printed():
+    graph = mlp_graph()
+    text = str(graph)
+    result = ir.run_pipeline(graph, dump_dir=False, input_text=text, input_stage="traced")
+    assert result.stages[0] == ("traced", text)
+    again = ir.run_pipeline(mlp_graph(), dump_dir=False)
+    assert again.cached and str(again.graph) == str(result.graph)

@@ -116,3 +116,37 @@ def test_parse_errors_name_the_line(text, message):
     with pytest.raises(ParseError) as e:
         ir.parse(text)
     assert message in str(e.value)
+
+
+@pytest.mark.parametrize("line, message", [
+    ('  %1:f32[2] = exp %0  $', "line 2: unexpected character '$' at column 23"),
+    ('  %1:f32[2] = exp %0 {name="open}', "line 2: unexpected character '\"' at column 28"),
+    ('  %1:f32[2] = exp % 0', "line 2: unexpected character '%' at column 19"),
+    ('  %1:f32[2] exp %0', "line 2: expected '=', found 'exp'"),
+    ('  %1:f32[2] = %0', "line 2: expected 'ident', found '%0'"),
+    ('  %1 = exp %0', "line 2: expected 'vdef', found '%1'"),
+    ('  %1:f32[2] = exp %0 {k=}', "line 2: expected a literal"),
+    ('  %1:f32[2] = exp %0 extra', "line 2: unexpected 'extra'"),
+])
+def test_a_malformed_node_line_names_the_line_column_and_token(line, message):
+    text = f'graph @g(%0:f32[2] "x") {{\n{line}\n  return %1\n}}\n'
+    with pytest.raises(ParseError) as e:
+        ir.parse(text)
+    assert message in str(e.value)
+
+
+def test_labels_and_scopes_with_escapes_and_non_ascii_round_trip():
+    g = Graph("s")
+    p = g.add_param(TensorType((2,), "float32"), 'x "é" \\ \t')
+    with naming.name_scope("dénse"):
+        out = g.add_node("exp", [p], [TensorType((2,), "float32")], scope="dénse/exp  # x")
+    g.set_outputs([out.outputs[0]], ["ü\n"])
+    back = roundtrip(str(g))
+    assert back.param_labels == ['x "é" \\ \t'] and back.output_labels == ["ü\n"]
+    assert back.nodes[0].scope == "dénse/exp  # x"
+    assert back.nodes[0].attrs == {}
+
+
+def test_a_string_that_is_not_json_is_a_parse_error():
+    with pytest.raises(ParseError, match="line 1: invalid string"):
+        ir.parse('graph @g(%0:f32[2] "x\ty") {\n  return %0\n}\n')

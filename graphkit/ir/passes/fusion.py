@@ -305,10 +305,10 @@ def _swaps_last_two(node):
     return n >= 2 and perm == tuple(range(n - 2)) + (n - 1, n - 2)
 
 
-def split_shared_transposes(graph):
-    """Give each matmul its own copy of a last-two-axes transpose that several matmuls read
-    (CSE merged them: the backward pass of two Dense layers on one input reads x^T twice).
-    Each copy then joins its matmul as a transposed operand (phase 1b)."""
+def _copy_for_each_reader(graph, wants_copies):
+    """Give every reader but the first its own copy of each node for which
+    `wants_copies(node, readers)` holds (a node whose value leaves the graph is never
+    copied). Recomputing cheap nodes inside each kernel beats sharing them through memory."""
     users = {}
     for node in graph.nodes:
         for v in node.operands:
@@ -319,22 +319,39 @@ def split_shared_transposes(graph):
     nodes = []
     for node in graph.nodes:
         nodes.append(node)
-        if node.op != "transpose" or not _swaps_last_two(node):
+        if len(node.outputs) != 1 or node.outputs[0] in outputs:
             continue
         value = node.outputs[0]
         readers = users.get(value, [])
-        if len(readers) < 2 or value in outputs or any(
-                classify(r) != "matmul" for r in readers):
+        if len(readers) < 2 or not wants_copies(node, readers):
             continue
         for reader in readers[1:]:
             copy = graph.make_node(node.op, node.operands, [value.type], node.attrs,
                                    node.scope)
             nodes.append(copy)
             reader.operands = [copy.outputs[0] if v is value else v for v in reader.operands]
-            log.debug("copied transpose %%%s for the matmul reading it (%s)", value.name,
+            log.debug("copied %s %%%s for its reader (%s)", node.op, value.name,
                       reader.scope or "no scope")
     graph.nodes = nodes
     return graph
+
+
+def split_shared_transposes(graph):
+    """Give each matmul its own copy of a last-two-axes transpose that several matmuls read
+    (CSE merged them: the backward pass of two Dense layers on one input reads x^T twice).
+    Each copy then joins its matmul as a transposed operand (phase 1b)."""
+    return _copy_for_each_reader(graph, lambda node, readers: (
+        node.op == "transpose" and _swaps_last_two(node)
+        and all(classify(r) == "matmul" for r in readers)))
+
+
+def split_shared_fills(graph):
+    """Give each reader its own copy of a `full` without operands (a constant fill) that
+    several nodes read: recomputed in each kernel it costs nothing, shared it is a kernel
+    output written to memory and read back (the zeros of relu's gradient, read by the bias
+    gradient's reduction and by the next layer's where)."""
+    return _copy_for_each_reader(graph, lambda node, readers: (
+        node.op == "full" and not node.operands))
 
 
 def _topological_order(groups, preds, key):
@@ -369,33 +386,6 @@ def _a_cycle(waiting, preds):
         seen.append(g)
         g = next(p for p in preds(g) if waiting[p])
     return list(reversed(seen[seen.index(g):]))
-
-def split_shared_fills(graph):
-    """Give each reader its own copy of a `full` without operands (a constant fill) that
-    several nodes read: recomputed in each kernel it costs nothing, shared it is a kernel
-    output written to memory and read back (the zeros of relu's gradient, read by the bias
-    gradient's reduction and by the next layer's where)."""
-    users = {}
-    for node in graph.nodes:
-        for v in node.operands:
-            users.setdefault(v, [])
-            if node not in users[v]:
-                users[v].append(node)
-    outputs = set(graph.outputs)
-    nodes = []
-    for node in graph.nodes:
-        nodes.append(node)
-        if node.op == "full" and not node.operands and node.outputs[0] not in outputs \
-                and len(users.get(node.outputs[0], ())) > 1:
-            value = node.outputs[0]
-            for reader in users[value][1:]:
-                copy = graph.make_node(node.op, [], [value.type], node.attrs, node.scope)
-                nodes.append(copy)
-                reader.operands = [copy.outputs[0] if v is value else v
-                                   for v in reader.operands]
-    graph.nodes = nodes
-    return graph
-
 
 def run(graph):
     split_shared_fills(graph)

@@ -60,7 +60,7 @@ class PipelineResult:
 
 
 def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=None,
-                 keep_text=True, input_stage="input", cache=True):
+                 keep_text=True, input_stage="input", cache=True, input_text=None):
     """Run the passes named in `pipeline` (a comma-separated string or a list) on `graph`.
 
     The graph is edited in place (passes may also return a new graph; use `.graph`).
@@ -68,22 +68,26 @@ def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=N
     `cache`: look the result up in (and add it to) the on-disk pipeline cache
     (pipeline_cache.py); a hit parses the stored final graph instead of running the passes
     (`result.cached`). Dumping, `keep_text=False` and pipelines with a pass after
-    memory_plan never use it.
+    memory_plan never use it. With `verify_each`, a hit on an entry stored by a verified run
+    is not verified again: its input text is the one that run verified, and the result is
+    parsed from the text of the graph it verified after every pass.
+    `input_text`: `str(graph)`, when the caller has printed it already (printed once).
     """
     names = parse_pipeline(pipeline)
     if dump_dir is None:
         dump_dir = config.dump_ir_dir()
     dumping = bool(dump_dir)
     keep_text = keep_text or dumping
-    if verify_each:
-        _verify(graph, f"the {input_stage} graph")
-    stages = [(input_stage, str(graph))] if keep_text else []
+    stages = [(input_stage, input_text if input_text is not None else str(graph))] \
+        if keep_text else []
     key = None
     if cache and keep_text and not dumping and _cacheable(names):
         key = pipeline_cache.pipeline_key(stages[0][1], names, graph.annotations)
         hit = pipeline_cache.load(key)
         if hit is not None and len(hit["passes"]) == len(names):
             return _from_cache(graph, names, stages, hit, verify_each)
+    if verify_each:
+        _verify(graph, f"the {input_stage} graph")
     records = []
     for name in names:
         before = graph.op_count()
@@ -100,7 +104,7 @@ def run_pipeline(graph, pipeline=DEFAULT_PIPELINE, verify_each=False, dump_dir=N
         plan = graph.annotations.get("memory_plan") if names and names[-1] == "memory_plan" \
             else None
         pipeline_cache.store(key, stages[1:], records,
-                             plan.to_json() if plan is not None else None)
+                             plan.to_json() if plan is not None else None, verify_each)
     path = dump(dump_dir, graph, stages, records) if dumping else None
     return PipelineResult(graph, records, stages, path)
 
@@ -114,11 +118,13 @@ def _cacheable(names):
 def _from_cache(graph, names, stages, hit, verify_each):
     """The result of a cache hit: the final text parsed, annotations carried over."""
     from graphkit.ir.parser import parse
+    if verify_each and not hit["verified"]:
+        _verify(graph, f"the {stages[0][0]} graph")
     final = parse(hit["stages"][-1][1]) if names else graph
     final.annotations = dict(graph.annotations)
     if names and names[-1] == "memory_plan":
         final = _cached_plan(final, hit.get("memory_plan"))
-    if verify_each:
+    if verify_each and not hit["verified"]:
         _verify(final, "the cached result of the pipeline")
     result = PipelineResult(final, hit["passes"], stages + hit["stages"], None)
     result.cached = True

@@ -1,8 +1,9 @@
 """The pass pipeline's results on disk, so that a warm process runs no passes.
 
     key = pipeline_key(input_text, names, annotations)
-    hit = load(key)            # {"stages": [[name, text], ...], "passes": [records]} or None
-    store(key, stages, records)
+    hit = load(key)    # {"stages": [(name, text)], "passes": [records], "memory_plan",
+                       #  "verified"} or None
+    store(key, stages, records, memory_plan, verified)
 
 Layout: `<cache_dir()>/pipelines/<key>.gkp`, checked and written atomically like the object
 cache (graphkit/ir/disk_entries.py). The key covers everything that decides the output: the
@@ -83,16 +84,19 @@ def load(key):
         hit = json.loads(payload.decode("utf-8"))
         stages = [(str(name), str(text)) for name, text in hit["stages"]]
         return {"stages": stages, "passes": [dict(r) for r in hit["passes"]],
-                "memory_plan": hit.get("memory_plan")}
+                "memory_plan": hit.get("memory_plan"), "verified": hit.get("verified") is True}
     except (ValueError, KeyError, TypeError):
         return None   # a foreign payload under a valid header: the next store rewrites it
 
 
-def store(key, stages, records, memory_plan=None):
+def store(key, stages, records, memory_plan=None, verified=False):
     """`memory_plan`: the final graph's plan (`MemoryPlan.to_json()`), an annotation the text
-    does not carry; stored so that a hit need not plan again."""
+    does not carry; stored so that a hit need not plan again. `verified`: the verifier passed
+    the input and every stage (a verifying caller need not check a hit again)."""
     entry = {"stages": stages, "passes": records}
     if memory_plan is not None:
         entry["memory_plan"] = memory_plan
+    if verified:
+        entry["verified"] = True
     data = json.dumps(entry, separators=(",", ":"))
     return disk_entries.write_entry(_path(key), key, data.encode("utf-8"))
