@@ -235,7 +235,7 @@ class LLVMExecutable(Executable):
             from graphkit.codegen import parallel_compile  # llvmlite.binding: cold only
             from graphkit.codegen.target import host_target
             host_target()   # LLVM's targets initialized here, before any thread uses them
-            _load_runtime_in_background()
+            parallel.load_in_background()
             with parallel_compile.CompileSession(_label(self.graph.name)) as session:
                 self._module, layout = self._lower_module(session)
                 objects = session.finish()
@@ -412,19 +412,6 @@ def _quick_run(take, calls, table_addr):
             c(table_addr)
         return fresh
     return run_all
-
-
-def _load_runtime_in_background():
-    """Start loading the thread pool's runtime on a thread; `parallel.runtime()` (called
-    before linking, under the pool's lock) waits for it, and raises any error itself."""
-    import threading
-
-    def load():
-        try:
-            parallel.runtime()
-        except Exception:  # noqa: BLE001 - the caller's own parallel.runtime() raises it
-            pass
-    threading.Thread(target=load, name="gk-runtime", daemon=True).start()
 
 
 def _emit_entry(module, entry, steps, ws_slot):

@@ -27,7 +27,10 @@ from graphkit.codegen import pipeline
 # Instructions per chunk. Smaller chunks balance the cores better, but every module costs
 # ~3 ms of fixed LLVM work (and compiles its own copy of the math helpers it calls). 900 to
 # 2000 gave the same W8 time (a smaller first chunk, to start the second core sooner, too).
-CHUNK_INSTRUCTIONS = 1200
+# 800 since the emitters write ~25% fewer instructions for the same LLVM work (phi
+# accumulators, no dead loop tails): 600-1200 then gave the same W8 time on an idle
+# machine, 600-800 a better one on a loaded one.
+CHUNK_INSTRUCTIONS = 800
 VECTOR = pipeline.VECTOR   # kernels whose loops are all hand-vectorized: O2, no vectorizers
 
 
@@ -36,10 +39,19 @@ class Chunks:
         self.name = name
         self.submit = submit           # submit(module, level) for each closed chunk, or None
         self.limit = CHUNK_INSTRUCTIONS if limit is None else limit
-        self.modules = [ir.Module(name=name)]
+        self._lowered = {}             # lower_kernel's table of lowered kernels, all chunks
+        self.modules = [self._new_module(name)]
         self.levels = []               # of the closed chunks
         self.external = {}             # sub-kernel name -> function type, of closed chunks
         self._kernels, self._size, self._vector_only = [], 0, True
+
+    def _new_module(self, name):
+        """A chunk module sharing the lowered-kernel table: a kernel identical to one of
+        an earlier chunk calls that chunk's (external) sub-kernels."""
+        from graphkit.codegen.lower_kernel import LOWERED_ATTR
+        module = ir.Module(name=name)
+        setattr(module, LOWERED_ATTR, self._lowered)
+        return module
 
     @property
     def module(self):
@@ -60,7 +72,11 @@ class Chunks:
     def added(self, before, subkernels):
         """Account for a kernel lowered since `mark()` returned `before`; close the chunk
         when it is full."""
-        self._kernels.extend(subkernels)
+        # a reused kernel's sub-kernels (lower_kernel) are defined in an earlier chunk,
+        # or already listed
+        module = self.module
+        self._kernels.extend(k for k in subkernels if k not in self._kernels
+                             and isinstance(module.globals.get(k), ir.Function))
         for name, fn in self.module.globals.items():
             if name not in before and isinstance(fn, ir.Function):
                 self._size += sum(len(block.instructions) for block in fn.blocks)
@@ -75,7 +91,7 @@ class Chunks:
         self.levels.append(self.level())
         if self.submit is not None:
             self.submit(module, self.levels[-1])
-        self.modules.append(ir.Module(name=f"{self.name}_{len(self.modules)}"))
+        self.modules.append(self._new_module(f"{self.name}_{len(self.modules)}"))
         self._kernels, self._size, self._vector_only = [], 0, True
 
     def level(self):

@@ -4,9 +4,9 @@ In memory a dtype has NumPy's layout (bool is one byte). In registers a bool is 
 (`register_type`), so comparisons and `where` need no conversions; `load_as_register` and
 `store_from_register` convert at the memory boundary.
 
-Vector constants print compactly (`zeroinitializer`, `poison`, `splat (float 1.0)`): llvmlite
-spells every lane out, and a program's many `<16 x float> <float 0x0, float 0x0, ...>` literals were ~40% of its
-IR text, which costs Python time to print and LLVM time to parse.
+Vector constants print compactly (`zeroinitializer`, `poison`, `splat (float 1.0)`):
+llvmlite spells every lane out, and the many `<16 x float> <float 0x0, float 0x0, ...>`
+literals were ~40% of a program's IR text (Python time to print, LLVM time to parse).
 """
 import math
 
@@ -62,8 +62,8 @@ def is_signed(dtype):
 
 class _Literal(ir.Constant):
     """A vector constant printed as `text` (`zeroinitializer`, `poison`, `splat (...)`) rather
-    than lane by lane. `.constant` keeps the per-lane constants that llvmlite checks (shufflevector masks)
-    and that emitters may read."""
+    than lane by lane. `.constant` keeps the per-lane constants, which llvmlite checks
+    (shufflevector masks) and emitters may read."""
 
     def __init__(self, ty, lanes, text):
         self.type, self.constant, self._text = ty, lanes, text

@@ -25,6 +25,11 @@ def for_range(builder, start, stop, step=1, name="i", llvm_unroll=False):
     fn = b.function
     start = start if isinstance(start, ir.Value) else I64(start)
     stop = stop if isinstance(stop, ir.Value) else I64(stop)
+    if (_is_const(start) and _is_const(stop) and isinstance(step, int)
+            and 0 < stop.constant - start.constant <= step):
+        # one iteration: the body without a loop (less IR, one loop level less for LLVM)
+        yield start
+        return
     var = _entry_alloca(b, I64, name)
     b.store(start, var)
     head, body, done = (fn.append_basic_block(f"{name}.{k}") for k in ("head", "body", "done"))
@@ -169,6 +174,9 @@ def vector_loop(b, begin, end, lanes, step):
         with for_range(b, begin, end, name="j") as j:
             step(j, None)
         return
+    if _is_const(begin) and _is_const(end):
+        _static_vector_loop(b, begin.constant, end.constant, lanes, step)
+        return
     vec_end = b.sub(end, b.urem(b.sub(end, begin), I64(lanes)))
     with for_range(b, begin, vec_end, lanes, name="j") as j:
         step(j, None)
@@ -177,10 +185,36 @@ def vector_loop(b, begin, end, lanes, step):
         step(vec_end, lane_mask(b, rest, lanes))
 
 
+def _is_const(v):
+    return isinstance(v, ir.Constant) and isinstance(v.constant, int)
+
+
+def _static_vector_loop(b, begin, end, lanes, step):
+    """vector_loop over bounds known when emitting: only the parts that run are emitted
+    (no full-vector loop for fewer than `lanes` elements, no masked tail for a multiple of
+    `lanes`, a single full step without a loop: see for_range). Why: each part is a copy
+    of the step's whole body, Python and LLVM time for code that never runs."""
+    n = max(0, end - begin)
+    full = n - n % lanes
+    if full:
+        with for_range(b, I64(begin), I64(begin + full), lanes, name="j") as j:
+            step(j, None)
+    if n % lanes:
+        step(I64(begin + full), _const_lane_mask(n % lanes, lanes))
+
+
+def _const_lane_mask(count, lanes):
+    """The constant <lanes x i1> with the first `count` lanes set."""
+    return ir.Constant(ir.VectorType(I1, lanes), [int(k < count) for k in range(lanes)])
+
+
 def split_rows(b, tid, nth, rows, inner, align):
     """This thread's share of a (rows, inner) iteration space: (rb, re, jb, je). Threads
     split the rows; a single row is split along `inner` instead, in multiples of `align`
-    (whole vectors), so one long row still uses both cores."""
+    (whole vectors), so one long row still uses both cores. A single thread (`nth` the
+    constant 1) gets constant bounds."""
+    if _is_const(nth) and nth.constant == 1:
+        return I64(0), I64(rows), I64(0), I64(inner)
     if rows > 1:
         rb, re = parallel.split_range(b, tid, nth, I64(rows))
         return rb, re, I64(0), I64(inner)
@@ -210,7 +244,10 @@ def define_kernel(module, name, task_body, parallel_ok):
     task = ir.Function(module, parallel.TASK_TYPE, f"{name}.task")
     task.linkage = "internal"
     b = ir.IRBuilder(task.append_basic_block("entry"))
-    task_body(b, task.args[0], task.args[1], task.args[2])
+    # A task that never runs in the pool is only ever called as task(args, 0, 1): the body
+    # gets those constants, so the emitters can drop their thread split (split_rows).
+    tid, nth = task.args[1:] if parallel_ok else (I32(0), I32(1))
+    task_body(b, task.args[0], tid, nth)
     b.ret_void()
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
     b = ir.IRBuilder(fn.append_basic_block("entry"))

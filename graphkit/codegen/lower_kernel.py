@@ -48,7 +48,23 @@ class KernelLowering:
 
 
 def lower_kernel(module, node):
-    """Emit the sub-kernels of kernel `node` into `module`; returns a KernelLowering."""
+    """Emit the sub-kernels of kernel `node` into `module`; returns a KernelLowering.
+
+    A kernel identical to one lowered before into `module` (or into an earlier chunk that
+    shares its `LOWERED_ATTR` table, chunks.py) emits nothing: its sub-kernels are the
+    earlier ones, called on its own buffers (e.g. the same Adam update of two layers of
+    the same shape)."""
+    memo = lowered_kernels(module)
+    key = _structure_key(node)
+    reused = _reuse(memo.get(key), node)
+    if reused is not None:
+        return reused
+    lowering = _lower_new(module, node)
+    memo[key] = (module, node, lowering)
+    return lowering
+
+
+def _lower_new(module, node):
     info = KernelInfo(node)
     lowering = KernelLowering()
     kind = info.kind
@@ -70,6 +86,64 @@ def lower_kernel(module, node):
         raise Unsupported(f"kernel {info.name}: kind {kind!r} (ops {info.members}) has no "
                           "native lowering")
     return lowering
+
+
+# -- reusing an identical kernel's sub-kernels ---------------------------------------------------
+
+# The attribute of an llvmlite Module holding {structure key: (module, node, lowering)} of
+# the kernels lowered into it; chunks.py gives all the chunks of one graph the same table.
+LOWERED_ATTR = "graphkit_lowered_kernels"
+
+
+def lowered_kernels(module):
+    table = getattr(module, LOWERED_ATTR, None)
+    if table is None:
+        table = {}
+        setattr(module, LOWERED_ATTR, table)
+    return table
+
+
+def _structure_key(node):
+    """What the code of kernel `node` depends on: its attributes but the name, operand and
+    output types, and its body up to value names (constants by their bytes)."""
+    body = node.body
+    ref = {v: ("p", i) for i, v in enumerate(body.params)}
+    parts = [repr(sorted((k, v) for k, v in node.attrs.items() if k != "name")),
+             tuple(str(v.type) for v in node.operands),
+             tuple(str(v.type) for v in node.outputs)]
+    for i, n in enumerate(body.nodes):
+        value = None if n.value is None else (str(n.value.dtype), n.value.shape,
+                                              n.value.tobytes())
+        parts.append((n.op, tuple(ref[v] for v in n.operands),
+                      tuple(str(o.type) for o in n.outputs), repr(sorted(n.attrs.items())),
+                      value))
+        ref.update((o, ("n", i, j)) for j, o in enumerate(n.outputs))
+    parts.append(tuple(ref[v] for v in body.outputs))
+    return tuple(parts)
+
+
+def _reuse(hit, node):
+    """The lowering of `hit` (an identical kernel's) with `node`'s buffers, or None when
+    there is no hit or its functions are gone (a failed lowering, `Chunks.forget`)."""
+    if hit is None:
+        return None
+    module, original, lowering = hit
+    if any(sk.name not in module.globals for sk in lowering.subkernels):
+        return None
+    position = {v: node.operands[i] for i, v in enumerate(original.operands)}
+    position.update((v, node.outputs[i]) for i, v in enumerate(original.outputs))
+    subkernels = []
+    for sk in lowering.subkernels:
+        args = []
+        for kind, ref in sk.args:
+            if kind == "value" and ref in position:
+                args.append((kind, position[ref]))
+            elif kind == "scratch":
+                args.append((kind, ref))
+            else:
+                return None
+        subkernels.append(SubKernel(sk.name, args, sk.workspace))
+    return KernelLowering(subkernels, list(lowering.scratch))
 
 
 # Kernel kinds lowered by a module of their own: (module, function(module, node, info,

@@ -481,28 +481,30 @@ class _Gemm:
         ncols = b.sub(I64(s.n), col0)
         load_a = self._a_reader(b, a_src, ic, ir_, row0, rows)
         load_b = self._b_reader(b, b_src, jr, p0, col0, ncols)
-        slots = [[loops._entry_alloca(b, self.vty, f"acc{r}_{v}") for v in range(nv)]
-                 for r in range(mr)]
-        for r in range(mr):
-            for v in range(nv):
-                b.store(const(self.vty, 0.0), slots[r][v])
         if pack is None:
-            self._k_loop(b, slots, load_a, load_b, "kk")
+            accs = self._k_loop(b, load_a, load_b, "kk")
         else:
+            ends = []
             with b.if_else(pack) as (then, otherwise):
                 with then:
-                    self._k_loop(b, slots, load_a, self._b_packing_reader(
+                    kp = self._k_loop(b, load_a, self._b_packing_reader(
                         b, b_src, jr, p0, col0, ncols), "kp")
+                    ends.append(b.block)
                 with otherwise:
-                    self._k_loop(b, slots, load_a, load_b, "kk")
-        # The finished tile goes to a stack array indexed at run time (the accumulator
-        # slots themselves must keep constant indices to stay in registers), and the
+                    kk = self._k_loop(b, load_a, load_b, "kk")
+                    ends.append(b.block)
+            accs = []
+            for a_kp, a_kk in zip(kp, kk):
+                acc = b.phi(self.vty)
+                acc.add_incoming(a_kp, ends[0])
+                acc.add_incoming(a_kk, ends[1])
+                accs.append(acc)
+        # The finished tile goes to a stack array indexed at run time (the accumulators
+        # themselves must keep constant indices to stay in registers), and the
         # epilogue + store is one loop over the tile's valid rows.
         tile = self._tile_array(b, mr * nv)
-        for r in range(mr):
-            for v in range(nv):
-                b.store(b.load(slots[r][v], typ=self.vty),
-                        b.gep(tile, [I64(r * nv + v)], source_etype=self.vty))
+        for i, acc in enumerate(accs):
+            b.store(acc, b.gep(tile, [I64(i)], source_etype=self.vty))
         valid = b.sub(rows, b.sub(row0, ic))
         valid = b.select(b.icmp_signed("<", valid, I64(mr)), valid, I64(mr))
         # the tile's vectors that hold columns < N (at most nv)
@@ -519,16 +521,40 @@ class _Gemm:
                 self._store_tile(b, acc, b.add(row0, r), b.add(col0, b.mul(v, I64(lanes))),
                                  mask, full, c_b, e_b)
 
-    def _k_loop(self, b, slots, load_a, load_b, name):
-        """The register tile's FMAs over the whole K (the only unrolled code)."""
-        lanes, nv = self.lanes, self.nr // self.lanes
-        with loops.for_range(b, 0, self.s.k, name=name) as k:
-            bvec = [load_b(k, v) for v in range(nv)]
-            for r in range(self.mr):
-                a = splat(b, load_a(k, r), lanes)
-                for v in range(nv):
-                    acc = b.load(slots[r][v], typ=self.vty)
-                    b.store(call_intrinsic(b, "fma", a, bvec[v], acc), slots[r][v])
+    def _k_loop(self, b, load_a, load_b, name):
+        """The register tile's FMAs over the whole K (the only unrolled code); returns the
+        MR x nv accumulators, row-major. They are loop phis, not stack slots: a third of
+        the instructions of an alloca/load/store loop, for the same code after mem2reg."""
+        lanes, nv, mr = self.lanes, self.nr // self.lanes, self.mr
+        fn = b.function
+        pre = b.block
+        head, body, done = (fn.append_basic_block(f"{name}.{k}")
+                            for k in ("head", "body", "done"))
+        b.branch(head)
+        b.position_at_end(head)
+        k = b.phi(I64, name=name)
+        k.add_incoming(I64(0), pre)
+        accs = []
+        for _ in range(mr * nv):
+            acc = b.phi(self.vty)
+            acc.add_incoming(const(self.vty, 0.0), pre)
+            accs.append(acc)
+        b.cbranch(b.icmp_signed("<", k, I64(self.s.k)), body, done)
+        b.position_at_end(body)
+        bvec = [load_b(k, v) for v in range(nv)]
+        new = []
+        for r in range(mr):
+            a = splat(b, load_a(k, r), lanes)
+            new.extend(call_intrinsic(b, "fma", a, bvec[v], accs[r * nv + v])
+                       for v in range(nv))
+        latch = b.block
+        k_next = b.add(k, I64(1))
+        b.branch(head).set_metadata("llvm.loop", loops._loop_id(b.module, True))
+        k.add_incoming(k_next, latch)
+        for acc, value in zip(accs, new):
+            acc.add_incoming(value, latch)
+        b.position_at_end(done)
+        return accs
 
     def _tile_array(self, b, count):
         """An entry-block stack array of `count` vectors (64-byte aligned)."""
@@ -556,10 +582,13 @@ class _Gemm:
         for r in range(mr):
             row = b.add(row0, I64(r))
             row = b.select(b.icmp_signed(">", row, last), last, row)
-            row_ptrs.append(loops.element_ptr(b, a_b, s.dtype, b.mul(row, I64(self.a_str[-2]))))
+            sm = self.a_str[-2]
+            row_ptrs.append(loops.element_ptr(b, a_b, s.dtype,
+                                              row if sm == 1 else b.mul(row, I64(sm))))
         sk = self.a_str[-1]
-        return lambda k, r: b.load(b.gep(row_ptrs[r], [k if sk == 1 else b.mul(k, I64(sk))],
-                                         source_etype=self.ety), typ=self.ety)
+        offset = _per_k(lambda k: k if sk == 1 else b.mul(k, I64(sk)))
+        return lambda k, r: b.load(b.gep(row_ptrs[r], [offset(k, r)], source_etype=self.ety),
+                                   typ=self.ety)
 
     def _b_reader(self, b, b_src, jr, p0, col0, ncols, in_place=None):
         """load_b(k, v) -> vector v of B[k, col0 : col0 + NR], packed or in place (zeros
@@ -568,16 +597,17 @@ class _Gemm:
         b_b, bp = b_src
         if not (self.t.direct_b if in_place is None else in_place):
             b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
-            return lambda k, v: b.load(b.gep(b_panel, [b.add(b.mul(k, I64(nr)),
-                                                             I64(v * lanes))],
+            row = _per_k(lambda k: b.gep(b_panel, [b.mul(k, I64(nr))], source_etype=self.ety))
+            return lambda k, v: b.load(b.gep(row(k, v), [I64(v * lanes)],
                                              source_etype=self.ety), typ=self.vty, align=64)
         cols = [loops.element_ptr(b, b_b, s.dtype, b.add(col0, I64(v * lanes)))
                 for v in range(nr // lanes)]
         masks = [loops.lane_mask(b, b.sub(ncols, I64(v * lanes)), lanes)
                  for v in range(nr // lanes)]
         sk = self.b_str[-2]
+        offset = _per_k(lambda k: b.mul(k, I64(sk)))
         return lambda k, v: loops.masked_load(
-            b, b.gep(cols[v], [b.mul(k, I64(sk))], source_etype=self.ety), s.dtype, masks[v],
+            b, b.gep(cols[v], [offset(k, v)], source_etype=self.ety), s.dtype, masks[v],
             lanes)
 
     def _b_packing_reader(self, b, b_src, jr, p0, col0, ncols):
@@ -587,11 +617,11 @@ class _Gemm:
         b_b, bp = b_src
         read = self._b_reader(b, (b_b, None), jr, p0, col0, ncols, in_place=True)
         b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
+        row = _per_k(lambda k: b.gep(b_panel, [b.mul(k, I64(nr))], source_etype=self.ety))
 
         def load(k, v):
             val = read(k, v)
-            b.store(val, b.gep(b_panel, [b.add(b.mul(k, I64(nr)), I64(v * lanes))],
-                               source_etype=self.ety), align=64)
+            b.store(val, b.gep(row(k, v), [I64(v * lanes)], source_etype=self.ety), align=64)
             return val
         return load
 
@@ -619,6 +649,20 @@ class _Gemm:
         off = b.add(b.mul(row, I64(s.n)), col)
         for val, e, c in zip(vals, self.epilogues, c_b):
             loops.masked_store(b, val, loops.element_ptr(b, c, e.dtype, off), e.dtype, m, lanes)
+
+
+def _per_k(compute):
+    """f(k, i) -> compute(k), emitted once per K step: the K loop reads its operands with
+    i = 0 first (row 0, vector 0), so that is where the value is made; the other rows and
+    vectors of the step reuse it (less IR than one address computation per access)."""
+    made = {}
+
+    def get(k, i):
+        if i == 0 or k not in made:
+            made.clear()
+            made[k] = compute(k)
+        return made[k]
+    return get
 
 
 def _call_outlined(b, part, args, body):

@@ -121,10 +121,29 @@ def __getattr__(name):
 
 
 def declare_run(module):
-    """Declare `gk_parallel_run` in a kernel module (and make sure the pool is loaded)."""
+    """Declare `gk_parallel_run` in a kernel module, and make sure the pool is loaded by the
+    time the module is linked: here, unless `load_in_background()` is already loading it
+    (then the linker's caller calls `runtime()` first, and lowering does not wait)."""
     from graphkit.codegen.llvm_types import PTR, VOID, intrinsic
-    runtime()
+    if not _state.get("loading"):
+        runtime()
     return intrinsic(module, RUN_SYMBOL, VOID, [PTR, PTR])
+
+
+def load_in_background():
+    """Start loading the pool's runtime on a thread (cold, building it is ~40 ms of LLVM
+    work that can overlap lowering); `runtime()` waits for it under the pool's lock, and
+    raises any error itself. The caller must call `runtime()` before linking kernels."""
+    if _state["lib"] is not None or _state.get("loading"):
+        return
+    _state["loading"] = True
+
+    def load():
+        try:
+            runtime()
+        except Exception:  # noqa: BLE001 - the caller's own runtime() raises it again
+            pass
+    threading.Thread(target=load, name="gk-runtime", daemon=True).start()
 
 
 def split_range(builder, tid, nthreads, total, align=1):

@@ -46,11 +46,9 @@ class StatelessScope(StateScope):
     """Reads come from `state_mapping` (variable -> value); assigns are collected, not applied."""
 
     def __init__(self, state_mapping=None):
-        self._values = {}
-        self._vars = {}
-        for var, value in (state_mapping or []):
-            self._values[id(var)] = value
-            self._vars[id(var)] = var
+        mapping = state_mapping if type(state_mapping) is list else list(state_mapping or ())
+        self._values = {id(var): value for var, value in mapping}
+        self._vars = {id(var): var for var, _ in mapping}
 
     def read(self, variable):
         return self._values.get(id(variable))
@@ -105,3 +103,10 @@ def donated(arrays):
 def is_donated(array):
     s = _get("donated")
     return bool(s) and s[-1].get(id(array)) is array
+
+
+def donated_arrays():
+    """The innermost `donated` scope's {id: array}, or None (to test several arrays with
+    one lookup of the scope)."""
+    s = _local.donated
+    return s[-1] if s else None

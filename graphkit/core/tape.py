@@ -3,22 +3,98 @@
 The tape records every differentiable `bind` whose inputs depend on a watched value, for
 any kind of value that records gradients (eager Tensors, and IR Tracers inside a trace), and
 replays the primitives' gradient rules backwards (core/autodiff.py).
+
+The tape names the values it has seen by keys of its own, not by `id()`, and holds them only
+weakly: a record keeps, as values, just what its gradient rule reads (`Primitive.grad_uses`),
+so an eager step's large temporaries are freed as soon as the forward pass is done with them
+(and their memory reused), instead of living until the step ends. A weak reference tells a
+live value from a new one that took a dead value's id.
 """
 import functools
+import weakref
 
 from graphkit import tree
-from graphkit.core.autodiff import backward
+from graphkit.core.autodiff import backward_keyed, shape_only
 from graphkit.ops.primitive import ACTIVE_TAPES
+
+
+_weakref = weakref.ref
+
+
+def _ref(value):
+    """A weak reference to `value`, or a strong one for values that cannot have weak ones."""
+    try:
+        return _weakref(value)
+    except TypeError:
+        return lambda: value
+
+
+# Eager values smaller than this are kept even when the rule reads only their shape: a small
+# array costs nothing to keep, and a stand-in costs a Python object per operand per op.
+STAND_IN_MIN_BYTES = 1 << 16
+
+
+def _saved(prim, inputs, outputs):
+    """The inputs and outputs as the gradient rule will get them: the values it reads, and
+    `ShapeOnly` stand-ins for the large eager arrays it does not."""
+    plan = _PLANS.get(prim)
+    if plan is None:
+        plan = _plan(prim)
+    unused, keep_out = plan
+    if unused is None:
+        return inputs, outputs
+    saved_in = inputs
+    n = len(inputs)
+    for i in unused:
+        if i < n:
+            a = getattr(inputs[i], "_array", None)  # _large, inlined: this runs per op
+            if a is not None and a.nbytes >= STAND_IN_MIN_BYTES:
+                if saved_in is inputs:
+                    saved_in = list(inputs)
+                saved_in[i] = shape_only(inputs[i])
+    if saved_in is not inputs:
+        saved_in = tuple(saved_in)
+    if keep_out:
+        return saved_in, outputs
+    if prim.n_outputs > 1:
+        return saved_in, tuple([shape_only(o) if _large(o) else o for o in outputs])
+    return saved_in, shape_only(outputs) if _large(outputs) else outputs
+
+
+_PLANS = {}  # Primitive -> (positions of the inputs its rule does not read, reads "out")
+
+
+def _plan(prim):
+    uses = prim.grad_uses
+    if uses is None:
+        plan = (None, True)
+    else:
+        # Primitives do not state their arity: positions up to the fourth (or the last one
+        # named) are considered; any later operand of a variadic op is kept, which is safe.
+        arity = max([i for i in uses if isinstance(i, int)] + [3]) + 1
+        plan = (tuple(i for i in range(arity) if i not in uses), "out" in uses)
+    _PLANS[prim] = plan
+    return plan
+
+
+def _large(value):
+    a = getattr(value, "_array", None)  # eager Tensors only: a trace's values cost nothing
+    return a is not None and a.nbytes >= STAND_IN_MIN_BYTES
 
 
 class GradientTape:
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
+        # (prim, saved inputs, saved outputs, attrs, input keys, output key(s)); an input
+        # key is None when the input does not depend on a source.
         self._records = []
-        self._watched = {}        # id(value) -> value, for values that depend on a source
+        # id(value) -> (weak reference, key), for the values that depend on a source
+        self._watched = {}
+        self._held = []           # the watched sources, kept alive by the tape
+        self._next_key = 0
         self._watched_vars = {}   # id(variable) -> variable, watched explicitly
-        self._var_reads = {}      # id(variable) -> [values read while recording]
+        self._var_reads = {}      # id(variable) -> [(value, key) read while recording]
         self._recording = False
         self._used = False
 
@@ -38,7 +114,9 @@ class GradientTape:
             if isinstance(v, Variable):
                 self._watched_vars[id(v)] = v
             elif hasattr(type(v), "_bind_priority"):
-                self._watched[id(v)] = v
+                if self._key_of(v) is None:
+                    self._held.append(v)
+                    self._new_key(v)
             else:
                 raise TypeError(
                     f"GradientTape.watch: expected Tensors or Variables, received "
@@ -59,7 +137,19 @@ class GradientTape:
     def reset(self):
         self._records.clear()
         self._watched.clear()
+        self._held.clear()
         self._var_reads.clear()
+
+    def _key_of(self, value):
+        """The key of a watched value, or None."""
+        entry = self._watched.get(id(value))
+        return entry[1] if entry is not None and entry[0]() is value else None
+
+    def _new_key(self, value):
+        key = self._next_key
+        self._next_key = key + 1
+        self._watched[id(value)] = (_ref(value), key)
+        return key
 
     # -- called by Variable.value and bind ---------------------------------------------------
     def _on_variable_read(self, variable, value):
@@ -69,22 +159,36 @@ class GradientTape:
                 self.watch_accessed_variables and variable.trainable):
             self._watched_vars.setdefault(id(variable), variable)
             reads = self._var_reads.setdefault(id(variable), [])
-            if not any(r is value for r in reads):  # one read value counts once
-                reads.append(value)
-            self._watched[id(value)] = value
+            if not any(r is value for r, _ in reads):  # one read value counts once
+                key = self._key_of(value)
+                reads.append((value, self._new_key(value) if key is None else key))
 
     def _record(self, prim, inputs, outputs, attrs):
         if not self._recording:
             return
         watched = self._watched
+        keys = []
+        hit = False
         for x in inputs:
-            if id(x) in watched:
-                break
-        else:
+            entry = watched.get(id(x))
+            if entry is not None and entry[0]() is x:
+                keys.append(entry[1])
+                hit = True
+            else:
+                keys.append(None)
+        if not hit:
             return
-        self._records.append((prim, inputs, outputs, attrs))
-        for o in (outputs if prim.n_outputs > 1 else (outputs,)):
-            watched[id(o)] = o
+        if prim.n_outputs > 1:
+            out_keys = tuple(self._new_key(o) for o in outputs)
+        else:  # _new_key, inlined: this runs for every recorded op
+            out_keys = self._next_key
+            self._next_key = out_keys + 1
+            try:
+                watched[id(outputs)] = (_weakref(outputs), out_keys)
+            except TypeError:
+                watched[id(outputs)] = (_ref(outputs), out_keys)
+        saved_in, saved_out = _saved(prim, inputs, outputs)
+        self._records.append((prim, saved_in, saved_out, attrs, tuple(keys), out_keys))
 
     # -- the gradient -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
@@ -106,26 +210,26 @@ class GradientTape:
             for i, t in enumerate(targets):
                 if isinstance(t, Variable):
                     t = t.value
+                key = self._key_of(t)
+                if key is None:  # the target does not depend on a source
+                    continue
                 ct = ops.ones_like(t) if seeds is None else ops.convert_to_tensor(
                     seeds[i], dtype=t.dtype)
-                prev = cotangents.get(id(t))
-                cotangents[id(t)] = ct if prev is None else ops.add(prev, ct)
+                prev = cotangents.get(key)
+                cotangents[key] = ct if prev is None else ops.add(prev, ct)
             flat_sources = tree.flatten(sources)
-            keep = set()  # the cotangents read below; the walk may drop the others
-            for s in flat_sources:
-                if isinstance(s, Variable):
-                    keep.update(id(v) for v in self._var_reads.get(id(s), []))
-                else:
-                    keep.add(id(s))
-            backward(self._records, cotangents, needed=self._watched, keep=keep)
+            source_keys = [[k for _, k in self._var_reads.get(id(s), [])]
+                           if isinstance(s, Variable) else [self._key_of(s)]
+                           for s in flat_sources]
+            # the cotangents read below; the walk may drop the others
+            keep = {k for keys in source_keys for k in keys if k is not None}
+            # A non-persistent tape lets each record go once it has been processed: the
+            # forward values only its rule read are freed during the walk.
+            backward_keyed(self._records, cotangents, keep=keep, consume=not self.persistent)
             grads = []
-            for s in flat_sources:
-                if isinstance(s, Variable):
-                    parts = [cotangents[id(v)] for v in self._var_reads.get(id(s), [])
-                             if id(v) in cotangents]
-                    g = functools.reduce(ops.add, parts) if parts else None
-                else:
-                    g = cotangents.get(id(s))
+            for s, keys in zip(flat_sources, source_keys):
+                parts = [cotangents[k] for k in keys if k is not None and k in cotangents]
+                g = functools.reduce(ops.add, parts) if parts else None
                 if g is None and unconnected_gradients == "zero":
                     g = ops.zeros_like(s.value if isinstance(s, Variable) else s)
                 grads.append(g)

@@ -57,16 +57,20 @@ class Variable(OperatorMixin):
     # -- reads ------------------------------------------------------------------------------
     @property
     def value(self):
-        scope = scopes.current_state_scope()
-        v = scope.read(self) if scope is not None else None
+        # The scope stacks are read directly, not through their helpers: an eager training
+        # step reads its variables dozens of times.
+        local = _SCOPES
+        state = local.state
+        v = state[-1].read(self) if state else None
         if v is None:
             v = self._value
         if self.autocast:
-            cast_to = scopes.autocast_dtype()
+            cast_to = local.autocast[-1] if local.autocast else None
             if cast_to is not None and cast_to != self.dtype and dtypes.is_float(self.dtype):
                 v = _o().cast(v, cast_to)
-        if primitive.ACTIVE_TAPES:
-            for tape in primitive.ACTIVE_TAPES:
+        tapes = _ACTIVE_TAPES
+        if tapes:
+            for tape in tapes:
                 tape._on_variable_read(self, v)
         return v
 
@@ -147,6 +151,10 @@ class Variable(OperatorMixin):
     def __repr__(self):
         return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
                 f"value={np.array2string(self._value.numpy(), threshold=20, separator=', ')}>")
+
+
+_SCOPES = scopes._local
+_ACTIVE_TAPES = primitive.ACTIVE_TAPES
 
 
 def _register():

@@ -216,6 +216,19 @@ class Layer:
     def trainable_variables(self):
         return [v for v in self.variables if v.trainable] if self.trainable else []
 
+    def _variable_groups(self):
+        """`(trainable_variables, non_trainable_variables)`, from one walk of the layers
+        when neither property is overridden (training steps read both on every step)."""
+        cls = type(self)
+        if cls.trainable_variables is not Layer.trainable_variables or \
+                cls.non_trainable_variables is not Layer.non_trainable_variables or \
+                cls.variables is not Layer.variables:
+            return self.trainable_variables, self.non_trainable_variables
+        variables = self.variables
+        if not self.trainable:
+            return [], variables
+        return [v for v in variables if v.trainable], [v for v in variables if not v.trainable]
+
     @property
     def non_trainable_variables(self):
         return [v for v in self.variables if not v.trainable] if self.trainable \
@@ -729,7 +742,7 @@ class Layer:
         if not self.built:
             raise ValueError(f"stateless_call: layer '{self.name}' ({type(self).__name__}) "
                              "is not built yet. Build it first by calling it on some data.")
-        own_t, own_nt = self.trainable_variables, self.non_trainable_variables
+        own_t, own_nt = self._variable_groups()
         for label, given, own in (("trainable_variables", trainable_variables, own_t),
                                   ("non_trainable_variables", non_trainable_variables, own_nt)):
             if len(given) != len(own):

@@ -49,14 +49,16 @@ def _binary_infer(name, out_dtype=None):
     return infer
 
 
-def unary_primitive(name, kernel, grad=None, out_dtype=None, expr=None):
+def unary_primitive(name, kernel, grad=None, out_dtype=None, expr=None, grad_uses=None):
     return Primitive(name, eager=kernel, infer=_unary_infer(out_dtype), grad=grad,
-                     category="elementwise", scalar_expr=expr or name)
+                     category="elementwise", scalar_expr=expr or name, grad_uses=grad_uses)
 
 
-def binary_primitive(name, kernel, grad=None, out_dtype=None, expr=None, grad_needs=False):
+def binary_primitive(name, kernel, grad=None, out_dtype=None, expr=None, grad_needs=False,
+                     grad_uses=None):
     return Primitive(name, eager=kernel, infer=_binary_infer(name, out_dtype), grad=grad,
-                     category="elementwise", scalar_expr=expr or name, grad_needs=grad_needs)
+                     category="elementwise", scalar_expr=expr or name, grad_needs=grad_needs,
+                     grad_uses=grad_uses)
 
 
 def _float_operand(x):
@@ -85,7 +87,7 @@ def _cast_grad(ct, out, x, dtype):
 
 
 CAST = Primitive("cast", eager=_cast_kernel, infer=lambda x, dtype: Aval(x.shape, dtype),
-                 grad=_cast_grad, category="elementwise", scalar_expr="cast",
+                 grad=_cast_grad, grad_uses=(), category="elementwise", scalar_expr="cast",
                  attr_names=("dtype",))
 
 
@@ -164,14 +166,18 @@ def _mod_grad(ct, out, a, b):
             unbroadcast(-ct * ops.floor_divide(a, b), b.shape))
 
 
-ADD = binary_primitive("add", np.add, grad=_add_grad, grad_needs=True)
-SUBTRACT = binary_primitive("subtract", np.subtract, grad=_subtract_grad, grad_needs=True)
-MULTIPLY = binary_primitive("multiply", np.multiply, grad=_multiply_grad, grad_needs=True)
-DIVIDE = binary_primitive("divide", np.true_divide, grad=_divide_grad, grad_needs=True)
+# `grad_uses`: what each rule reads as values (the tape frees the rest after the forward).
+ADD = binary_primitive("add", np.add, grad=_add_grad, grad_needs=True, grad_uses=())
+SUBTRACT = binary_primitive("subtract", np.subtract, grad=_subtract_grad, grad_needs=True,
+                            grad_uses=())
+MULTIPLY = binary_primitive("multiply", np.multiply, grad=_multiply_grad, grad_needs=True,
+                            grad_uses=(0, 1))
+DIVIDE = binary_primitive("divide", np.true_divide, grad=_divide_grad, grad_needs=True,
+                          grad_uses=(1, "out"))
 POWER = binary_primitive("power", np.power, grad=_power_grad)
-MAXIMUM = binary_primitive("maximum", np.maximum, grad_needs=True,
+MAXIMUM = binary_primitive("maximum", np.maximum, grad_needs=True, grad_uses=(0, 1),
                            grad=_minmax_grad(lambda a, b: _o().greater(a, b)))
-MINIMUM = binary_primitive("minimum", np.minimum, grad_needs=True,
+MINIMUM = binary_primitive("minimum", np.minimum, grad_needs=True, grad_uses=(0, 1),
                            grad=_minmax_grad(lambda a, b: _o().less(a, b)))
 FLOOR_DIVIDE = binary_primitive("floor_divide", np.floor_divide)
 MOD = binary_primitive("mod", np.mod, grad=_mod_grad)
@@ -234,13 +240,18 @@ def _erf_kernel(x):
 
 _ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
 
-NEGATIVE = unary_primitive("negative", np.negative, grad=lambda ct, out, x: (-ct,))
-EXP = unary_primitive("exp", np.exp, grad=lambda ct, out, x: (ct * out,))
-EXPM1 = unary_primitive("expm1", np.expm1, grad=lambda ct, out, x: (ct * (out + 1),))
-LOG = unary_primitive("log", np.log, grad=lambda ct, out, x: (ct / x,))
-LOG1P = unary_primitive("log1p", np.log1p, grad=lambda ct, out, x: (ct / (x + 1),))
-SQRT = unary_primitive("sqrt", np.sqrt, grad=lambda ct, out, x: (ct * 0.5 / out,))
-TANH = unary_primitive("tanh", np.tanh, grad=lambda ct, out, x: (ct * (1 - out * out),))
+NEGATIVE = unary_primitive("negative", np.negative, grad=lambda ct, out, x: (-ct,),
+                           grad_uses=())
+EXP = unary_primitive("exp", np.exp, grad=lambda ct, out, x: (ct * out,), grad_uses=("out",))
+EXPM1 = unary_primitive("expm1", np.expm1, grad=lambda ct, out, x: (ct * (out + 1),),
+                        grad_uses=("out",))
+LOG = unary_primitive("log", np.log, grad=lambda ct, out, x: (ct / x,), grad_uses=(0,))
+LOG1P = unary_primitive("log1p", np.log1p, grad=lambda ct, out, x: (ct / (x + 1),),
+                        grad_uses=(0,))
+SQRT = unary_primitive("sqrt", np.sqrt, grad=lambda ct, out, x: (ct * 0.5 / out,),
+                       grad_uses=("out",))
+TANH = unary_primitive("tanh", np.tanh, grad=lambda ct, out, x: (ct * (1 - out * out),),
+                       grad_uses=("out",))
 SIN = unary_primitive("sin", np.sin, grad=lambda ct, out, x: (ct * _o().cos(x),))
 COS = unary_primitive("cos", np.cos, grad=lambda ct, out, x: (-ct * _o().sin(x),))
 ABS = unary_primitive("abs", np.abs, grad=lambda ct, out, x: (ct * _o().sign(x),))
@@ -254,20 +265,22 @@ def _sigmoid_kernel(x):
     # exp of a non-positive number only, so no overflow warning for large |x|:
     # sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below, with e = exp(-|x|).
     # Written with out= buffers: this runs on every eager step of a sigmoid output layer.
-    # The branch is exp(min(x, 0)) / (1 + e) (1 for x >= 0, e below): NumPy's masked
-    # select is slow on large random masks, and this form needs none.
+    # The numerator is max(sign(x), e): 1 for x > 0, e (= 1) at 0, e for x < 0 (e >= 0 >
+    # sign), NaN for NaN. One exp, and no masked select (NumPy's is slow on large random
+    # masks).
     e = np.abs(x, out=np.empty_like(x))
     np.negative(e, out=e)
     np.exp(e, out=e)
+    out = np.sign(x, out=np.empty_like(x))
+    np.maximum(out, e, out=out)
     e += 1
-    out = np.minimum(x, 0, out=np.empty_like(x))
-    np.exp(out, out=out)
     np.divide(out, e, out=out)
     return out
 
 
 SIGMOID = unary_primitive("sigmoid", _sigmoid_kernel,
-                          grad=lambda ct, out, x: (ct * out * (1 - out),))
+                          grad=lambda ct, out, x: (ct * out * (1 - out),),
+                          grad_uses=("out",))
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 ERF = unary_primitive("erf", _erf_kernel,
                       grad=lambda ct, out, x: (ct * _TWO_OVER_SQRT_PI * _o().exp(-(x * x)),))
@@ -530,7 +543,8 @@ def _where_kernel(c, a, b):
 
 
 WHERE = Primitive("where", eager=_where_kernel, infer=_where_infer, grad=_where_grad,
-                  category="elementwise", scalar_expr="select", grad_needs=True)
+                  category="elementwise", scalar_expr="select", grad_needs=True,
+                  grad_uses=(0,))
 
 
 def where(condition, x1=None, x2=None):

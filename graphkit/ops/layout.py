@@ -80,7 +80,7 @@ def _reshape_kernel(x, shape):
 
 
 RESHAPE = Primitive("reshape", eager=_reshape_kernel, infer=_reshape_infer, category="layout",
-                    grad=lambda ct, out, x, shape: (_o().reshape(ct, x.shape),),
+                    grad=lambda ct, out, x, shape: (_o().reshape(ct, x.shape),), grad_uses=(),
                     attr_names=("shape",))
 
 
@@ -181,7 +181,8 @@ def _transpose_grad(ct, out, x, perm):
 
 
 TRANSPOSE = Primitive("transpose", eager=lambda x, perm: np.transpose(x, perm),
-                      infer=_transpose_infer, grad=_transpose_grad, category="layout",
+                      infer=_transpose_infer, grad=_transpose_grad, grad_uses=(),
+                      category="layout",
                       attr_names=("perm",))
 
 
@@ -251,6 +252,7 @@ def _unbroadcast_grad(ct, out, x, shape):
 
 BROADCAST_TO = Primitive("broadcast_to", eager=_broadcast_to_kernel,
                          infer=_broadcast_to_infer, category="layout", grad=_unbroadcast_grad,
+                         grad_uses=(),
                          attr_names=("shape",))
 
 

@@ -45,7 +45,7 @@ def _matmul_grad(ct, out, a, b, needs=(True, True)):
 
 
 MATMUL = Primitive("matmul", eager=np.matmul, infer=_matmul_infer, grad=_matmul_grad,
-                   category="matmul", grad_needs=True)
+                   category="matmul", grad_needs=True, grad_uses=(0, 1))
 
 
 def _matmul_operands(x1, x2):

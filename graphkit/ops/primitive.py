@@ -62,6 +62,10 @@ class Primitive:
     # True when `grad` also takes `needs=` (one bool per input; the eager tape passes it):
     # the rule may then skip, and return None for, the cotangents of unneeded inputs.
     grad_needs: bool = False
+    # What `grad` reads as values: input positions and/or "out". None means everything.
+    # The eager tape keeps only these alive for the backward pass; the rule gets the other
+    # operands as stand-ins with only `shape`, `dtype` and `ndim`.
+    grad_uses: Optional[tuple] = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):

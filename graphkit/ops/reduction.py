@@ -64,13 +64,13 @@ def _prod_grad(ct, out, x, axis, keepdims):
     return (others * _expand_back(ct, x.shape, axis, keepdims),)
 
 
-def _reduction(name, kernel, grad, combine):
+def _reduction(name, kernel, grad, combine, grad_uses=None):
     return Primitive(name, eager=kernel, infer=_reduce_infer(name), grad=grad,
-                     category="reduction", scalar_expr=combine,
+                     category="reduction", scalar_expr=combine, grad_uses=grad_uses,
                      attr_names=("axis", "keepdims"))
 
 
-SUM = _reduction("sum", _sum_kernel, _sum_grad, "add")
+SUM = _reduction("sum", _sum_kernel, _sum_grad, "add", grad_uses=())
 MAX = _reduction("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis,
                                                                      keepdims=keepdims),
                  _extremum_grad, "max")

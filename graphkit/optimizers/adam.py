@@ -85,7 +85,9 @@ class Adam(Optimizer):
         if g.dtype != dtype:
             g = g.astype(dtype)
         m, v, w = m_var.value._array, v_var.value._array, value._array
-        in_place = (scopes.is_donated(m) and scopes.is_donated(v) and scopes.is_donated(w)
+        donated = scopes.donated_arrays()
+        in_place = (donated is not None and donated.get(id(m)) is m
+                    and donated.get(id(v)) is v and donated.get(id(w)) is w
                     and len({id(m), id(v), id(w)}) == 3 and g.shape == w.shape)
         if not in_place:
             m, v, w = m.copy(), v.copy(), w.copy()

@@ -267,8 +267,8 @@ class Trainer:
                         training):
         """`compute_loss` with the model's variables bound to the given values and the
         forward pass's `add_loss` losses."""
-        mapping = list(zip(self.trainable_variables, trainable)) + list(
-            zip(self.non_trainable_variables, non_trainable))
+        own_t, own_nt = _variable_groups(self)
+        mapping = list(zip(own_t, trainable)) + list(zip(own_nt, non_trainable))
         self._set("_pending_losses", losses)
         try:
             with scopes.StatelessScope(mapping):
@@ -293,7 +293,7 @@ class Trainer:
     # -- running a step -----------------------------------------------------------------------
     def _state_variables(self, kind):
         """The variable groups of a step's state, in the order the step takes them."""
-        model = (self.trainable_variables, self.non_trainable_variables)
+        model = _variable_groups(self)
         if kind == "train":
             return model + (self.optimizer.variables, self.metrics_variables)
         if kind == "test":
@@ -600,16 +600,9 @@ class StepFunction:
                 outputs, new_state = self._call_step(state, data)
         else:
             outputs, new_state = self._call_step(state, data)
-        buffers = self._buffers
-        for group, old_values, values in zip(groups, state, new_state):
-            for variable, old, value in zip(group, old_values, values):
-                if value is None or value is old:  # unchanged: nothing to do
-                    continue
-                if not buffers.updated_in_place(variable, value):
-                    variable.assign(value)
-                    buffers.adopt(variable, value)
+        self._buffers.write_back(groups, state, new_state)
         if self.is_compiled and not self.failed:
-            self._bound = _BoundStep.create(self.jitted, groups, state, data, buffers)
+            self._bound = _BoundStep.create(self.jitted, groups, state, data, self._buffers)
         return outputs
 
     def _call_step(self, *args):
@@ -691,11 +684,20 @@ class _StateBuffers:
 
     def state(self, groups):
         seen = set()
+        own = self._own
         out = []
         for group in groups:
             values = []
             for v in group:
-                values.append(self._value(v, seen))
+                # _value's check, inlined for the common case (the variable's own array)
+                array = v._value._array
+                mine = own.get(id(v))
+                if mine is not None and mine[0] is v and mine[1] is array \
+                        and id(array) not in seen:
+                    seen.add(id(array))
+                    values.append(Tensor(array))
+                else:
+                    values.append(self._value(v, seen))
             out.append(values)
         return tuple(out)
 
@@ -710,6 +712,22 @@ class _StateBuffers:
             self._own[key] = (variable, array)
         seen.add(id(array))
         return Tensor(array)
+
+    def write_back(self, groups, state, new_state):
+        """Assign a step's new state to its variables, skipping values that are unchanged
+        or were updated in place (the variable's own array, already holding them)."""
+        own = self._own
+        for group, old_values, values in zip(groups, state, new_state):
+            for variable, old, value in zip(group, old_values, values):
+                if value is None or value is old:  # unchanged: nothing to do
+                    continue
+                mine = own.get(id(variable))
+                if mine is not None and mine[0] is variable and type(value) is Tensor \
+                        and value._array is mine[1]:
+                    continue  # updated_in_place, inlined: this runs per variable per step
+                if not self.updated_in_place(variable, value):
+                    variable.assign(value)
+                    self.adopt(variable, value)
 
     def owned(self, variable):
         """The array recorded as `variable`'s own, or None."""
@@ -871,6 +889,14 @@ def _takes_state(method):
     except (TypeError, ValueError):
         return True
     return len(params) >= 2
+
+
+def _variable_groups(model):
+    """The model's (trainable, non-trainable) variables, in one walk when the model can."""
+    groups = getattr(model, "_variable_groups", None)
+    if groups is not None:
+        return groups()
+    return model.trainable_variables, model.non_trainable_variables
 
 
 def _fresh(value):

@@ -13,6 +13,7 @@ from graphkit import ops
 from graphkit.core import tensor as tensor_mod
 from graphkit.core.autodiff import backward
 from graphkit.ops.convert import promote
+from graphkit.ops.primitive import ACTIVE_TAPES
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "int32",
@@ -86,21 +87,46 @@ def test_backward_skips_the_data_gradient_of_a_matmul(monkeypatch):
     assert counts.get("matmul") == 1   # x^T @ ct only: no ct @ w^T for the data
 
 
+class _Recorder:
+    """Records every differentiable bind as `(prim, inputs, outputs, attrs)`, the format the
+    IR autodiff hands `backward`, with every value kept alive."""
+
+    def __init__(self):
+        self.records = []
+
+    def _record(self, prim, inputs, outputs, attrs):
+        self.records.append((prim, inputs, outputs, attrs))
+
+    def _on_variable_read(self, variable, value):
+        pass
+
+
 def test_backward_with_and_without_needed_gives_the_same_gradients():
     rng = np.random.default_rng(1)
     data = ops.convert_to_tensor(rng.normal(size=(6, 3)).astype("float64"))
     w = ops.convert_to_tensor(rng.normal(size=(3, 2)).astype("float64"))
     b = ops.convert_to_tensor(rng.normal(size=(2,)).astype("float64"))
-    with gk.GradientTape(persistent=True) as tape:
-        tape.watch([w, b])
-        h = ops.maximum(ops.matmul(data, w) + b, 0.0)
-        z = ops.where(h > 0.1, h * 2.0, 1.0 - h) / (data[:, :2] + 5.0)
-        loss = ops.sum(ops.minimum(z, 3.0) - data[:, 1:] * 0.25)
+    recorder = _Recorder()
+    ACTIVE_TAPES.append(recorder)
+    try:
+        with gk.GradientTape() as tape:
+            tape.watch([w, b])
+            h = ops.maximum(ops.matmul(data, w) + b, 0.0)
+            z = ops.where(h > 0.1, h * 2.0, 1.0 - h) / (data[:, :2] + 5.0)
+            loss = ops.sum(ops.minimum(z, 3.0) - data[:, 1:] * 0.25)
+    finally:
+        ACTIVE_TAPES.remove(recorder)
+    needed = {id(w), id(b)}
+    for _, inputs, outputs, _ in recorder.records:
+        if any(id(x) in needed for x in inputs):
+            needed.add(id(outputs))
     seeds = {id(loss): ops.ones_like(loss)}
-    full = backward(tape._records, dict(seeds))
-    pruned = backward(tape._records, dict(seeds), needed=tape._watched)
-    for source in (w, b):
+    full = backward(recorder.records, dict(seeds))
+    pruned = backward(recorder.records, dict(seeds), needed=needed)
+    taped = tape.gradient(loss, [w, b])
+    for source, g in zip((w, b), taped):
         np.testing.assert_array_equal(full[id(source)].numpy(), pruned[id(source)].numpy())
+        np.testing.assert_array_equal(full[id(source)].numpy(), g.numpy())
     assert id(data) in full and id(data) not in pruned
 
 
