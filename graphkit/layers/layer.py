@@ -193,24 +193,23 @@ class Layer:
     def variables(self):
         """All state: weights plus SeedGenerator states (metric variables excluded)."""
         out, seen = [], set()
-        self._collect_variables(out, seen)
+        self._collect(out, seen, "variables")
         return out
 
-    def _collect_variables(self, out, seen):
-        # One walk with one `seen` set: the same first-occurrence order as deduplicating
-        # each sublayer's own list, without building those lists (this runs every step).
-        for group in (self._trainable_variables, self._non_trainable_variables):
-            for v in group:
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    out.append(v)
-        if self._seed_generators:
+    def _collect(self, out, seen, prop):
+        """Append to `out` what the `prop` property ("variables" or "weights") lists: own
+        variables, seed states (variables only), then each sublayer's. One walk with one
+        `seen` set gives the same first-occurrence order as deduplicating each sublayer's
+        own list, without building those lists (training reads them every step)."""
+        _extend_unique(out, seen, self._trainable_variables)
+        _extend_unique(out, seen, self._non_trainable_variables)
+        if prop == "variables" and self._seed_generators:
             _extend_unique(out, seen, [sg.state for sg in self._seed_generators])
         for layer in self._layers:
-            if type(layer).variables is Layer.variables:
-                layer._collect_variables(out, seen)
+            if getattr(type(layer), prop) is getattr(Layer, prop):
+                layer._collect(out, seen, prop)
             else:
-                _extend_unique(out, seen, layer.variables)
+                _extend_unique(out, seen, getattr(layer, prop))
 
     @property
     def trainable_variables(self):
@@ -238,21 +237,8 @@ class Layer:
     def weights(self):
         """Own variables (trainable, then non-trainable), then each sublayer's, recursively."""
         out, seen = [], set()
-        self._collect_weights(out, seen)
+        self._collect(out, seen, "weights")
         return out
-
-    def _collect_weights(self, out, seen):
-        # As _collect_variables: one walk, the same order as the per-layer lists.
-        for group in (self._trainable_variables, self._non_trainable_variables):
-            for v in group:
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    out.append(v)
-        for layer in self._layers:
-            if type(layer).weights is Layer.weights:
-                layer._collect_weights(out, seen)
-            else:
-                _extend_unique(out, seen, layer.weights)
 
     @property
     def trainable_weights(self):

@@ -60,3 +60,13 @@ def random_data(rng, shape, dtype="float32", int_span=100):
     if dtype.startswith("int"):
         return rng.integers(-int_span, int_span, shape).astype(dtype)
     return rng.standard_normal(shape).astype(dtype)
+
+
+def i64_function_module(module_name, function_name, body):
+    """A module defining `i64 function_name(i64 x)` that returns `body(builder, x)`."""
+    from graphkit.codegen.llvm_types import I64
+    m = ir.Module(name=module_name)
+    f = ir.Function(m, ir.FunctionType(I64, [I64]), function_name)
+    b = ir.IRBuilder(f.append_basic_block())
+    b.ret(body(b, f.args[0]))
+    return m

@@ -4,21 +4,17 @@ import subprocess
 import sys
 import textwrap
 
-from llvmlite import ir
-
 from graphkit.codegen import disk_cache, pipeline
 from graphkit.codegen.build import build
 from graphkit.codegen.llvm_types import I64
+
+from .helpers import i64_function_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _module(tag):
-    m = ir.Module(name=f"cache_{tag}")
-    f = ir.Function(m, ir.FunctionType(I64, [I64]), "plus")
-    b = ir.IRBuilder(f.append_basic_block())
-    b.ret(b.add(f.args[0], I64(tag)))
-    return m
+    return i64_function_module(f"cache_{tag}", "plus", lambda b, x: b.add(x, I64(tag)))
 
 
 def _plus(lib):
@@ -108,11 +104,7 @@ def test_a_unit_keeps_its_layout_next_to_its_code():
 
 
 def _times(m_tag):
-    m = ir.Module(name=f"times_{m_tag}")
-    f = ir.Function(m, ir.FunctionType(I64, [I64]), "times")
-    b = ir.IRBuilder(f.append_basic_block())
-    b.ret(b.mul(f.args[0], I64(m_tag)))
-    return m
+    return i64_function_module(f"times_{m_tag}", "times", lambda b, x: b.mul(x, I64(m_tag)))
 
 
 def test_a_unit_holds_several_objects_linked_as_one_library():

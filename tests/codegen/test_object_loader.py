@@ -131,13 +131,9 @@ def test_the_thread_pool_itself_is_loaded_natively():
 # -- objects built here, loaded both ways ----------------------------------------------------
 
 def _module(tag):
-    from llvmlite import ir
     from graphkit.codegen.llvm_types import I64
-    m = ir.Module(name=f"loader_{tag}")
-    f = ir.Function(m, ir.FunctionType(I64, [I64]), "plus")
-    b = ir.IRBuilder(f.append_basic_block())
-    b.ret(b.add(f.args[0], I64(tag)))
-    return m
+    from .helpers import i64_function_module
+    return i64_function_module(f"loader_{tag}", "plus", lambda b, x: b.add(x, I64(tag)))
 
 
 def _calls_plus():
