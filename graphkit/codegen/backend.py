@@ -57,9 +57,11 @@ def _fallback_default():
 
 class LLVMExecutable(Executable):
     backend = "llvm"
+    takes_graph_text = True   # compile_graph passes the text the pipeline already printed
 
-    def __init__(self, graph, fallback=None):
+    def __init__(self, graph, fallback=None, graph_text=None):
         super().__init__(graph)
+        self._graph_text = graph_text   # str(graph) if known: keys the compiled unit
         self.fallback = _fallback_default() if fallback is None else fallback
         plan = graph.annotations.get("memory_plan") or memory_plan_pass.plan(graph)
         self._plan = plan
@@ -217,8 +219,9 @@ class LLVMExecutable(Executable):
         names = sorted((v.name, s) for v, s in self._slot_of.items())
         plan = (sorted(self._plan.assignment.items()), list(self._plan.in_place),
                 list(self._plan.slots))
+        text = self._graph_text if self._graph_text is not None else str(self.graph)
         return "\n".join([f"graphkit-llvm-backend {BACKEND_VERSION} codegen {CODEGEN_VERSION}",
-                          str(self.graph), repr(plan), repr(names)])
+                          text, repr(plan), repr(names)])
 
     def _compile(self):
         """Load the compiled unit from the disk cache (no lowering, no LLVM) or build it."""

@@ -205,8 +205,12 @@ def _probe_codegen():
             raise
 
 
-def compile_graph(graph, backend=None):
-    """An Executable for an optimized graph, from the named (or default) backend."""
+def compile_graph(graph, backend=None, graph_text=None):
+    """An Executable for an optimized graph, from the named (or default) backend.
+
+    `graph_text`: `str(graph)`, when the caller has it already (the pass pipeline printed
+    it, or read it from its cache); a backend whose compile function has a true
+    `takes_graph_text` attribute receives it, so it need not print the graph again."""
     name = backend or default_backend()
     if name not in _BACKENDS:
         _probe_codegen()
@@ -214,7 +218,10 @@ def compile_graph(graph, backend=None):
         from graphkit.errors import unknown_identifier
         raise unknown_identifier("backend", name, _BACKENDS)
     try:
-        return _BACKENDS[name](graph)
+        compile_fn = _BACKENDS[name]
+        if graph_text is not None and getattr(compile_fn, "takes_graph_text", False):
+            return compile_fn(graph, graph_text=graph_text)
+        return compile_fn(graph)
     except Exception as e:
         raise CompileError(f"compiling @{graph.name} with the {name!r} backend failed: "
                            f"{type(e).__name__}: {e}") from e

@@ -78,7 +78,8 @@ class Lowered:
 
     def compile(self):
         if self._compiled is None:
-            self._compiled = Compiled(self, compile_graph(self.graph, self.backend))
+            self._compiled = Compiled(self, compile_graph(
+                self.graph, self.backend, graph_text=self._pipeline.final_text))
         return self._compiled
 
     def __repr__(self):

@@ -166,3 +166,97 @@ def test_bad_broadcast_names_shapes():
         emit_elementwise(ir.Module(), "bad", [Operand((3, 4), F)], [x], (5, 4))
     with pytest.raises(ValueError, match="unsupported op 'frobnicate'"):
         ex.apply("frobnicate", x)
+
+
+# -- streaming (non-temporal) stores for outputs bigger than the cache ---------------------
+
+# 8.5 MB of float32 output (above STREAM_MIN_BYTES) in rows (a broadcast operand keeps the
+# dims apart) of an odd length: each row peels to an aligned address (or falls back to
+# normal stores) on its own and ends in a masked step.
+BIG = (1031, 2053)
+LONG = (1 << 21) + 5   # one row (8 MB + 20 bytes), split along the row across threads
+STREAM_KERNELS = {
+    "big": lambda m, n: emit_elementwise(
+        m, n, [Operand(BIG, F), Operand(BIG[1:], F)],
+        [ex.apply("subtract", x, y), ex.apply("maximum", x, y), ex.apply("less", x, y)],
+        BIG),
+    "long": lambda m, n: emit_elementwise(m, n, [Operand((LONG,), F)] * 2, [W2], (LONG,)),
+    "bcast_big": lambda m, n: emit_elementwise(
+        m, n, [Operand(BIG, F), Operand((BIG[1],), F)], [ex.apply("multiply", x, y)], BIG),
+}
+
+
+def _is_x86():
+    from graphkit.codegen.target import host_target
+    return host_target().triple.startswith("x86_64")
+
+
+@pytest.fixture(scope="module")
+def stream_kernels():
+    return compile_kernels(STREAM_KERNELS)[0]
+
+
+def _at(offset, shape, dtype):
+    """An uninitialized array whose data starts `offset` bytes past a 64-byte boundary
+    (an offset that is not a multiple of the itemsize gives a misaligned array)."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(n + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset
+    view = raw[start:start + n].view(dtype).reshape(shape)
+    view[...] = 0 if dtype == bool else np.nan
+    return view
+
+
+def test_big_outputs_use_streaming_stores():
+    from llvmlite import ir
+
+    from graphkit.codegen import pipeline
+    from graphkit.codegen.elementwise import STREAM_MIN_BYTES
+    big, small = ir.Module(name="big"), ir.Module(name="small")
+    STREAM_KERNELS["big"](big, "k")
+    # at the threshold, not above it; and many short rows: normal stores
+    emit_elementwise(small, "k", [Operand((STREAM_MIN_BYTES // 4,), F)], [x],
+                     (STREAM_MIN_BYTES // 4,))
+    emit_elementwise(small, "k2", [Operand((1 << 20, 7), F), Operand((7,), F)],
+                     [ex.apply("add", x, y)] * 2, (1 << 20, 7))
+    text, small_text = str(big), str(small)
+    assert ("!nontemporal" in text and "llvm.x86.sse.sfence" in text) == _is_x86()
+    assert "!nontemporal" not in small_text and "sfence" not in small_text
+    if _is_x86():  # LLVM kept the streaming store (it drops one it cannot prove aligned)
+        asm = pipeline.emit_assembly(pipeline.optimize(pipeline.parse(text, "big")))
+        assert "vmovntps" in asm and "sfence" in asm
+
+
+@pytest.mark.parametrize("out_offsets", [(0, 0, 0), (16, 16, 16), (4, 36, 9), (60, 8, 1),
+                                         (2, 0, 0), (0, 6, 3)])
+@pytest.mark.parametrize("in_offset", [0, 16, 52])
+def test_streamed_outputs_are_exact(stream_kernels, out_offsets, in_offset):
+    """Every alignment of the outputs (relative to each other and to the inputs, element-
+    misaligned ones included) gives NumPy's results: streamed, peeled, or the fallback."""
+    a, b = _at(in_offset, BIG, F), _at(in_offset + 4, BIG[1:], F)
+    a[...], b[...] = randn(*BIG), randn(*BIG[1:])
+    d, mx, lt = (_at(o, BIG, dt) for o, dt in zip(out_offsets, (F, F, bool)))
+    call(stream_kernels["big"], [a, b, d, mx, lt])
+    np.testing.assert_array_equal(d, a - b)
+    np.testing.assert_array_equal(mx, np.maximum(a, b))
+    np.testing.assert_array_equal(lt, a < b)
+
+
+@pytest.mark.parametrize("out_offset", [0, 12, 16, 40])
+def test_streamed_long_row(stream_kernels, out_offset):
+    a, b = randn(LONG), randn(LONG)
+    out = _at(out_offset, (LONG,), F)
+    call(stream_kernels["long"], [a, b, out])
+    np.testing.assert_allclose(out, w2_ref(a, b), rtol=2e-6, atol=2e-6)
+
+
+def test_streamed_in_place_and_broadcast(stream_kernels):
+    a, v = _at(16, BIG, F), randn(BIG[1])
+    a[...] = randn(*BIG)
+    want = a * v
+    call(stream_kernels["bcast_big"], [a, v, a])   # the output is operand 0's buffer
+    np.testing.assert_array_equal(a, want)
+    out = _at(20, BIG, F)
+    call(stream_kernels["bcast_big"], [a, v, out])
+    np.testing.assert_array_equal(out, want * v)
