@@ -217,14 +217,18 @@ def _adam_ref(g, m, v, w):
 
 @pytest.mark.parametrize("shape", [transpose_a(MatmulShape(37, 19, 10)),
                                    transpose_a(MatmulShape(45, 21, 70)),
-                                   MatmulShape(5, 9, 3)], ids=["narrow", "wide", "tiny"])
-def test_several_outputs_in_place_from_the_register_tile(shape):
+                                   MatmulShape(5, 9, 3),
+                                   transpose_a(MatmulShape(203, 33, 100))],
+                         ids=["narrow", "wide", "tiny", "rows_first"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_several_outputs_in_place_from_the_register_tile(shape, threads):
     """Adam's m, v, w written from one tile, each into the buffer of the operand it updates:
-    every element is read before it is overwritten."""
+    every element is read before it is overwritten (C walked a row of tiles at a time)."""
     m, n = shape.m, shape.n
     ops = [Operand((m, n), F)] * 3
     fns, specs = compile_kernels({"adam": lambda mod, nm: emit_matmul(
-        mod, nm, shape, epilogue=[ADAM_M, ADAM_V, ADAM_W], epilogue_operands=ops)})
+        mod, nm, shape, epilogue=[ADAM_M, ADAM_V, ADAM_W], epilogue_operands=ops,
+        threads=threads, parallel_ok=threads > 1)})
     assert specs["adam"].n_outputs == 3
     a, b, a_mem, b_mem = operands(shape)
     mom = rng.standard_normal((m, n)).astype(np.float32)
@@ -235,6 +239,20 @@ def test_several_outputs_in_place_from_the_register_tile(shape):
     call(fns["adam"], [a_mem, b_mem, mom, var, w, mom, var, w, workspace(specs["adam"].workspace_bytes)])
     for got, ref in zip((mom, var, w), refs):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_an_update_epilogue_walks_c_by_rows_split_on_m():
+    """Full-size epilogue operands (an optimizer update) and a B that fits L2: each thread
+    takes a range of rows, a row of tiles at a time; otherwise the split stays on N."""
+    from graphkit.codegen.matmul import _plan
+    shape = transpose_a(MatmulShape(784, 128, 512))
+    a_str, b_str = [1, 784], [512, 1]
+    update = _plan(shape, 16, 2, a_str, b_str, updates=True)
+    assert update.rows_first and update.split == "m"
+    plain = _plan(shape, 16, 2, a_str, b_str)
+    assert not plain.rows_first and plain.split == "n"
+    big_b = MatmulShape(64, 4096, 512)   # a thread's packed B would not fit L2
+    assert not _plan(big_b, 16, 2, [4096, 1], [512, 1], updates=True).rows_first
 
 
 def test_outputs_of_different_dtypes_relu_and_its_mask():
