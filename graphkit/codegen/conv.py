@@ -169,19 +169,6 @@ def flat_index(b, idx, dims):
     return off
 
 
-def call_kernel(b, fn, pointers):
-    """Call a `void f(ptr args)` kernel with a fresh pointer array."""
-    entry = b.function.entry_basic_block
-    saved = b.block
-    with b.goto_block(entry):   # in the entry block: one stack slot, not one per call
-        b.position_before(entry.instructions[0])
-        arr = b.alloca(PTR, size=I64(len(pointers)), name="call.args")
-    b.position_at_end(saved)
-    for k, p in enumerate(pointers):
-        b.store(p, b.gep(arr, [I64(k)], source_etype=PTR))
-    b.call(fn, [arr])
-
-
 def byte_offset(b, ptr, elements, dtype):
     return loops.element_ptr(b, ptr, dtype, elements)
 

@@ -117,8 +117,3 @@ def load_objects(objects, exports, label="kernel", native=True):
 def load_object(obj_bytes, exports, label="kernel", native=True):
     """Load object code (bytes from the disk cache or from `emit_object`)."""
     return load_objects([obj_bytes], exports, label, native)
-
-
-def load_ir(ir_text, exports, label="kernel"):
-    """Link LLVM IR (LLJIT compiles it without caching; used when the disk cache is off)."""
-    return _link_lljit(lambda b: b.add_ir(str(ir_text)), exports, label)

@@ -52,10 +52,6 @@ def lanes_of(ty):
     return ty.count if isinstance(ty, ir.VectorType) else 1
 
 
-def is_float_type(ty):
-    return isinstance(element_type(ty), (ir.HalfType, ir.FloatType, ir.DoubleType))
-
-
 def is_signed(dtype):
     return dtype in dtypes.INTS
 

@@ -11,7 +11,7 @@ from llvmlite import ir
 from graphkit import dtypes
 from graphkit.codegen import parallel
 from graphkit.codegen.llvm_types import (
-    I1, I32, I64, PTR, VOID, const, intrinsic, memory_type, register_type, type_suffix,
+    I1, I32, I64, PTR, VOID, const, intrinsic, memory_type, type_suffix,
     vector_of, zeros)
 
 
@@ -360,10 +360,6 @@ def define_kernel(module, name, task_body, parallel_ok):
     parallel.emit_task_call(b, task, fn.args[0], parallel_ok)
     b.ret_void()
     return fn
-
-
-def register_vector_type(dtype, lanes):
-    return vector_of(register_type(dtype), lanes)
 
 
 __all__ = ["for_range", "arg_pointer", "element_ptr", "load_value", "store_value",

@@ -88,10 +88,6 @@ class HostTarget:
         return "+avx2" in self.features.split(",")
 
     @property
-    def has_fma(self):
-        return "+fma" in self.features.split(",")
-
-    @property
     def vector_bits(self):
         """Width of the widest vector register the kernels use."""
         if self.has_avx512:

@@ -16,7 +16,6 @@ A Primitive holds everything graphkit knows about an op:
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from graphkit import dtypes as dtypes_mod
 
 CATEGORIES = ("elementwise", "reduction", "matmul", "conv", "pool", "layout", "gather",
               "random", "creation", "opaque")
@@ -180,7 +179,3 @@ def ops_namespace():
 
 
 _OPS = None
-
-
-def dtype_of(value):
-    return dtypes_mod.standardize_dtype(value.dtype)
