@@ -91,7 +91,7 @@ class Adam(Optimizer):
                     and len({id(m), id(v), id(w)}) == 3 and g.shape == w.shape)
         if not in_place:
             m, v, w = m.copy(), v.copy(), w.copy()
-        tmp = self._eager_scratch(w)
+        tmp, step = self._eager_scratch(w)
         np.subtract(g, m, out=tmp)           # m + (g - m) * (1 - beta_1)
         tmp *= 1.0 - self.beta_1
         m += tmp
@@ -99,26 +99,25 @@ class Adam(Optimizer):
         tmp -= v
         tmp *= 1.0 - self.beta_2
         v += tmp
-        np.sqrt(v, out=tmp)                  # w - m / (sqrt(v) + epsilon) * alpha
+        np.sqrt(v, out=tmp)                  # w - m * alpha / (sqrt(v) + epsilon)
         tmp += self.epsilon
-        # Divided before scaling (within an ulp of the ops form's m * alpha / ...): one work
-        # array instead of two, less memory traffic on large weights.
-        np.divide(m, tmp, out=tmp)
-        tmp *= alpha
-        w -= tmp
+        # In the ops form's order (and Keras's), so eager and compiled round alike.
+        np.multiply(m, alpha, out=step)
+        step /= tmp
+        w -= step
         # New Tensor objects over the updated arrays: the step sees the variables change.
         m_var.assign(_new_tensor(m))
         v_var.assign(_new_tensor(v))
         variable.assign(_new_tensor(w))
 
     def _eager_scratch(self, like):
-        """A work array of `like`'s shape and dtype, kept from step to step."""
+        """Two work arrays of `like`'s shape and dtype, kept from step to step."""
         cache = self.__dict__.setdefault("_eager_scratch_arrays", {})
         key = (like.shape, like.dtype)
-        tmp = cache.get(key)
-        if tmp is None:
-            tmp = cache[key] = np.empty_like(like)
-        return tmp
+        pair = cache.get(key)
+        if pair is None:
+            pair = cache[key] = (np.empty_like(like), np.empty_like(like))
+        return pair
 
     def _eager_alpha(self, learning_rate, dtype):
         iterations = self.iterations.value
