@@ -26,7 +26,7 @@ CASES = {
     "f64": (MatmulShape(11, 19, 23, dtype="float64"), {}),
     # tile paths: N within one vector (narrow tiles of 2*MR rows), tiny M (B read in place),
     # several row blocks (MC) with a tail block, transposed operands that must be packed
-    "narrow": (MatmulShape(37, 23, 10), {}),
+    "narrow": (MatmulShape(37, 23, 7), {}),  # N within one vector on AVX2 and AVX-512
     "narrow_blocks": (MatmulShape(40, 2100, 9), {}),
     "wide_blocks": (MatmulShape(70, 1500, 40), {}),
     "b_blocks": (MatmulShape(21, 2100, 200), {}),   # B packed one L2-sized block at a time
@@ -38,15 +38,15 @@ CASES = {
     "batched_narrow": (MatmulShape(5, 12, 3, batch=(2, 2), b_batch=(2,)), {}),
     "f64_narrow": (MatmulShape(19, 11, 6, dtype="float64"), {}),
     # a weight gradient x^T @ dy: transposed A read in place, narrow N, several row tiles
-    "ta_wgrad": (transpose_a(MatmulShape(75, 33, 10)), {}),
+    "ta_wgrad": (transpose_a(MatmulShape(75, 33, 7)), {}),
     "ta_batched": (transpose_a(MatmulShape(9, 13, 21, batch=(2,))), {}),
     # a transposed B (dy @ W^T) is packed by lanes x lanes register transposes: K and N tails
     "tb_tails": (transpose_b(MatmulShape(20, 37, 45)), {}),
     "tb_f64": (transpose_b(MatmulShape(17, 21, 19, dtype="float64")), {}),
     "tb_batched": (transpose_b(MatmulShape(6, 18, 35, batch=(2,))), {}),
-    "epilogue_narrow": (MatmulShape(20, 30, 10),
+    "epilogue_narrow": (MatmulShape(20, 30, 7),
                         {"epilogue": BIAS_RELU_RES,
-                         "epilogue_operands": [Operand((10,), F), Operand((20, 10), F)]}),
+                         "epilogue_operands": [Operand((7,), F), Operand((20, 7), F)]}),
 }
 EPILOGUE_CASES = ("epilogue", "epilogue_narrow")
 
