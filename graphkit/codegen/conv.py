@@ -45,13 +45,13 @@ from graphkit.codegen.llvm_types import (
 from graphkit.codegen.lower_kernel import (
     SubKernel, Unsupported, _buffer_for, _cast, _check_broadcast, _elementwise_outputs,
     _ExprBuilder)
-from graphkit.codegen.matmul import MatmulShape, emit_matmul, transpose_b
+from graphkit.codegen.matmul import MatmulShape, emit_matmul, tile_rows, transpose_b
 from graphkit.codegen.reduction import _decompose
 from graphkit.codegen.target import host_target
 
 GEMM_DTYPES = ("float32", "float64")
 CHUNK_BYTES = 256 * 1024   # one chunk of patch rows, kept in L2 while the GEMM reads it
-CONV_MR, CONV_NV = 8, 2    # microkernel tile: MR rows x NV vectors (16 accumulators)
+CONV_NV = 2  # microkernel tile: NV vectors wide, `tile_rows(NV)` rows
 
 
 # -- geometry ----------------------------------------------------------------------------
@@ -369,11 +369,12 @@ def _direct(geo):
 
 def _chunk_rows(geo, dtype):
     per_row = geo.patch_cols * dtypes.itemsize(dtype)
-    chunk = max(CONV_MR, (CHUNK_BYTES // max(1, per_row)) // CONV_MR * CONV_MR)
+    mr = tile_rows(CONV_NV)
+    chunk = max(mr, (CHUNK_BYTES // max(1, per_row)) // mr * mr)
     # enough chunks for every thread
     threads = parallel.num_threads()
     if geo.out_rows < chunk * threads:
-        chunk = max(CONV_MR, -(-geo.out_rows // threads) // CONV_MR * CONV_MR)
+        chunk = max(mr, -(-geo.out_rows // threads) // mr * mr)
     return min(chunk, geo.out_rows)
 
 
@@ -443,7 +444,8 @@ class _ConvGemm:
         self.lanes = lanes_for(dtype)
         self.ety = memory_type(dtype)
         self.vty = vector_of(self.ety, self.lanes)
-        self.mr, self.nv = CONV_MR, min(CONV_NV, -(-n // self.lanes))
+        self.nv = min(CONV_NV, -(-n // self.lanes))
+        self.mr = tile_rows(self.nv)
         self.nr = self.nv * self.lanes
         self.panels = -(-n // self.nr)
         self.packed_b_elems = self.panels * self.k * self.nr
@@ -869,7 +871,8 @@ def _emit_filter_grad_partials(module, name, geo, dtype, cout, threads):
     not run (t, t + nth, ...), so the sum never reads stale values."""
     k, rows = geo.patch_cols, geo.out_rows
     item = dtypes.itemsize(dtype)
-    chunk = min(rows, max(CONV_MR, (CHUNK_BYTES // (k * item)) // CONV_MR * CONV_MR))
+    mr = tile_rows(CONV_NV)
+    chunk = min(rows, max(mr, (CHUNK_BYTES // (k * item)) // mr * mr))
     n_chunks = -(-rows // chunk)
     remainder = rows - (n_chunks - 1) * chunk
     acc = ex.apply("add", ex.input(0, dtype), ex.input(1, dtype))

@@ -58,16 +58,31 @@ from graphkit.codegen.elementwise import KernelSpec, Operand, broadcast_strides
 from graphkit.codegen.llvm_types import (
     I1, I32, I64, PTR, call_intrinsic, const, memory_type, splat, vector_of)
 from graphkit.codegen.mathlib import MathLib
-from graphkit.codegen.target import host_target
+from graphkit.codegen.target import host_target, l2_cache_bytes
 
-MR = 8
+MR = 8  # tile rows of a two-vector tile with 32 vector registers (see `tile_rows`)
 # Split "n" on several threads: each thread's share of N panels, in work units claimed at
 # run time (see `_Gemm._claimed_units`).
 UNITS_PER_THREAD = 4
 COUNTER_BYTES = 64  # the work-unit counter, after the threads' slots (a cache line of its own)
-L2_BLOCK_BYTES = 256 * 1024  # A block (MC x K) target size
-B_BLOCK_BYTES = 512 * 1024   # packed B block (K x NC) target size, when B is blocked
-L2_BYTES = 1024 * 1024       # B is blocked only when a thread's packed B would not fit L2
+
+
+def _l2_budgets():
+    """(L2, packed B block, A block) in bytes: B is blocked only when a thread's packed B
+    would not fit L2; then B blocks take half of it and A blocks (MC x K) a quarter."""
+    l2 = l2_cache_bytes()
+    return l2, l2 // 2, l2 // 4
+
+
+def tile_rows(nv):
+    """Rows of a register tile `nv` vectors wide. Its rows x nv accumulators, the nv vectors
+    of B and the broadcast A element must all fit the vector registers: one more and LLVM
+    spills accumulators inside the K loop (Zen 3, 16 ymm registers: an 8 x 2 tile ran at
+    60 GFLOP/s against NumPy's 170). 32 registers (AVX-512): 8 x 2 and 16 x 1; 16: 6 x 2
+    and 12 x 1."""
+    if host_target().vector_registers >= 32:
+        return 2 * MR if nv == 1 else MR
+    return 12 if nv == 1 else 6
 
 
 @dataclass(frozen=True)
@@ -157,9 +172,7 @@ def _plan(shape, lanes, threads, a_strides, b_strides, updates=False):
     into a weight gradient reads and writes weights, m and v: megabytes per call)."""
     nv = 1 if shape.n <= lanes else 2
     nr = nv * lanes
-    # a one-vector tile has 2*MR rows with 32 vector registers (AVX-512), MR with 16
-    tall = 2 * MR if host_target().has_avx512 else MR
-    mr = max(1, min(tall if nv == 1 else MR, shape.m))
+    mr = max(1, min(tile_rows(nv), shape.m))
     panels_n = math.ceil(shape.n / nr)
     panels_m = math.ceil(shape.m / mr)
     split = "n" if (panels_n >= 2 * threads or shape.n >= shape.m) else "m"
@@ -169,10 +182,11 @@ def _plan(shape, lanes, threads, a_strides, b_strides, updates=False):
     # panel) defeat the hardware prefetchers; whole rows of tiles, each thread a range of
     # rows, stream C's operands sequentially (measured: the W3 dW + Adam kernels ~10%
     # faster). Only when a thread's whole packed B fits L2 (packed once per thread).
-    rows_first = updates and shape.k * panels_n * nr * itemsize <= L2_BYTES
+    l2_bytes, b_block_bytes, a_block_bytes = _l2_budgets()
+    rows_first = updates and shape.k * panels_n * nr * itemsize <= l2_bytes
     if rows_first and shape.m >= 2 * threads * mr:
         split = "m"
-    mc = max(mr, (L2_BLOCK_BYTES // max(1, shape.k * itemsize)) // mr * mr)
+    mc = max(mr, (a_block_bytes // max(1, shape.k * itemsize)) // mr * mr)
     mc = min(mc, panels_m * mr)
     direct_a = a_strides[-1] == 1 or a_strides[-2] == 1
     direct_b = b_strides[-1] == 1 and (shape.m <= mr or nv == 1)
@@ -181,8 +195,8 @@ def _plan(shape, lanes, threads, a_strides, b_strides, updates=False):
     # while every row block runs over it (a thread's whole B range can be megabytes,
     # streamed again from L3 for each row block); a packed A would be packed again per block.
     nc_panels = per_thread_n
-    if direct_a and shape.k * per_thread_n * nr * itemsize > L2_BYTES:
-        nc_panels = max(1, min(per_thread_n, B_BLOCK_BYTES // max(1, shape.k * nr * itemsize)))
+    if direct_a and shape.k * per_thread_n * nr * itemsize > l2_bytes:
+        nc_panels = max(1, min(per_thread_n, b_block_bytes // max(1, shape.k * nr * itemsize)))
     b_elems = 0 if direct_b else shape.k * nc_panels * nr
     a_elems = 0 if direct_a else mc * shape.k
     slot = max(64, _round_up((b_elems + a_elems) * itemsize, 64))
@@ -741,5 +755,5 @@ def _iota64(lanes):
     return iota(ir.VectorType(I64, lanes))
 
 
-__all__ = ["MatmulShape", "MatmulSpec", "emit_matmul", "transpose_a", "transpose_b", "MR",
+__all__ = ["MatmulShape", "MatmulSpec", "emit_matmul", "transpose_a", "transpose_b", "MR", "tile_rows",
            "I1"]

@@ -33,7 +33,7 @@ llvm = _LazyBinding()
 # Bump when the code generator changes in a way that changes the object code for the same
 # input (it invalidates every cached object). The cache key also hashes the generator's
 # source (`codegen_source_hash`), so a forgotten bump cannot serve stale object code.
-CODEGEN_VERSION = 4  # 4: GEMM reads A (B for tiny M) in place, narrow tiles, B packed in blocks
+CODEGEN_VERSION = 5  # 5: register tiles sized to the vector registers (6 x 2 with 16)
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every module whose text can change the object code emitted for a given graph: the
@@ -88,6 +88,11 @@ class HostTarget:
         return "+avx2" in self.features.split(",")
 
     @property
+    def vector_registers(self):
+        """How many vector registers the ISA has (x86-64: 32 with AVX-512, else 16)."""
+        return 32 if self.has_avx512 else 16
+
+    @property
     def vector_bits(self):
         """Width of the widest vector register the kernels use."""
         if self.has_avx512:
@@ -116,7 +121,7 @@ class HostTarget:
 
     def magic_tuple(self):
         """Everything about the target that changes object code (per LLVM's own view)."""
-        return (self.triple, self.cpu, self.features, llvm.llvm_version_info,
+        return (self.triple, self.cpu, self.features, l2_cache_bytes(), llvm.llvm_version_info,
                 llvmlite.__version__, CODEGEN_VERSION, codegen_source_hash())
 
 
@@ -186,6 +191,27 @@ def host_target():
                       features=_host_features())
 
 
+@functools.lru_cache(maxsize=None)
+def l2_cache_bytes():
+    """One core's L2 cache in bytes (sysfs; 1 MiB where it does not say): the GEMM sizes
+    its blocks to it. Part of the cache key, as it changes the object code."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for index in sorted(os.listdir(base)):
+            with open(os.path.join(base, index, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(base, index, "type")) as f:
+                kind = f.read().strip()
+            if level == "2" and kind in ("Unified", "Data"):
+                with open(os.path.join(base, index, "size")) as f:
+                    size = f.read().strip()
+                scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
+                return int(size.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        pass
+    return 1 << 20
+
+
 # /proc/cpuinfo fields that identify what the CPU can run ("cpu MHz", "bogomips" vary).
 _CPUINFO_FIELDS = ("vendor_id", "cpu family", "model", "model name", "flags")
 
@@ -225,7 +251,7 @@ def host_fingerprint():
     if cpu is None:
         return None
     return ("host", sys.platform, os.uname().machine, tuple(sorted(cpu.items())),
-            _llvmlite_build())
+            l2_cache_bytes(), _llvmlite_build())
 
 
 def target_key():

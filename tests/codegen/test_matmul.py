@@ -99,15 +99,24 @@ def test_fused_bias_relu_residual(gemms, name):
     np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_tile_fits_the_vector_registers():
+    """Accumulators + B vectors + the broadcast A element never exceed the registers."""
+    from graphkit.codegen.matmul import tile_rows
+    from graphkit.codegen.target import host_target
+    for nv in (1, 2):
+        assert tile_rows(nv) * nv + nv + 1 <= host_target().vector_registers
+
+
 def test_tiles_and_packing_follow_the_shapes(gemms):
     """Narrow N gets a one-vector tile, tiny M a tile of M rows; A is read in place when its
     K or its M dimension is contiguous (a transposed A), a row-major B when it is a single
     tile tall or a single vector wide; a transposed B is always packed."""
+    from graphkit.codegen.matmul import tile_rows
     from graphkit.codegen.target import host_target
     _, specs = gemms
     lanes = host_target().lanes(4)
-    assert specs["mid"].tile == (8, 2 * lanes) and specs["mid"].packed == ("b",)
-    assert specs["narrow"].tile == (16 if host_target().has_avx512 else 8, lanes)
+    assert specs["mid"].tile == (tile_rows(2), 2 * lanes) and specs["mid"].packed == ("b",)
+    assert specs["narrow"].tile == (tile_rows(1), lanes)
     assert specs["row"].tile == (1, 2 * lanes) and specs["row"].packed == ()
     assert specs["few_rows"].tile[0] == 3 and specs["few_rows"].packed == ()
     assert specs["ta"].packed == ("b",) and specs["ta_narrow"].packed == ()

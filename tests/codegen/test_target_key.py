@@ -28,7 +28,8 @@ def test_fingerprint_describes_this_cpu_and_llvmlite(fresh_fingerprint):
     cpu = dict(fp[3])
     assert cpu["flags"] and "cpu MHz" not in cpu
     import llvmlite
-    assert fp[4][0] == llvmlite.__version__
+    assert fp[4] == target.l2_cache_bytes() >= 64 * 1024
+    assert fp[5][0] == llvmlite.__version__
     assert target.target_key()[-1] == target.codegen_source_hash()
 
 
@@ -39,7 +40,8 @@ def test_key_changes_with_cpu_features_and_llvmlite_build(monkeypatch, fresh_fin
     other_model = _key_with(monkeypatch, _cpuinfo=lambda: dict(cpu, model="999"))
     other_llvm = _key_with(monkeypatch, _cpuinfo=lambda: dict(cpu),
                            _llvmlite_build=lambda: ("0.0.1", (("libllvmlite.so", 1),)))
-    assert len({base, no_avx512, other_model, other_llvm}) == 4
+    other_l2 = _key_with(monkeypatch, _cpuinfo=lambda: dict(cpu), l2_cache_bytes=lambda: 12345)
+    assert len({base, no_avx512, other_model, other_llvm, other_l2}) == 5
     assert _key_with(monkeypatch, _cpuinfo=lambda: dict(cpu)) == base
 
 
