@@ -71,7 +71,7 @@ SHT_X86_64_UNWIND = 0x70000001
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR, SHF_TLS = 0x1, 0x2, 0x4, 0x400
 SHN_UNDEF, SHN_LORESERVE, SHN_ABS, SHN_COMMON = 0, 0xFF00, 0xFFF1, 0xFFF2
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
-STT_SECTION = 3
+STT_FUNC, STT_SECTION = 2, 3
 
 R_NONE, R_64, R_PC32, R_PLT32 = 0, 1, 2, 4
 R_GOTPCREL, R_32, R_32S, R_PC64 = 9, 10, 11, 24
@@ -278,7 +278,25 @@ def load(objects, runtime_symbols=None, label="kernel"):
     text, rodata, data = (base + start for start in plan.starts)
     _protect(text, rodata - text, PROT_READ | PROT_EXEC, label)
     _protect(rodata, data - rodata, PROT_READ, label)
+    if os.environ.get("GRAPHKIT_PERF_MAP"):
+        _append_perf_map(parsed)
     return image
+
+
+def _append_perf_map(parsed):
+    """List the loaded functions in /tmp/perf-<pid>.map, where `perf report` looks up
+    symbols of JIT code (GRAPHKIT_PERF_MAP=1: profile kernels by name)."""
+    lines = []
+    for obj in parsed:
+        raw = obj.data[obj.symtab.offset:obj.symtab.offset + obj.symtab.size
+                       - obj.symtab.size % _SYM.size]
+        for (name, _, kind, shndx, value), entry in zip(obj.symbols, _SYM.iter_unpack(raw)):
+            if (kind == STT_FUNC and 0 < shndx < len(obj.sections) and entry[5]
+                    and obj.sections[shndx].address is not None):
+                start = obj.sections[shndx].address + value
+                lines.append(f"{start:x} {entry[5]:x} {name}\n")
+    with open(f"/tmp/perf-{os.getpid()}.map", "a", encoding="utf-8") as f:
+        f.writelines(lines)
 
 
 class _Plan:

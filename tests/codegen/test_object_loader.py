@@ -156,6 +156,21 @@ def test_objects_of_one_unit_call_each_other():
     assert object_loader.relocation_types(objects[1]) == {"R_X86_64_64": 1}  # movabs &plus
 
 
+def test_perf_map_names_the_loaded_functions(monkeypatch):
+    """GRAPHKIT_PERF_MAP=1: each loaded function is listed where `perf report` looks for
+    JIT symbols, at the address the loader gave it."""
+    monkeypatch.setenv("GRAPHKIT_PERF_MAP", "1")
+    path = f"/tmp/perf-{os.getpid()}.map"
+    before = os.path.getsize(path) if os.path.exists(path) else 0
+    image = object_loader.load([build.compile_module(_module(3))], label="perfmap")
+    with open(path, encoding="utf-8") as f:
+        f.seek(before)
+        entries = [line.split() for line in f.read().splitlines()]
+    plus = [e for e in entries if e[2] == "plus"]
+    assert len(plus) == 1 and int(plus[0][0], 16) == image.symbols["plus"]
+    assert int(plus[0][1], 16) > 0
+
+
 def test_library_keeps_its_code_alive_through_its_functions():
     import gc
     fn = engine.load_object(build.compile_module(_module(7)), ["plus"], "alive").function(
