@@ -57,7 +57,7 @@ from graphkit.codegen import loops, parallel
 from graphkit.codegen.elementwise import KernelSpec, Operand, broadcast_strides
 from graphkit.codegen.llvm_types import (
     I1, I32, I64, PTR, VOID, call_intrinsic, const, intrinsic, memory_type, splat, vector_of)
-from graphkit.codegen.mathlib import MathLib
+from graphkit.codegen.mathlib import FUNCTIONS, MathLib
 from graphkit.codegen.target import host_target, l2_cache_bytes
 
 MR = 8  # tile rows of a two-vector tile with 32 vector registers (see `tile_rows`)
@@ -264,6 +264,7 @@ class _Gemm:
     def __init__(self, shape, lanes, threads, epilogues, epi_operands, mathlib):
         self.s, self.lanes, self.threads = shape, lanes, threads
         self.epilogues, self.epi_operands, self.math = epilogues, epi_operands, mathlib
+        self._light_epilogue = _is_light(epilogues)
         self.ety = memory_type(shape.dtype)
         self.vty = vector_of(self.ety, lanes)
         s = shape
@@ -538,14 +539,32 @@ class _Gemm:
                 acc.add_incoming(a_kp, ends[0])
                 acc.add_incoming(a_kk, ends[1])
                 accs.append(acc)
-        # The finished tile goes to a stack array indexed at run time (the accumulators
-        # themselves must keep constant indices to stay in registers), and the
-        # epilogue + store is one loop over the tile's valid rows.
+        valid = b.sub(rows, b.sub(row0, ic))
+        valid = b.select(b.icmp_signed("<", valid, I64(mr)), valid, I64(mr))
+        if not self._light_epilogue:
+            self._finish_tile_loop(b, accs, valid, row0, col0, ncols, c_b, e_b)
+            return
+        # A whole tile (the common case) stores its vectors straight from the registers:
+        # with K short (a batch-sized K) the loop below costs a fifth of the tile.
+        whole = b.and_(b.icmp_signed("==", valid, I64(mr)), b.icmp_signed(">=", ncols, I64(nr)))
+        with b.if_else(whole) as (then, otherwise):
+            with then:
+                for i, acc in enumerate(accs):
+                    r, v = divmod(i, nv)
+                    self._store_tile(b, acc, b.add(row0, I64(r)), b.add(col0, I64(v * lanes)),
+                                     None, None, c_b, e_b)
+            with otherwise:
+                self._finish_tile_loop(b, accs, valid, row0, col0, ncols, c_b, e_b)
+
+    def _finish_tile_loop(self, b, accs, valid, row0, col0, ncols, c_b, e_b):
+        """Epilogue + store of a tile's valid rows and columns, one loop over its vectors.
+        The finished tile goes to a stack array indexed at run time (the accumulators
+        themselves must keep constant indices to stay in registers), so a heavy epilogue
+        (an Adam update) is emitted once, not MR x nv times."""
+        lanes, nv, mr = self.lanes, self.nr // self.lanes, self.mr
         tile = self._tile_array(b, mr * nv)
         for i, acc in enumerate(accs):
             b.store(acc, b.gep(tile, [I64(i)], source_etype=self.vty))
-        valid = b.sub(rows, b.sub(row0, ic))
-        valid = b.select(b.icmp_signed("<", valid, I64(mr)), valid, I64(mr))
         # the tile's vectors that hold columns < N (at most nv)
         n_vec = b.udiv(b.add(ncols, I64(lanes - 1)), I64(lanes))
         n_vec = b.select(b.icmp_signed("<", n_vec, I64(nv)), n_vec, I64(nv))
@@ -683,8 +702,12 @@ class _Gemm:
         return load
 
     def _store_tile(self, b, acc, row, col, mask, full, c_b, e_b):
+        """Epilogue and store of one vector of the tile; `mask` None: all lanes."""
         s, lanes = self.s, self.lanes
-        m = b.select(full, const(mask.type, 1), mask)
+        if mask is None:
+            m = const(ir.VectorType(I1, lanes), 1)
+        else:
+            m = b.select(full, const(mask.type, 1), mask)
 
         def load(i):
             if i == 0:
@@ -706,6 +729,26 @@ class _Gemm:
         off = b.add(b.mul(row, I64(s.n)), col)
         for val, e, c in zip(vals, self.epilogues, c_b):
             loops.masked_store(b, val, loops.element_ptr(b, c, e.dtype, off), e.dtype, m, lanes)
+
+
+# An epilogue of at most this many cheap ops is unrolled over a whole tile's vectors.
+LIGHT_EPILOGUE_OPS = 6
+_HEAVY_OPS = frozenset(FUNCTIONS) | {"divide", "sqrt", "power", "floor_divide", "mod"}
+
+
+def _is_light(epilogues):
+    """True when the epilogues (a DAG) have few ops, none of them a transcendental or a
+    division: cheap enough to copy once per vector of the tile."""
+    seen, stack = set(), list(epilogues)
+    while stack:
+        e = stack.pop()
+        if e in seen or e.op in ("input", "constant"):
+            continue
+        if e.op in _HEAVY_OPS:
+            return False
+        seen.add(e)
+        stack.extend(e.args)
+    return len(seen) <= LIGHT_EPILOGUE_OPS
 
 
 def _per_k(compute):
