@@ -7,12 +7,19 @@ inlining the loop vectorizer and the SLP vectorizer see plain arithmetic.
 
 Methods (polynomial coefficients were fitted offline: iteratively reweighted least squares on
 Chebyshev nodes, in 50-digit arithmetic, for the relative error of the result):
-- exp: x = n ln2 + r (Cody-Waite, FMA), exp(r) = 1 + r + r^2 P(r), times 2^n built from bits
-  in two steps so that subnormal results are rounded once.
+- exp: x = n ln2 + r (Cody-Waite, FMA; n = rint(x/ln2) read from the bits of x/ln2 + 1.5 2^mant,
+  no conversion), exp(r) = 1 + r + r^2 P(r) by Horner, times 2^n built from bits in two steps
+  (one step and a constant 2^-k for x <= 0, as in sigmoid and erf) so that subnormal results
+  are rounded once. Clamps are compare-selects (one vmaxps each, NaN kept); NaN propagates
+  through the products, so no select restores it.
 - log: x = m 2^e with m in [sqrt(1/2), sqrt(2)); float32: f = m - 1, log(1+f) = f + f^2 Q(f);
   float64: s = f/(2+f), log(1+f) = f - s (f - T(s^2)). Subnormal inputs are scaled first.
 - log1p: u = 1 + x, log(u) + (x - (u - 1))/u (the rounding error of u, corrected).
-- tanh: x + x^3 P(x^2) for |x| < 0.625, else sign(x) (1 - 2/(exp(2|x|) + 1)).
+- tanh: float32: sign(x) (1 - e)/(1 + e), e = exp(-2|x|) = 2^n (1 + expm1(r)): numerator and
+  denominator are one fma each, no select (small |x| has n = 0, where 1 - e = -expm1(r)); a
+  rational x P(x^2)/Q(x^2) (fitted, degree 11/8, 0.04 ulp in exact arithmetic) is cheaper
+  but its float32 evaluation errs by up to 4.8 ulp. float64: x + x^3 P(x^2) for |x| < 0.625,
+  else sign(x) (1 - 2/(exp(2|x|) + 1)).
 - sigmoid: e = exp(-|x|), (x >= 0 ? 1 : e) / (1 + e): one division, no overflow, exact tails.
 - erf: x P(x^2) for |x| < 1, else sign(x) (1 - exp(-x^2) Q(|x|)) with Q = erfc(x) exp(x^2).
 - sin, cos: evaluated in float64 (float32 inputs too). x = k pi/2 + r: Cody-Waite in float64
@@ -59,13 +66,12 @@ LOG32_Q = (-0.4999998830624446, 0.33333325496452276, -0.25001585296342127,
 LOG64_G = (0.6666666666666666, 0.4000000000000624, 0.28571428569086993,
            0.22222222646615064, 0.1818177568087833, 0.15387090057617295,
            0.13250134423015003, 0.13251177126487423)
-# tanh(x) = x + x^3 P(x^2) on |x| < 0.625
-TANH_P = {32: (-0.3333328193480717, 0.1333144203791062, -0.05373970351411251,
-               0.02063905358743304, -0.005704952815542186),
-          64: (-0.33333333333333315, 0.13333333333329742, -0.05396825396605808,
-               0.021869488468695478, -0.00886323431229378, 0.003592113997290131,
-               -0.0014557259325921122, 0.0005894517370983081, -0.00023701156666246584,
-               9.155813730854703e-05, -3.0186955455788383e-05, 6.042356209469751e-06)}
+# float64 tanh(x) = x + x^3 P(x^2) on |x| < 0.625
+TANH64_P = (-0.33333333333333315, 0.13333333333329742, -0.05396825396605808,
+            0.021869488468695478, -0.00886323431229378, 0.003592113997290131,
+            -0.0014557259325921122, 0.0005894517370983081, -0.00023701156666246584,
+            9.155813730854703e-05, -3.0186955455788383e-05, 6.042356209469751e-06)
+TANH32_CLAMP = 9.5  # float32 tanh(x) rounds to 1 for |x| > 9.02
 # erf(x) = x P(x^2) on |x| < 1
 ERF_SMALL = {32: (1.128379165726632, -0.3761262582368907, 0.11283585142435969,
                   -0.026853811676817597, 0.005188327194657209, -0.0008010189311497084,
@@ -214,11 +220,20 @@ class _Ops:
     def rint(self, a):
         return call_intrinsic(self.b, "rint", a)
 
-    def min(self, a, b):
-        return call_intrinsic(self.b, "minnum", a, b)
+    def clamp(self, a, lo=None, hi=None):
+        """a limited to [lo, hi], NaN kept: compare-and-select, which x86 does in one
+        max/min instruction each (llvm.minnum/maxnum need three to drop the NaN)."""
+        if lo is not None:
+            a = self.sel(self.cmp("<", a, self.c(lo)), self.c(lo), a)
+        if hi is not None:
+            a = self.sel(self.cmp(">", a, self.c(hi)), self.c(hi), a)
+        return a
 
-    def max(self, a, b):
-        return call_intrinsic(self.b, "maxnum", a, b)
+    def xor_sign(self, a, sign):
+        """a with its sign flipped where `sign` is negative: copysign for a >= +0, in two
+        instructions instead of three."""
+        mask = self.b.and_(self.bits_of(sign), self.ci(1 << (self.bits - 1)))
+        return self.from_bits(self.b.xor(self.bits_of(a), mask))
 
     def copysign(self, mag, sign):
         return call_intrinsic(self.b, "copysign", mag, sign)
@@ -247,24 +262,57 @@ class _Ops:
 
 # -- the functions ---------------------------------------------------------------------------
 
-def _exp(o, x):
+def _exp_parts(o, x, exact_ln2=True, minus_one=False):
+    """(y, t): exp(x) = y 2^n with y = exp(r), |r| <= ln2/2 (minus_one: y = expm1(r), to full
+    relative precision). n = rint(x/ln2) sits in the low bits of t = x/ln2 + 1.5 2^mant,
+    whose bits are those of that magic number plus n: no float-to-int conversion (which
+    would make NaN lanes poison). exact_ln2=False subtracts n ln2 with one rounded constant,
+    so r is off by up to |n| ulp(ln2)/2: only for a caller that needs exp(x) to few digits
+    where |n| is large (tanh)."""
     if o.bits == 32:
-        lo, hi, ln2_hi, ln2_lo = -104.0, 89.0, 0.693359375, -2.12194440e-4
+        ln2_hi, ln2_lo, magic = 0.693359375, -2.12194440e-4, 1.5 * 2.0 ** 23
     else:
-        lo, hi, ln2_hi, ln2_lo = -746.0, 710.0, 6.93147180369123816490e-01, \
-            1.90821492927058770002e-10
-    xc = o.min(o.max(x, o.c(lo)), o.c(hi))  # minnum/maxnum drop NaN: restored below
-    n = o.rint(o.mul(xc, o.c(1.4426950408889634)))
-    r = o.fma(o.neg(n), o.c(ln2_hi), xc)
-    r = o.fma(o.neg(n), o.c(ln2_lo), r)
-    p = o.poly(r, EXP_P[o.bits])
-    y = o.add(o.fma(o.mul(r, r), p, r), o.c(1.0))
-    ni = o.b.fptosi(n, o.ity)
+        ln2_hi, ln2_lo, magic = 6.93147180369123816490e-01, 1.90821492927058770002e-10, \
+            1.5 * 2.0 ** 52
+    t = o.fma(x, o.c(1.4426950408889634), o.c(magic))
+    n = o.sub(t, o.c(magic))
+    if exact_ln2:
+        r = o.fma(o.neg(n), o.c(ln2_lo), o.fma(o.neg(n), o.c(ln2_hi), x))
+    else:
+        r = o.fma(o.neg(n), o.c(0.6931471805599453), x)
+    if minus_one:
+        return o.fma(o.mul(r, r), o.poly(r, EXP_P[o.bits]), r), t
+    return o.poly(r, (1.0, 1.0) + EXP_P[o.bits]), t
+
+
+def _pow2_of(o, t, k=0, negative=False):
+    """2^(n + k) (or its negative) for n held in t's low bits (see _exp_parts), n + k in the
+    normal range: shifted up by mant, the magic number's bits fall off the top and n << mant
+    stays; the sign bit comes with the added exponent bias for free."""
+    mant, bias = (23, 127) if o.bits == 32 else (52, 1023)
+    top = (bias + k) << mant | (1 << (o.bits - 1) if negative else 0)
+    return o.from_bits(o.b.add(o.b.shl(o.bits_of(t), o.ci(mant)), o.ci(top)))
+
+
+def _exp(o, x):
+    lo, hi = (-104.0, 89.0) if o.bits == 32 else (-746.0, 710.0)
+    y, t = _exp_parts(o, o.clamp(x, lo, hi))
+    magic_bits = 0x4B400000 if o.bits == 32 else 0x4338000000000000
+    ni = o.b.sub(o.bits_of(t), o.ci(magic_bits))
     n1 = o.b.ashr(ni, o.ci(1))
     n2 = o.b.sub(ni, n1)
-    # two power-of-two factors: each stays normal, and the second product rounds once
-    y = o.mul(o.mul(y, o.pow2(n1)), o.pow2(n2))
-    return o.sel(o.isnan(x), x, y)
+    # two power-of-two factors: each stays normal, and the second product rounds once;
+    # a NaN x gives a NaN y, and NaN times the (meaningless) factors stays NaN
+    return o.mul(o.mul(y, o.pow2(n1)), o.pow2(n2))
+
+
+def _exp_nonpositive(o, x):
+    """exp(x) for x <= 0 or NaN: 2^n = 2^(n + k) 2^-k with 2^(n + k) normal for every
+    n >= -1075, so one constant factor (rounding once into the subnormals) does the work of
+    _exp's two computed ones."""
+    k, lo = (64, -104.0) if o.bits == 32 else (512, -746.0)
+    y, t = _exp_parts(o, o.clamp(x, lo))
+    return o.mul(o.mul(y, _pow2_of(o, t, k)), o.c(2.0 ** -k))
 
 
 def _log_reduce(o, x):
@@ -315,18 +363,36 @@ def _log1p(o, x):
 
 
 def _tanh(o, x):
+    if o.bits == 32:
+        return _tanh32(o, x)
     a = o.abs(x)
-    small = o.fma(o.mul(x, o.mul(x, x)), o.poly(o.mul(x, x), TANH_P[o.bits]), x)
+    small = o.fma(o.mul(x, o.mul(x, x)), o.poly(o.mul(x, x), TANH64_P), x)
     small = o.copysign(small, x)  # fma(-0, P, -0) would give +0
     e = _exp(o, o.add(a, a))
     big = o.copysign(o.sub(o.c(1.0), o.div(o.c(2.0), o.add(e, o.c(1.0)))), x)
     return o.sel(o.cmp("<", a, o.c(0.625)), small, big)
 
 
+def _tanh32(o, x):
+    """tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|) = 2^n (1 + expm1(r)): numerator and
+    denominator each formed exactly by an fma and rounded once (rounding e first would double
+    its error in the quotient). Small |x| has n = 0, where 1 - e = -expm1(r) is as accurate as
+    the polynomial: -0 and subnormals come out exact. |x| is clamped where tanh rounds to 1,
+    so 2^n stays normal."""
+    a = o.clamp(o.abs(x), hi=TANH32_CLAMP)
+    mr, t = _exp_parts(o, o.mul(a, o.c(-2.0)), exact_ln2=False, minus_one=True)
+    neg_p = _pow2_of(o, t, negative=True)
+    num = o.fma(neg_p, mr, o.add(o.c(1.0), neg_p))
+    den = o.fma(o.neg(neg_p), mr, o.sub(o.c(1.0), neg_p))
+    return o.xor_sign(o.div(num, den), x)  # num >= +0: the sign of x, even on zeros
+
+
 def _sigmoid(o, x):
-    e = _exp(o, o.neg(o.abs(x)))
-    num = o.sel(o.b.fcmp_unordered(">=", x, o.c(0.0)), o.c(1.0), e)
-    return o.div(num, o.add(o.c(1.0), e))
+    e = _exp_nonpositive(o, o.neg(o.abs(x)))
+    # x < 0 read from the sign bit: x86 blends on it directly, no compare (-0 and NaN give
+    # 1/2 and NaN either way)
+    negative = o.b.icmp_signed("<", o.bits_of(x), o.ci(0))
+    return o.div(o.sel(negative, e, o.c(1.0)), o.add(o.c(1.0), e))
 
 
 def _erf(o, x):
@@ -335,10 +401,10 @@ def _erf(o, x):
     pieces = ERFC_PIECES[o.bits]
     q = None
     for lo, hi, center, coeffs in pieces:  # piecewise Q(|x|), clamped to its interval
-        t = o.sub(o.min(o.max(a, o.c(lo)), o.c(hi)), o.c(center))
+        t = o.sub(o.clamp(a, lo, hi), o.c(center))
         val = o.poly(t, coeffs)
         q = val if q is None else o.sel(o.cmp("<", a, o.c(lo)), q, val)
-    erfc = o.mul(_exp(o, o.neg(o.mul(a, a))), q)
+    erfc = o.mul(_exp_nonpositive(o, o.neg(o.mul(a, a))), q)
     big = o.copysign(o.sub(o.c(1.0), erfc), x)
     return o.sel(o.cmp("<", a, o.c(1.0)), small, big)
 
