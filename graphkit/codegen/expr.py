@@ -195,7 +195,14 @@ class Lowerer:
         return self.b.icmp_signed(sym, a, c)
 
     def _minmax(self, op, a, c, dt):
-        if dt.startswith("float"):  # NumPy propagates NaN: llvm.maximum/minimum do too
+        if dt.startswith("float"):
+            if _non_nan_constant(a) or _non_nan_constant(c):
+                # against a number (relu's 0): keep x where the comparison is false, so a
+                # NaN x stays NaN. One maxps/minps on x86; llvm.maximum takes five there.
+                k, x = (a, c) if _non_nan_constant(a) else (c, a)
+                wins = self.b.fcmp_ordered(">" if op == "maximum" else "<", k, x)
+                return self.b.select(wins, k, x)
+            # NumPy propagates NaN: llvm.maximum/minimum do too
             return call_intrinsic(self.b, "maximum" if op == "maximum" else "minimum", a, c)
         if dt == "bool":
             return (self.b.or_ if op == "maximum" else self.b.and_)(a, c)
@@ -291,6 +298,14 @@ class Lowerer:
 _FBITS = {"float16": 16, "float32": 32, "float64": 64}
 _COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=",
             "greater": ">", "greater_equal": ">="}
+
+
+def _non_nan_constant(v):
+    """True for an LLVM float constant (scalar or splat vector) that is not NaN."""
+    if not isinstance(v, ir.Constant):
+        return False
+    items = v.constant if isinstance(v.constant, (list, tuple)) else [v]
+    return all(isinstance(x.constant, float) and x.constant == x.constant for x in items)
 
 
 def _mul(lw, args, dt):

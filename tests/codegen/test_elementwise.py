@@ -46,6 +46,10 @@ KERNELS = {
     "f64": lambda m, n: emit_elementwise(
         m, n, [Operand((21,), "float64")],
         [ex.apply("exp", ex.apply("negative", ex.input(0, "float64")))], (21,)),
+    "clamp_const": lambda m, n: emit_elementwise(
+        m, n, [Operand((24,), F)],
+        [ex.apply("maximum", x, c(0.0)), ex.apply("minimum", c(1.5), x),
+         ex.apply("maximum", c(-1.0), x), ex.apply("minimum", x, c(-0.5))], (24,)),
     "scalar_out": lambda m, n: emit_elementwise(
         m, n, [Operand((), F), Operand((), F)], [ex.apply("divide", x, y)], ()),
 }
@@ -126,6 +130,17 @@ def test_unary_ops(kernels):
     for k, (o, r) in enumerate(zip(outs[:9], refs)):
         np.testing.assert_allclose(o, r, rtol=3e-7, equal_nan=True, err_msg=str(k))
     del pos
+
+
+def test_minimum_maximum_against_a_constant_keep_nan_and_inf(kernels):
+    """min/max against a number take one compare-select: NaN and infinities as NumPy."""
+    a = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -1.0, 2.0, -2.0, 1e-40,
+                  -1e-40] * 2, np.float32)
+    outs = [np.empty_like(a) for _ in range(4)]
+    call(kernels["clamp_const"], [a, *outs])
+    expect = [np.maximum(a, 0), np.minimum(1.5, a), np.maximum(-1.0, a), np.minimum(a, -0.5)]
+    for o, r in zip(outs, expect):
+        np.testing.assert_array_equal(o, r)
 
 
 def test_power(kernels):
