@@ -45,7 +45,7 @@ import weakref
 import numpy as np
 
 from graphkit import config, tree
-from graphkit.compiler import cache_key, explain
+from graphkit.compiler import cache_key
 from graphkit.compiler.stages import CallPlan, Lowered
 from graphkit.core import scopes as scopes_module
 from graphkit.core.tensor import Tensor
@@ -205,6 +205,7 @@ class JitFunction:
         """Log why this call traces (nothing for a function's very first trace)."""
         n = self._stats["traces"] + 1
         if self._signatures:
+            from graphkit.compiler import explain  # retraces only: not on a first call's path
             reasons = explain.differences(explain.closest(call.signature, self._signatures),
                                           call.signature)
             reasons = reasons or ["the signature is new"]
@@ -221,6 +222,7 @@ class JitFunction:
         return reasons
 
     def _log(self, n, reasons):
+        from graphkit.compiler import explain
         self._stats["reasons"].extend(reasons)
         level = logging.WARNING if n > WARN_AFTER else logging.INFO
         log.log(level, explain.retrace_message(self.__name__, n, reasons))

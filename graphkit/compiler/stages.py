@@ -15,7 +15,6 @@ import numpy as np
 from graphkit import tree
 from graphkit.compiler.executable import compile_graph
 from graphkit.core.tensor import Tensor
-from graphkit.ir.cost import graph_cost
 from graphkit.ir.graph import KERNEL
 
 STAGES = ("traced", "optimized", "kernels", "llvm")
@@ -57,6 +56,7 @@ class Lowered:
         raise unknown_identifier("stage", stage, STAGES)
 
     def stats(self):
+        from graphkit.ir.cost import graph_cost  # imported on use: not on a call's path
         cost = graph_cost(self.graph)
         return {
             "passes": [dict(p) for p in self._pipeline.passes],

@@ -6,18 +6,21 @@
     gk.ir.grad_graph(graph)                # reverse-mode autodiff as a graph transform
     gk.ir.run_pipeline(graph, "canonicalize,simplify,constant_fold,cse,dce,fusion")
 """
-from graphkit.ir.autodiff import grad_graph, replay
-from graphkit.ir.graph import Graph, Node, Value
-from graphkit.ir.interpreter import interpret
-from graphkit.ir.kernel import KernelInfo
-from graphkit.ir.parser import ParseError, parse
-from graphkit.ir.passes import DEFAULT_PIPELINE, run_pipeline
-from graphkit.ir.printer import print_graph
-from graphkit.ir.tracer import Trace, Tracer, TracerError, trace, trace_function
-from graphkit.ir.types import TensorType
-from graphkit.ir.verifier import VerificationError, verify
+import importlib
 
-__all__ = ["DEFAULT_PIPELINE", "Graph", "KernelInfo", "Node", "ParseError", "TensorType",
-           "Trace", "Tracer", "TracerError", "Value", "VerificationError", "grad_graph",
-           "interpret", "parse", "print_graph", "replay", "run_pipeline", "trace",
-           "trace_function", "verify"]
+_WHERE = {"grad_graph": "autodiff", "replay": "autodiff", "Graph": "graph", "Node": "graph",
+          "Value": "graph", "interpret": "interpreter", "KernelInfo": "kernel",
+          "ParseError": "parser", "parse": "parser", "DEFAULT_PIPELINE": "passes",
+          "run_pipeline": "passes", "print_graph": "printer", "Trace": "tracer",
+          "Tracer": "tracer", "TracerError": "tracer", "trace": "tracer",
+          "trace_function": "tracer", "TensorType": "types", "VerificationError": "verifier",
+          "verify": "verifier"}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"graphkit.ir.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'graphkit.ir' has no attribute {name!r}")
+
+
+__all__ = sorted(_WHERE)

@@ -3,10 +3,10 @@
 `bind` sends an op to the class with the highest `_bind_priority` among its operands; a
 Tracer's `_bind` appends a node to the graph of the active trace, with the output types
 from the primitive's infer rule. Eager Tensors met as operands are lifted into graph
-constants (uniform ones as `full`). Variable reads become graph parameters and assigns
-become graph outputs, through a `StateScope`, so layer code is unchanged. Tracers record on
-GradientTapes like eager Tensors do, so a tape used inside a trace emits its backward pass
-as IR nodes.
+constants (uniform ones as `full`; equal scalars share one constant). Variable reads become
+graph parameters and assigns become graph outputs, through a `StateScope`, so layer code is
+unchanged. Tracers record on GradientTapes like eager Tensors do, so a tape used inside a
+trace emits its backward pass as IR nodes.
 """
 import re
 import threading
@@ -146,6 +146,7 @@ class Trace:
     def __init__(self, name="main"):
         self.graph = Graph(_sanitize(name))
         self._constants = {}     # id(Tensor) -> (Tensor, Tracer): the Tensor is kept alive
+        self._scalars = {}       # (dtype, bytes) of a 0-d constant -> its graph Value
         self.var_reads = {}      # id(Variable) -> (Variable, Tracer param)
         self.var_writes = {}     # id(Variable) -> (Variable, Tracer), in first-assign order
         self._scope = _TraceStateScope(self)
@@ -179,11 +180,26 @@ class Trace:
         if hasattr(x, "_array"):  # an eager Tensor
             hit = self._constants.get(id(x))
             if hit is None:
-                hit = (x, Tracer(self._constant_value(np.asarray(x._array)), self))
+                hit = (x, self._constant(np.asarray(x._array)))
                 self._constants[id(x)] = hit
             return hit[1]
         raise TracerError(f"cannot use a {type(x).__name__} inside a trace; expected Tensors "
                           "or traced values")
+
+    def _constant(self, array):
+        """A new Tracer for a concrete array. A scalar's graph value is made once per
+        distinct value, told apart by dtype and bytes (so -0.0 and 0.0 stay two): layer code
+        converts the same Python numbers again and again (an Adam step ~10 per variable),
+        and each copy would be one more node to trace, print and fold (~10% of a W3 train
+        step's trace). Each Tensor still gets a Tracer of its own, as tapes tell values apart
+        by identity."""
+        if array.ndim:
+            return Tracer(self._constant_value(array), self)
+        key = (array.dtype.str, array.tobytes())
+        value = self._scalars.get(key)
+        if value is None:
+            value = self._scalars[key] = self._constant_value(array)
+        return Tracer(value, self)
 
     def _constant_value(self, array):
         """A graph value for a concrete array: `full` when uniform, else a constant node."""
@@ -198,14 +214,23 @@ class Trace:
         return self.graph.add_constant(np.array(array), scope=scope)
 
     def emit(self, prim, args, attrs):
-        operands = [self.lift(a) for a in args]
-        avals = infer_avals(prim, operands, attrs)
-        node = self.graph.add_node(
-            prim.name, [t.ir_value for t in operands], [self._type(a) for a in avals],
-            normalize_attrs(attrs) if attrs else {},
-            scope=naming.join_path(naming.current_path(), prim.name))
-        outs = tuple(Tracer(v, self) for v in node.outputs)
-        return outs if prim.n_outputs > 1 else outs[0]
+        # Every op of a trace comes here (~45% of tracing a train step): plain loops, no
+        # comprehension frames, and no lift call for operands of this trace.
+        operands, values = [], []
+        for a in args:
+            if type(a) is not Tracer or a._trace is not self:
+                a = self.lift(a)
+            operands.append(a)
+            values.append(a.ir_value)
+        out_types = []
+        for aval in infer_avals(prim, operands, attrs):
+            out_types.append(self._type(aval))
+        node = self.graph.add_node(prim.name, values, out_types,
+                                   normalize_attrs(attrs) if attrs else None,
+                                   scope=naming.join_path(naming.current_path(), prim.name))
+        if prim.n_outputs > 1:
+            return tuple([Tracer(v, self) for v in node.outputs])
+        return Tracer(node.outputs[0], self)
 
     def _type(self, aval):
         """The TensorType of an inferred aval, made once per (shape, dtype) in this trace
