@@ -8,8 +8,11 @@ def _is_namedtuple(x):
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
 
+_NESTED = (list, tuple, dict)
+
+
 def is_nested(x):
-    return isinstance(x, (list, tuple, dict))
+    return isinstance(x, _NESTED)
 
 
 def _children(x):
@@ -30,7 +33,15 @@ def flatten(structure):
 
 
 def _flatten_into(x, out):
-    if is_nested(x):
+    if type(x) is list or type(x) is tuple:
+        # Leaves are appended here rather than in a call each: a training step flattens
+        # its lists of weights and gradients several times.
+        for c in x:
+            if isinstance(c, _NESTED):
+                _flatten_into(c, out)
+            else:
+                out.append(c)
+    elif isinstance(x, _NESTED):
         for c in _children(x)[1]:
             _flatten_into(c, out)
     else:
@@ -47,12 +58,16 @@ def pack_sequence_as(structure, flat):
 
 
 def _pack(x, flat, i):
-    if not is_nested(x):
+    if not isinstance(x, _NESTED):
         return flat[i], i + 1
     keys, children = _children(x)
     packed = []
     for c in children:
-        v, i = _pack(c, flat, i)
+        if isinstance(c, _NESTED):
+            v, i = _pack(c, flat, i)
+        else:  # a leaf, taken here rather than in a call
+            v = flat[i]
+            i += 1
         packed.append(v)
     if isinstance(x, dict):
         return type(x)((k, v) for k, v in zip(keys, packed)) if type(x) is not dict \

@@ -89,18 +89,14 @@ def backward_keyed(records, cotangents, keep=None, consume=False):
     return _walk(records, cotangents, keep, prune=True, consume=consume)
 
 
-def _newest_first(records, consume):
-    if not consume:
-        yield from reversed(records)
-        return
-    while records:
-        yield records.pop()
-
-
 def _walk(records, cotangents, keep, prune, consume):
     from graphkit import ops
     from graphkit.core.tensor import Tensor as tensor
-    for prim, inputs, outputs, attrs, in_keys, out_keys in _newest_first(records, consume):
+    if not consume:
+        records = list(records)  # popped below; the caller's list is left alone
+    pop = records.pop
+    while records:
+        prim, inputs, outputs, attrs, in_keys, out_keys = pop()
         if prim.n_outputs > 1:
             cts = [cotangents.get(k) for k in out_keys]
             if all(c is None for c in cts):

@@ -124,7 +124,8 @@ class Variable(OperatorMixin):
         if not (type(value) is Tensor and value._array.dtype == current.dtype
                 and value._array.shape == current.shape):
             value = self._checked_new_value(value)
-        scope = scopes.current_state_scope()
+        state = _SCOPES.state  # current_state_scope, inlined: eager optimizers assign often
+        scope = state[-1] if state else None
         if scope is not None and scope.assign(self, value):
             return value
         if not isinstance(value, Tensor):

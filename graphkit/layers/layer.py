@@ -201,12 +201,15 @@ class Layer:
         variables, seed states (variables only), then each sublayer's. One walk with one
         `seen` set gives the same first-occurrence order as deduplicating each sublayer's
         own list, without building those lists (training reads them every step)."""
-        _extend_unique(out, seen, self._trainable_variables)
-        _extend_unique(out, seen, self._non_trainable_variables)
+        if self._trainable_variables:  # many layers (inputs, merges) own none
+            _extend_unique(out, seen, self._trainable_variables)
+        if self._non_trainable_variables:
+            _extend_unique(out, seen, self._non_trainable_variables)
         if prop == "variables" and self._seed_generators:
             _extend_unique(out, seen, [sg.state for sg in self._seed_generators])
+        base = getattr(Layer, prop)
         for layer in self._layers:
-            if getattr(type(layer), prop) is getattr(Layer, prop):
+            if getattr(type(layer), prop) is base:
                 layer._collect(out, seen, prop)
             else:
                 _extend_unique(out, seen, getattr(layer, prop))
@@ -253,7 +256,10 @@ class Layer:
     def metrics(self):
         out = list(self._metrics)
         for layer in self._layers:
-            out.extend(layer.metrics)
+            if layer._layers or type(layer).metrics is not Layer.metrics:
+                out.extend(layer.metrics)
+            else:  # a leaf layer (most of them): its own metrics, without the recursion
+                out.extend(layer._metrics)
         return out
 
     @property
@@ -635,8 +641,21 @@ class Layer:
                 set_keras_mask(x, m)
 
     def _assert_input_compatibility(self, first_arg):
-        if self.input_spec:
-            input_spec_mod.assert_input_compatibility(self.input_spec, first_arg, self.name)
+        spec = self.input_spec
+        if not spec:
+            return
+        if type(first_arg) is not Tensor:
+            input_spec_mod.assert_input_compatibility(spec, first_arg, self.name)
+            return
+        # The check reads only the spec and the input's shape and dtype: an eager Tensor of
+        # the shape and dtype that last passed against this very spec passes again, and a
+        # training loop calls each layer on such inputs every step.
+        key = (spec, first_arg._array.shape, first_arg._array.dtype)
+        passed = self.__dict__.get("_input_spec_passed")
+        if passed is not None and passed[0] is spec and passed[1:] == key[1:]:
+            return
+        input_spec_mod.assert_input_compatibility(spec, first_arg, self.name)
+        self.__dict__["_input_spec_passed"] = key
 
     # -- masking ---------------------------------------------------------------------------------
     @property

@@ -11,7 +11,8 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import convert_to_tensor, promote, to_value
-from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
+from graphkit.ops.primitive import (PRIMITIVES, ops_namespace as _o, Aval, Primitive,
+                                    ShapeError, bind)
 from graphkit.ops.shape_rules import broadcast_shapes
 
 
@@ -27,7 +28,10 @@ def unbroadcast(g, shape):
     axes = tuple(range(lead)) + tuple(
         i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
     if axes:
-        g = _o().sum(g, axis=axes, keepdims=False)
+        # What ops.sum binds for a float cotangent (the axes are already canonical), without
+        # its checks: every bias gradient of a backward pass comes through here.
+        g = bind(PRIMITIVES["sum"], g, axis=axes, keepdims=False) if dtypes.is_float(g.dtype) \
+            else _o().sum(g, axis=axes, keepdims=False)
     if tuple(g.shape) != shape:
         g = _o().reshape(g, shape)
     return g

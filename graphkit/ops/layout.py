@@ -68,6 +68,8 @@ def _reshape_infer(x, shape):
 
 
 def _reshape_kernel(x, shape):
+    if all([type(d) is int for d in shape]):  # the eager case: the array method, no checks
+        return x.reshape(shape)
     # Symbolic-mode targets (a functional graph replayed on data): carried dims are read
     # from the operand, and a single unknown dim is inferred like -1.
     shape = tuple(x.shape[_carried_axis(d)] if isinstance(d, str) else d for d in shape)
@@ -180,7 +182,9 @@ def _transpose_grad(ct, out, x, perm):
     return (transpose(ct, tuple(int(i) for i in np.argsort(perm))),)
 
 
-TRANSPOSE = Primitive("transpose", eager=lambda x, perm: np.transpose(x, perm),
+# The array method, not np.transpose: the same view without NumPy's Python dispatch layer
+# (matmul's gradient transposes two operands on every eager backward pass).
+TRANSPOSE = Primitive("transpose", eager=lambda x, perm: x.transpose(perm),
                       infer=_transpose_infer, grad=_transpose_grad, grad_uses=(),
                       category="layout",
                       attr_names=("perm",))

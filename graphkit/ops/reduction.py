@@ -6,6 +6,7 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import to_value
+from graphkit.ops.layout import BROADCAST_TO, RESHAPE
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import canonical_axis, normalize_axis, reduce_shape
 
@@ -25,10 +26,18 @@ def _reduce_infer(name):
 
 
 def _expand_back(g, x_shape, axis, keepdims):
-    """A reduced cotangent broadcast back to the operand's shape."""
+    """A reduced cotangent broadcast back to the operand's shape.
+
+    The primitives are bound directly, with what ops.reshape and ops.broadcast_to would
+    bind (the shapes are already resolved): every mean of a loss comes through here."""
+    x_shape = tuple([d if d is None else int(d) for d in x_shape])
     if not keepdims:
-        g = _o().reshape(g, reduce_shape(x_shape, axis, True))
-    return _o().broadcast_to(g, x_shape)
+        shape = reduce_shape(x_shape, axis, True)
+        if shape != tuple(g.shape) or None in shape:
+            g = bind(RESHAPE, g, shape=shape)
+    if x_shape != tuple(g.shape) or None in x_shape:
+        g = bind(BROADCAST_TO, g, shape=x_shape)
+    return g
 
 
 # The kernels call the ufuncs' reduce directly: np.sum and friends only add a Python

@@ -51,7 +51,9 @@ class Adam(Optimizer):
         if not self.amsgrad:
             value = _eager_value(gradient, variable)
             if value is not None:
-                return self._eager_update_step(gradient, variable, learning_rate, dtype, value)
+                return self._eager_update_step(
+                    gradient, variable, value, self._eager_alpha(learning_rate, dtype),
+                    scopes.donated_arrays())
         gradient = ops.cast(gradient, dtype)
         i = self._get_variable_index(variable)
         m, v = self._momentums[i], self._velocities[i]
@@ -67,28 +69,47 @@ class Adam(Optimizer):
             ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon))))
 
     # -- eager (NumPy) path: the same update, in fewer NumPy calls --------------------------
-    def _eager_update_step(self, gradient, variable, learning_rate, dtype, value):
+    def _update_variables(self, grads, variables, learning_rate):
+        """Eagerly, the step size and the donation scope are looked up once per step, not
+        once per variable (a small model's eager step is dominated by such per-variable
+        Python); any variable the eager path does not apply to goes through `update_step`.
+        """
+        if self.amsgrad or primitive.ACTIVE_TAPES or \
+                type(self).update_step is not Adam.update_step:
+            return super()._update_variables(grads, variables, learning_rate)
+        donated = scopes.donated_arrays()
+        alphas = {}
+        for gradient, variable in zip(grads, variables):
+            value = _eager_value(gradient, variable)
+            if value is None:
+                self.update_step(gradient, variable, learning_rate)
+                continue
+            dtype = value.dtype
+            alpha = alphas.get(dtype)
+            if alpha is None:
+                alpha = alphas[dtype] = self._eager_alpha(learning_rate, dtype)
+            self._eager_update_step(gradient, variable, value, alpha, donated)
+
+    def _eager_update_step(self, gradient, variable, value, alpha, donated):
         """`update_step` on concrete arrays, for eager training (run_eagerly=True).
 
         The ops form above costs about 20 op dispatches per variable, which dominate a small
-        model's eager step. Here the step size comes from `_alpha` once per step (cached on
-        the values of `iterations` and the learning rate), and m, v and the variable are
-        updated with a few NumPy calls: in place when the step donated their arrays
-        (`scopes.is_donated`, as the trainer's eager step does), else into new arrays
-        (values stay immutable: someone may still hold the old ones). Under a tape or a
-        trace the ops form runs instead.
+        model's eager step. Here the step size `alpha` comes from `_alpha` once per step
+        (`_eager_alpha`), and m, v and the variable are updated with a few NumPy calls: in
+        place when the step donated their arrays (`donated`, the `scopes.donated_arrays()`
+        of the trainer's eager step), else into new arrays (values stay immutable: someone
+        may still hold the old ones). Under a tape or a trace the ops form runs instead.
         """
-        alpha = self._eager_alpha(learning_rate, dtype)
         i = self._get_variable_index(variable)
         m_var, v_var = self._momentums[i], self._velocities[i]
-        g = gradient.numpy()
-        if g.dtype != dtype:
-            g = g.astype(dtype)
-        m, v, w = m_var.value._array, v_var.value._array, value._array
-        donated = scopes.donated_arrays()
+        g = gradient._array
+        w = value._array
+        if g.dtype != w.dtype:
+            g = g.astype(w.dtype)
+        m, v = m_var.value._array, v_var.value._array
         in_place = (donated is not None and donated.get(id(m)) is m
                     and donated.get(id(v)) is v and donated.get(id(w)) is w
-                    and len({id(m), id(v), id(w)}) == 3 and g.shape == w.shape)
+                    and m is not v and v is not w and m is not w and g.shape == w.shape)
         if not in_place:
             m, v, w = m.copy(), v.copy(), w.copy()
         tmp, step = self._eager_scratch(w)

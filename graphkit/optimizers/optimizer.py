@@ -205,9 +205,7 @@ class Optimizer:
                 grads = [ops.divide(g, self.loss_scale_factor) for g in grads]
             grads = self._clip_gradients(grads)
             self._apply_weight_decay(variables)
-            learning_rate = self.learning_rate
-            for grad, variable in zip(grads, variables):
-                self.update_step(grad, variable, learning_rate)
+            self._update_variables(grads, variables, self.learning_rate)
             self._iterations.assign_add(1)
             for variable in variables:
                 if variable.constraint is not None:
@@ -232,11 +230,17 @@ class Optimizer:
             zip(self._variables, optimizer_variables))
         with scopes.StatelessScope(state_mapping=mapping) as scope:
             self.apply(grads)
-        new_trainable = [_current(scope, v, old) for v, old in
-                         zip(self._trainable_variables, trainable_variables)]
-        new_optimizer = [_current(scope, v, old) for v, old in
-                         zip(self._variables, optimizer_variables)]
+        current = scope.get_current_value
+        new_trainable = [current(v) for v in self._trainable_variables]
+        new_optimizer = [current(v) for v in self._variables]
+        # Every variable is in the mapping, so each has a current value.
         return new_trainable, new_optimizer
+
+    def _update_variables(self, grads, variables, learning_rate):
+        """`update_step` for each variable: the hook an optimizer overrides to share work
+        between its variables' updates (eager Adam computes its step size once)."""
+        for grad, variable in zip(grads, variables):
+            self.update_step(grad, variable, learning_rate)
 
     def update_step(self, gradient, variable, learning_rate):
         raise NotImplementedError(
@@ -359,11 +363,6 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
-
-
-def _current(scope, variable, old):
-    new = scope.get_current_value(variable)
-    return old if new is None else new
 
 
 def clip_by_norm(values, clipnorm):

@@ -17,6 +17,7 @@ A model may also override `train_step(self, data)` (or `test_step`, `predict_ste
 stateful style of Keras's TensorFlow and PyTorch trainers (with a GradientTape and
 `self.optimizer.apply`); such overrides run as written.
 """
+import gc
 import inspect
 import logging
 import warnings
@@ -30,7 +31,7 @@ from graphkit import metrics as metrics_module
 from graphkit import optimizers as optimizers_module
 from graphkit.core import scopes
 from graphkit.core.tape import value_and_grad
-from graphkit.core.tensor import Tensor
+from graphkit.core.tensor import Tensor, _new_tensor
 from graphkit.trainers import compile_utils, data as data_module
 
 logger = logging.getLogger("graphkit.trainers")
@@ -39,11 +40,21 @@ _JIT_CHOICES = ("auto", True, False)
 
 
 def compiler_status():
-    """(`gk.jit` or None, the reason it is unavailable)."""
+    """(`gk.jit` or None, the reason it is unavailable).
+
+    The first call imports the compiler (~40 modules, on a warm process's first compiled
+    step) with the cyclic collector paused, as gk.jit pauses it while compiling: an import
+    makes long-lived objects only, and the generation-1 collection it would set off scans
+    them and the model's set-up objects for nothing (~1 ms)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         from graphkit.compiler.jit import jit
     except Exception as e:  # any failure to import means: not usable here
         return None, f"graphkit.compiler could not be imported ({type(e).__name__}: {e})"
+    finally:
+        if was_enabled:
+            gc.enable()
     return jit, None
 
 
@@ -695,7 +706,7 @@ class _StateBuffers:
                 if mine is not None and mine[0] is v and mine[1] is array \
                         and id(array) not in seen:
                     seen.add(id(array))
-                    values.append(Tensor(array))
+                    values.append(_new_tensor(array))  # Tensor(array), without its checks
                 else:
                     values.append(self._value(v, seen))
             out.append(values)

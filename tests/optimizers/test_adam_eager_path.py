@@ -63,3 +63,40 @@ def test_eager_training_leaves_arrays_the_user_holds_alone():
         model.train_on_batch(x, y)
     np.testing.assert_array_equal(held, snapshot)
     assert not np.array_equal(kernel.numpy(), snapshot)
+
+
+def test_a_subclass_update_step_is_called_for_every_variable():
+    calls = []
+
+    class Counting(gk.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            calls.append(variable.name)
+            super().update_step(gradient, variable, learning_rate)
+
+    w, b = gk.Variable(W0, name="w"), gk.Variable(B0, name="b")
+    opt = Counting(learning_rate=0.01)
+    gw, gb = GRADS[0]
+    opt.apply_gradients([(gk.ops.convert_to_tensor(gw), w), (gk.ops.convert_to_tensor(gb), b)])
+    assert calls == ["w", "b"]
+
+
+def test_variables_of_two_dtypes_in_one_step_match_a_float64_reference():
+    # One step size per dtype: float64 weights must not get the float32 step size.
+    w = gk.Variable(W0.astype("float64"), name="w")
+    b = gk.Variable(B0, name="b")
+    opt = gk.optimizers.Adam(learning_rate=0.01)
+    m = {"w": np.zeros_like(W0, "float64"), "b": np.zeros_like(B0, "float64")}
+    v = {"w": np.zeros_like(W0, "float64"), "b": np.zeros_like(B0, "float64")}
+    want = {"w": W0.astype("float64"), "b": B0.astype("float64")}
+    for t, (gw, gb) in enumerate(GRADS, start=1):
+        opt.apply_gradients([(gk.ops.convert_to_tensor(gw.astype("float64")), w),
+                             (gk.ops.convert_to_tensor(gb), b)])
+        lr = float(np.float32(0.01))  # the learning-rate variable is float32
+        alpha = lr * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        for name, g in (("w", gw.astype("float64")), ("b", gb.astype("float64"))):
+            m[name] += (g - m[name]) * 0.1
+            v[name] += (g * g - v[name]) * 0.001
+            want[name] -= alpha * m[name] / (np.sqrt(v[name]) + 1e-7)
+    assert w.numpy().dtype == np.float64
+    np.testing.assert_allclose(w.numpy(), want["w"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(b.numpy(), want["b"], rtol=1e-5, atol=1e-6)
