@@ -256,9 +256,11 @@ def host_fingerprint():
 
 def target_key():
     """The target part of every cache key: the cheap host fingerprint plus the code
-    generator's version and source hash; LLVM's own target description where no fingerprint
-    is available."""
+    generator's version and source hash (LLVM's own target description where no fingerprint
+    is available), and the thread count the kernels are split for (GRAPHKIT_NUM_THREADS: a
+    GEMM sizes its workspace and its work split by it)."""
+    from graphkit.codegen.parallel import num_threads
     fingerprint = host_fingerprint()
     if fingerprint is None:
-        return host_target().magic_tuple()
-    return fingerprint + (CODEGEN_VERSION, codegen_source_hash())
+        return host_target().magic_tuple() + (num_threads(),)
+    return fingerprint + (CODEGEN_VERSION, codegen_source_hash(), num_threads())
