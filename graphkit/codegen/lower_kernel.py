@@ -119,7 +119,20 @@ def _structure_key(node):
                       value))
         ref.update((o, ("n", i, j)) for j, o in enumerate(n.outputs))
     parts.append(tuple(ref[v] for v in body.outputs))
+    parts.append(tuple((i, repr(inlined_constant(v))) for i, v in enumerate(node.operands)
+                       if inlined_constant(v) is not None))
     return tuple(parts)
+
+
+def inlined_constant(value):
+    """The number of a scalar graph constant that a kernel operand is, or None. Expression
+    kernels write it into their code: LLVM folds it (x * 1.0, an exp of a constant...), a
+    max against 0 is one instruction (a max against an operand must handle a NaN there),
+    and no register or load is spent on it in the loop."""
+    node = value.producer
+    if node is None or node.op != "constant" or node.value is None or value.type.shape != ():
+        return None
+    return node.value.reshape(()).item()
 
 
 def _reuse(hit, node):
@@ -205,6 +218,11 @@ class _ExprBuilder:
         if value in memo:
             return memo[value]
         if value not in self.leaf_index and value in self.info.body.params:
+            outer = self.info.node.operands[self.info.body.params.index(value)]
+            scalar = inlined_constant(outer)
+            if scalar is not None:
+                memo[value] = ex.constant(scalar, value.type.dtype)
+                return memo[value]
             self.operand_leaf(value)
         if value in self.leaf_index:
             e = ex.input(self.leaf_index[value], value.type.dtype)

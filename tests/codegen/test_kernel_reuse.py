@@ -61,3 +61,27 @@ def test_kernels_differing_in_a_constant_are_not_shared():
     exe, got = _run(fn, [x, y])
     np.testing.assert_allclose(got[0], np.exp(x) * 2, rtol=1e-5)
     np.testing.assert_allclose(got[1], np.exp(y) * 3 + x.sum(), rtol=1e-4)
+
+
+
+def _kernel_node(fn, x):
+    graph = gk.jit(fn).lower(x).graph
+    return next(n for n in graph.nodes if n.op == "kernel")
+
+
+def test_scalar_constants_are_written_into_the_code_and_tell_kernels_apart():
+    """Scalar graph constants become literals of the kernel, not operands; two kernels that
+    differ only in them are not the same code; a max against 0 keeps NaN as NumPy does."""
+    from llvmlite import ir
+
+    from graphkit.codegen.lower_kernel import _structure_key, lower_kernel
+    x = RNG.standard_normal((7, 33)).astype(np.float32)
+    x[0, :4] = [np.nan, -np.nan, np.inf, -np.inf]
+    twice = _kernel_node(lambda v: ops.maximum(v, 0.0) * 2.0, x)
+    thrice = _kernel_node(lambda v: ops.maximum(v, 0.0) * 3.0, x)
+    assert _structure_key(twice) != _structure_key(thrice)
+    lowering = lower_kernel(ir.Module(), twice)
+    passed = [key[1] for sub in lowering.subkernels for key in sub.args if key[0] == "value"]
+    assert all(v.producer is None or v.producer.op != "constant" for v in passed)
+    exe, (got,) = _run(lambda v: [ops.maximum(v, 0.0) * 2.0], [x])
+    np.testing.assert_array_equal(got, np.maximum(x, 0.0) * 2.0)
