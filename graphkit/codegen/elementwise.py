@@ -36,9 +36,10 @@ from llvmlite import ir
 # that reads two arrays and writes one moves 4/3 of its bytes; a streaming store writes the
 # line without reading it, and does not evict the inputs either. Measured on 2048x2048
 # float32, two threads: x + y 0.77 -> 0.61 ms, exp(x) + y 0.80 -> 0.63 ms; W2 (tanh, sigmoid)
-# is compute-bound and unchanged. Why only big outputs: a streamed output is in memory, not
-# in the cache, when the next kernel reads it; one this big (with the kernel's inputs) is
-# mostly evicted by then anyway.
+# is compute-bound and unchanged on Zen 4, 6% slower on Zen 3 (2.48 -> 2.64 ms): a kernel
+# with a transcendental or a division (`expr.is_heavy`) stores normally. Why only big
+# outputs: a streamed output is in memory, not in the cache, when the next kernel reads it;
+# one this big (with the kernel's inputs) is mostly evicted by then anyway.
 STREAM_MIN_BYTES = 8 << 20
 # ... and only when a row holds at least this many vectors: each row peels to alignment and
 # ends in a masked step (normal stores), and a partial line written by streaming stores
@@ -135,7 +136,7 @@ def emit_elementwise(module, name, operands, outputs, out_shape, lanes=None,
     if parallel_ok is None:
         parallel_ok = work >= parallel.MIN_PARALLEL_WORK
     dts = [op.dtype for op in operands] + [e.dtype for e in outputs]
-    stream = _streams(shape[-1], total, outputs, lanes)
+    stream = _streams(shape[-1], total, outputs, lanes) and not ex.is_heavy(outputs)
     body = _Body(shape, strides, dts, len(operands), outputs, lanes, MathLib(module), stream)
     loops.define_kernel(module, name, body.emit, parallel_ok and total > lanes)
     return KernelSpec(name, len(operands), len(outputs), parallel_ok)

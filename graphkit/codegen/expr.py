@@ -20,7 +20,7 @@ from llvmlite import ir
 from graphkit.codegen.llvm_types import (
     F32, F64, I1, I8, call_intrinsic, const, element_type, intrinsic, is_signed,
     register_type, type_suffix, vector_of)
-from graphkit.codegen.mathlib import MathLib
+from graphkit.codegen.mathlib import FUNCTIONS, MathLib
 
 UNARY_MATH = ("exp", "log", "log1p", "tanh", "sigmoid", "erf", "sin", "cos")
 UNARY = UNARY_MATH + ("negative", "abs", "sign", "square", "sqrt", "rsqrt", "reciprocal",
@@ -61,6 +61,28 @@ class Expr:
                 seen.add(e.attr("index"))
             stack.extend(e.args)
         return sorted(seen)
+
+
+# Ops that cost a division or a polynomial per element: an expression with one is bound by
+# arithmetic rather than memory traffic.
+HEAVY_OPS = frozenset(FUNCTIONS) | {"divide", "sqrt", "rsqrt", "power", "floor_divide", "mod"}
+
+
+def op_nodes(exprs):
+    """The distinct op nodes (not inputs or constants) of expressions sharing sub-DAGs."""
+    seen, stack = set(), list(exprs)
+    while stack:
+        e = stack.pop()
+        if e in seen or e.op in ("input", "constant"):
+            continue
+        seen.add(e)
+        stack.extend(e.args)
+    return seen
+
+
+def is_heavy(exprs):
+    """True when some op of the expressions is in HEAVY_OPS."""
+    return any(e.op in HEAVY_OPS for e in op_nodes(exprs))
 
 
 def input(index, dtype):  # noqa: A001 - the natural name for a DAG leaf

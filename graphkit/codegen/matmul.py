@@ -59,7 +59,7 @@ from graphkit.codegen import loops, parallel
 from graphkit.codegen.elementwise import KernelSpec, Operand, broadcast_strides
 from graphkit.codegen.llvm_types import (
     I1, I32, I64, PTR, VOID, call_intrinsic, const, intrinsic, memory_type, splat, vector_of)
-from graphkit.codegen.mathlib import FUNCTIONS, MathLib
+from graphkit.codegen.mathlib import MathLib
 from graphkit.codegen.target import host_target, l2_cache_bytes
 
 MR = 8  # tile rows of a two-vector tile with 32 vector registers (see `tile_rows`)
@@ -788,22 +788,12 @@ class _Gemm:
 
 # An epilogue of at most this many cheap ops is unrolled over a whole tile's vectors.
 LIGHT_EPILOGUE_OPS = 6
-_HEAVY_OPS = frozenset(FUNCTIONS) | {"divide", "sqrt", "power", "floor_divide", "mod"}
 
 
 def _is_light(epilogues):
     """True when the epilogues (a DAG) have few ops, none of them a transcendental or a
     division: cheap enough to copy once per vector of the tile."""
-    seen, stack = set(), list(epilogues)
-    while stack:
-        e = stack.pop()
-        if e in seen or e.op in ("input", "constant"):
-            continue
-        if e.op in _HEAVY_OPS:
-            return False
-        seen.add(e)
-        stack.extend(e.args)
-    return len(seen) <= LIGHT_EPILOGUE_OPS
+    return not ex.is_heavy(epilogues) and len(ex.op_nodes(epilogues)) <= LIGHT_EPILOGUE_OPS
 
 
 def _per_k(compute):

@@ -235,6 +235,9 @@ def test_big_outputs_use_streaming_stores():
                      (STREAM_MIN_BYTES // 4,))
     emit_elementwise(small, "k2", [Operand((1 << 20, 7), F), Operand((7,), F)],
                      [ex.apply("add", x, y)] * 2, (1 << 20, 7))
+    # big but compute-bound (a transcendental): normal stores
+    emit_elementwise(small, "k3", [Operand((1 << 22,), F)], [ex.apply("tanh", x)],
+                     (1 << 22,))
     text, small_text = str(big), str(small)
     assert ("!nontemporal" in text and "llvm.x86.sse.sfence" in text) == _is_x86()
     assert "!nontemporal" not in small_text and "sfence" not in small_text
