@@ -89,12 +89,19 @@ class HostTarget:
 
     @property
     def vector_registers(self):
-        """How many vector registers the ISA has (x86-64: 32 with AVX-512, else 16)."""
-        return 32 if self.has_avx512 else 16
+        """How many vector registers the kernels are tiled for (x86-64: 32 with AVX-512,
+        else 16; 32 when GRAPHKIT_VECTOR_BITS asks for 512-bit vectors)."""
+        return 32 if self.vector_bits >= 512 else 16
 
     @property
     def vector_bits(self):
-        """Width of the widest vector register the kernels use."""
+        """Width of the vectors the kernels use: the widest register, or
+        GRAPHKIT_VECTOR_BITS (128, 256 or 512). Wider than the CPU's registers, LLVM splits
+        each vector into several: slower, same results, which is how the AVX-512 code paths
+        (tile shapes, 16-lane masks) are tested on an AVX2 machine."""
+        forced = vector_bits_override()
+        if forced:
+            return forced
         if self.has_avx512:
             return 512
         if self.has_avx2:
@@ -254,13 +261,24 @@ def host_fingerprint():
             l2_cache_bytes(), _llvmlite_build())
 
 
+def vector_bits_override():
+    """GRAPHKIT_VECTOR_BITS as an int (0 when unset)."""
+    env = os.environ.get("GRAPHKIT_VECTOR_BITS")
+    if not env:
+        return 0
+    if env not in ("128", "256", "512"):
+        raise ValueError(f"GRAPHKIT_VECTOR_BITS: expected 128, 256 or 512, received {env!r}")
+    return int(env)
+
+
 def target_key():
     """The target part of every cache key: the cheap host fingerprint plus the code
     generator's version and source hash (LLVM's own target description where no fingerprint
-    is available), and the thread count the kernels are split for (GRAPHKIT_NUM_THREADS: a
-    GEMM sizes its workspace and its work split by it)."""
+    is available), the thread count the kernels are split for (GRAPHKIT_NUM_THREADS: a
+    GEMM sizes its workspace and its work split by it) and GRAPHKIT_VECTOR_BITS."""
     from graphkit.codegen.parallel import num_threads
+    tuning = (num_threads(), vector_bits_override())
     fingerprint = host_fingerprint()
     if fingerprint is None:
-        return host_target().magic_tuple() + (num_threads(),)
-    return fingerprint + (CODEGEN_VERSION, codegen_source_hash(), num_threads())
+        return host_target().magic_tuple() + tuning
+    return fingerprint + (CODEGEN_VERSION, codegen_source_hash()) + tuning

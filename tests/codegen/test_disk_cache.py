@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from graphkit.codegen import disk_cache, pipeline
 from graphkit.codegen.build import build
 from graphkit.codegen.llvm_types import I64
@@ -22,6 +24,7 @@ def _plus(lib):
     return lib.function("plus", ctypes.c_int64, ctypes.c_int64)
 
 
+@pytest.mark.usefixtures("fresh_cache")
 def test_cold_then_warm_in_process():
     m = _module(1001)
     before = pipeline.counters()
@@ -90,6 +93,7 @@ def test_key_depends_on_target_and_source():
     assert len(disk_cache.cache_key("a")) == 64
 
 
+@pytest.mark.usefixtures("fresh_cache")
 def test_a_unit_keeps_its_layout_next_to_its_code():
     from graphkit.codegen.build import build_unit, link_object, load_unit
     m, layout = _module(4004), {"segments": [["native", "plus"]], "scratch": [[[2, 3], "float32"]]}

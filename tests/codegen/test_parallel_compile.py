@@ -87,6 +87,7 @@ def _train_step_exe():
     return next(iter(native._cache.values())).executable, got, want
 
 
+@pytest.mark.usefixtures("fresh_cache")
 def test_a_graph_in_several_chunks_matches_the_interpreter_cold_and_warm(monkeypatch):
     monkeypatch.setattr(chunks, "CHUNK_INSTRUCTIONS", 50)   # one chunk per kernel or so
     exe, got, want = _train_step_exe()
