@@ -22,25 +22,26 @@ operands of the same layout (in-place optimizer updates).
 
 Algorithm (BLIS-like, without a K split): the threads claim units of N panels from a
 counter in the workspace (that the kernel's entry zeroes) until none is left, so that a
-thread the scheduler runs late takes fewer (or each thread owns a range of M rows when N is
-narrow). A thread packs its B columns into panels of NR columns (K x NR,
-contiguous), a block of panels at a time when all of them would not fit L2; then for each
-block of MC rows it runs the microkernel on every (A panel, B panel) pair: MR x NR
-accumulators (`tile_rows`: 8 x 32 floats in 16 of AVX-512's 32 zmm registers, 6 x 16 in 12
-of AVX2's 16 ymm; twice the rows when N fits one vector; M x NR when M < MR) updated by
-broadcast-A x vector-B fused multiply-adds over the whole K. When the epilogue reads operands of C's full shape (an optimizer update) and B
-fits L2, C is walked a row of tiles at a time, each thread a range of rows (`rows_first`):
-the tiles park their products in a row scratch, and the epilogue then runs along the MR full
-rows, so that the update's operands stream sequentially. A is read in place when its rows are
-K-contiguous (else packed into MR-row panels per row block; read in place too when its rows
-are M-contiguous, i.e. a transposed A), and B too when A is a single tile tall or B a
-single vector wide (see `_Tiling`). A row-major B is packed by the microkernel itself: the
-tile of a block's first row block that first uses a B panel reads it in place and stores
-each vector into the packed panel as it goes (`_Gemm._packs_inline`). The epilogue runs on
-the accumulators before the (masked, at the edges) store: a whole tile with a light
-epilogue (a bias, an activation) stores straight from the registers; otherwise the epilogue
-is emitted once and looped over the tile's vectors, so a heavy fused epilogue (an Adam
-update) costs one copy of its code, not MR x NR / lanes. The microkernel (and a
+thread the scheduler runs late takes fewer (or each thread owns a range of M rows when N
+is narrow). A thread packs its B columns into panels of NR columns (K x NR, contiguous), a
+block of panels at a time when all of them would not fit L2; then for each block of MC
+rows it runs the microkernel on every (A panel, B panel) pair: MR x NR accumulators
+(`tile_rows`: 8 x 32 floats in 16 of AVX-512's 32 zmm registers, 6 x 16 in 12 of AVX2's 16
+ymm; twice the rows when N fits one vector; M x NR when M < MR) updated by broadcast-A x
+vector-B fused multiply-adds over the whole K. When the epilogue reads operands of C's
+full shape (an optimizer update) and B fits L2, C is walked a row of tiles at a time, each
+thread a range of rows (`rows_first`): the tiles park their products in a row scratch, and
+the epilogue then runs along the MR full rows, so that the update's operands stream
+sequentially. A is read in place when its rows are K-contiguous (else packed into MR-row
+panels per row block; read in place too when its rows are M-contiguous, i.e. a transposed
+A), and B too when A is a single tile tall or B a single vector wide (see `_Tiling`). A
+row-major B is packed by the microkernel itself: the tile of a block's first row block
+that first uses a B panel reads it in place and stores each vector into the packed panel
+as it goes (`_Gemm._packs_inline`). The epilogue runs on the accumulators before the
+(masked, at the edges) store: a whole tile stores straight from the registers when its
+epilogue is small enough to copy per vector (`_unrolls`: a bias, an activation); otherwise
+the epilogue is emitted once and looped over the tile's vectors, so a heavy fused epilogue
+(an Adam update) costs one copy of its code, not MR x NR / lanes. The microkernel (and a
 separate B packing pass, when there is one) is an internal function of the kernel, called
 per tile (`_call_outlined`).
 
