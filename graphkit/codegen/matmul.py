@@ -887,5 +887,6 @@ def _iota64(lanes):
     return iota(ir.VectorType(I64, lanes))
 
 
-__all__ = ["MatmulShape", "MatmulSpec", "emit_matmul", "transpose_a", "transpose_b", "MR", "tile_rows",
+__all__ = ["MatmulShape", "MatmulSpec", "emit_matmul", "transpose_a", "transpose_b", "MR",
+           "tile_rows",
            "I1"]

@@ -33,7 +33,8 @@ llvm = _LazyBinding()
 # Bump when the code generator changes in a way that changes the object code for the same
 # input (it invalidates every cached object). The cache key also hashes the generator's
 # source (`codegen_source_hash`), so a forgotten bump cannot serve stale object code.
-CODEGEN_VERSION = 8  # 8: AVX2 tiles and stores, row-scratch updates, unrolled epilogues, inlined constants
+# 8: AVX2 tiles and stores, row-scratch updates, unrolled epilogues, inlined constants
+CODEGEN_VERSION = 8
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every module whose text can change the object code emitted for a given graph: the
