@@ -888,5 +888,4 @@ def _iota64(lanes):
 
 
 __all__ = ["MatmulShape", "MatmulSpec", "emit_matmul", "transpose_a", "transpose_b", "MR",
-           "tile_rows",
-           "I1"]
+           "tile_rows", "I1"]
