@@ -42,6 +42,20 @@ class CallSpec:
                         f"non-tensors cannot be mixed. Received {name}={value!r}")
         self.first_arg = self.arguments[self.argument_names[0]] if self.argument_names else None
 
+    @classmethod
+    def one_input(cls, name, value, defaults):
+        """The CallSpec of `call(value)` for a signature whose parameters after the first,
+        `name`, all have plain defaults (`defaults`): what binding would give, without the
+        binding. `value` is a value, or a non-empty list or tuple of values."""
+        spec = cls.__new__(cls)
+        spec.user_arguments = {name: value}
+        spec.arguments = {name: value, **defaults}
+        spec.argument_names = list(spec.arguments)
+        spec.tensor_arguments = {name: value}
+        spec.nested_tensor_names = [] if is_value(value) else [name]
+        spec.first_arg = value
+        return spec
+
 
 def shape_of(x):
     return None if x is None else tuple(x.shape)

@@ -427,6 +427,14 @@ class Layer:
         self._assert_input_compatibility(call_spec.first_arg)
         with self._name_scope():
             self._maybe_build(call_spec)
+        outputs = self._call_with_spec(call_spec, args, kwargs, symbolic)
+        if symbolic and kt.is_recording_nodes():
+            from graphkit.models.node import Node
+            Node(self, original_args, original_kwargs, outputs)
+        return outputs
+
+    def _call_with_spec(self, call_spec, args, kwargs, symbolic):
+        """Steps 5 to 7 of `__call__`: the call context, masks, `call` and output masks."""
         context, entered = self._enter_call_context()
         saved = {name: context.get_value(name) for name in self._call_context_args}
         try:
@@ -435,7 +443,9 @@ class Layer:
             self._populate_masks(call_spec, kwargs)
             previous_mask = kwargs.get("mask")
             if previous_mask is None:
-                previous_mask = tree.map_structure(get_keras_mask, call_spec.first_arg)
+                first = call_spec.first_arg
+                previous_mask = first._keras_mask if type(first) is Tensor \
+                    else tree.map_structure(get_keras_mask, first)
             if symbolic:
                 outputs = self._symbolic_outputs(args, kwargs)
             else:
@@ -446,9 +456,6 @@ class Layer:
                 context.set_value(name, value)
             if entered:
                 cc.set_call_context(None)
-        if symbolic and kt.is_recording_nodes():
-            from graphkit.models.node import Node
-            Node(self, original_args, original_kwargs, outputs)
         return outputs
 
     # -- the eager fast path of `layer(tensor)` ----------------------------------------------------
@@ -478,42 +485,13 @@ class Layer:
 
     def _eager_call_one_input(self, x, plan):
         """`__call__` on one eager Tensor (or a list or tuple of them) needing no cast, for a
-        built layer: the steps of the general path, minus the argument binding (`plan`
-        holds its result) and the work that cannot apply (conversion, building, nodes)."""
+        built layer: the general path with the argument binding taken from `plan`, and
+        without the steps that cannot apply (conversion, building, nodes)."""
         _, first, defaults = plan
         if type(x) is list:
             x = list(x)  # call() gets its own list, as the general path's conversion gives
         self._assert_input_compatibility(x)
-        context, entered = self._enter_call_context()
-        context_args = self._call_context_args
-        saved = {name: context.get_value(name) for name in context_args}
-        kwargs = {}
-        try:
-            for name in context_args:  # explicit > outer call > default (none is explicit)
-                value = context.get_value(name)
-                if value is None:
-                    value = defaults.get(name)
-                context.set_value(name, value)
-                if value is not None and name in defaults:
-                    kwargs[name] = value
-            if type(x) is Tensor:
-                previous_mask = x._keras_mask
-                masked = previous_mask is not None
-            else:
-                previous_mask = type(x)([t._keras_mask for t in x])
-                masked = any(m is not None for m in previous_mask)
-            if masked and "mask" in defaults and defaults["mask"] is None:
-                kwargs["mask"] = previous_mask
-            outputs = self._eager_outputs((x,), kwargs)
-            # Without an input mask, the default compute_mask gives none: nothing to set.
-            if masked or type(self).compute_mask is not Layer.compute_mask:
-                self._set_output_masks(x, outputs, previous_mask)
-        finally:
-            for name, value in saved.items():
-                context.set_value(name, value)
-            if entered:
-                cc.set_call_context(None)
-        return outputs
+        return self._call_with_spec(CallSpec.one_input(first, x, defaults), (x,), {}, False)
 
     def _convert_inputs(self, args, kwargs):
         if not self._convert_input_args:
@@ -620,6 +598,10 @@ class Layer:
                 self.add_loss(loss)
 
     def _set_output_masks(self, first_arg, outputs, previous_mask):
+        if type(self).compute_mask is Layer.compute_mask and (
+                previous_mask is None or type(previous_mask) is not Tensor and all(
+                    m is None for m in tree.flatten(previous_mask))):
+            return  # no mask in, and the default compute_mask passes none on
         flat_outputs = tree.flatten(outputs)
         if not self.supports_masking:
             # A call() that takes `mask` consumed it; otherwise the mask is lost: say so.
