@@ -136,7 +136,7 @@ def emit_elementwise(module, name, operands, outputs, out_shape, lanes=None,
     if parallel_ok is None:
         parallel_ok = work >= parallel.MIN_PARALLEL_WORK
     dts = [op.dtype for op in operands] + [e.dtype for e in outputs]
-    stream = _streams(shape[-1], total, outputs, lanes) and not ex.is_heavy(outputs)
+    stream = _streams(shape[-1], total, outputs, lanes)
     body = _Body(shape, strides, dts, len(operands), outputs, lanes, MathLib(module), stream)
     loops.define_kernel(module, name, body.emit, parallel_ok and total > lanes)
     return KernelSpec(name, len(operands), len(outputs), parallel_ok)
@@ -144,10 +144,10 @@ def emit_elementwise(module, name, operands, outputs, out_shape, lanes=None,
 
 def _streams(inner, total, outputs, lanes):
     """Whether a kernel writes its outputs with streaming stores (see STREAM_MIN_BYTES):
-    x86-64 only (the fence after them is an SSE instruction)."""
+    big, memory-bound outputs, x86-64 only (the fence after them is an SSE instruction)."""
     out_bytes = total * sum(dtypes.itemsize(e.dtype) for e in outputs)
     return (lanes > 1 and out_bytes > STREAM_MIN_BYTES
-            and inner >= STREAM_MIN_ROW_VECTORS * lanes
+            and inner >= STREAM_MIN_ROW_VECTORS * lanes and not ex.is_heavy(outputs)
             and host_target().triple.startswith("x86_64"))
 
 

@@ -155,8 +155,8 @@ class _Object:
         strtab = self.sections[symtab.link]
         names = self.data[strtab.offset:strtab.offset + strtab.size]
         raw = self.data[symtab.offset:symtab.offset + symtab.size - symtab.size % _SYM.size]
-        return [(_cstr(names, n, self.label), info >> 4, info & 0xF, shndx, value)
-                for n, info, _, shndx, value, _ in _SYM.iter_unpack(raw)]
+        return [(_cstr(names, n, self.label), info >> 4, info & 0xF, shndx, value, size)
+                for n, info, _, shndx, value, size in _SYM.iter_unpack(raw)]
 
     def relocation_sections(self):
         """(target section, [(offset, type, symbol index, addend)]) of each loaded section."""
@@ -288,13 +288,11 @@ def _append_perf_map(parsed):
     symbols of JIT code (GRAPHKIT_PERF_MAP=1: profile kernels by name)."""
     lines = []
     for obj in parsed:
-        raw = obj.data[obj.symtab.offset:obj.symtab.offset + obj.symtab.size
-                       - obj.symtab.size % _SYM.size]
-        for (name, _, kind, shndx, value), entry in zip(obj.symbols, _SYM.iter_unpack(raw)):
-            if (kind == STT_FUNC and 0 < shndx < len(obj.sections) and entry[5]
+        for name, _, kind, shndx, value, size in obj.symbols:
+            if (kind == STT_FUNC and size and 0 < shndx < len(obj.sections)
                     and obj.sections[shndx].address is not None):
                 start = obj.sections[shndx].address + value
-                lines.append(f"{start:x} {entry[5]:x} {name}\n")
+                lines.append(f"{start:x} {size:x} {name}\n")
     with open(f"/tmp/perf-{os.getpid()}.map", "a", encoding="utf-8") as f:
         f.writelines(lines)
 
@@ -360,7 +358,7 @@ def _global_symbols(parsed):
     """name -> address of the global (and weak) symbols defined by the objects."""
     table, strong = {}, set()
     for obj in parsed:
-        for name, bind, _, shndx, value in obj.symbols:
+        for name, bind, _, shndx, value, _ in obj.symbols:
             if bind not in (STB_GLOBAL, STB_WEAK) or shndx == SHN_UNDEF:
                 continue
             address = _defined_address(obj, name, shndx, value)
@@ -412,7 +410,7 @@ def _resolved(resolve, name, label):
 
 def _symbol_address(obj, index, sym, resolve):
     """Absolute address of symbol `index` of `obj` (None: unused null/unloaded symbols)."""
-    name, bind, kind, shndx, value = sym
+    name, bind, kind, shndx, value, _ = sym
     if index == 0:
         return 0
     if shndx == SHN_UNDEF:

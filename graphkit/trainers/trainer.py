@@ -552,9 +552,9 @@ class Trainer:
         batch's standardization, a third of a small step's Python time (W4)."""
         steps = getattr(self, "_step_functions", None)
         step = steps.get(kind) if steps else None
-        if step is None or step._bound is None or step.failed:
+        if step is None:
             return None
-        result = step._bound(data_module.pack_x_y_sample_weight(x, y, sample_weight))
+        result = step.call_bound(data_module.pack_x_y_sample_weight(x, y, sample_weight))
         return None if result is _MISSED else result
 
     def predict_on_batch(self, x):
@@ -611,14 +611,20 @@ class StepFunction:
         """Whether calls go through the compiler (False when eager or after a fallback)."""
         return self.jitted is not None and not self.failed
 
+    def call_bound(self, data):
+        """The step's result through the compiled step bound to the last batch, when it
+        takes `data` as it is (it checks structure, shapes and dtypes first), else _MISSED."""
+        bound = self._bound
+        if bound is None or self.failed:
+            return _MISSED
+        return bound(data)
+
     def __call__(self, data):
         if not self.pure:
             return self._call_step(data)
-        bound = self._bound
-        if bound is not None and not self.failed:
-            result = bound(data)
-            if result is not _MISSED:
-                return result
+        result = self.call_bound(data)
+        if result is not _MISSED:
+            return result
         groups = self.model._state_variables(self.kind)
         state = self._buffers.state(groups)
         if not self.is_compiled:

@@ -73,7 +73,7 @@ def _undefined(objects):
     names = set()
     for data in objects:
         obj = object_loader._Object(data, "test")
-        names.update(n for n, _, _, shndx, _ in obj.symbols if shndx == 0 and n)
+        names.update(n for n, _, _, shndx, *_ in obj.symbols if shndx == 0 and n)
     return names
 
 
