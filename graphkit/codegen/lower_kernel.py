@@ -119,8 +119,8 @@ def _structure_key(node):
                       value))
         ref.update((o, ("n", i, j)) for j, o in enumerate(n.outputs))
     parts.append(tuple(ref[v] for v in body.outputs))
-    parts.append(tuple((i, repr(inlined_constant(v))) for i, v in enumerate(node.operands)
-                       if inlined_constant(v) is not None))
+    scalars = [(i, inlined_constant(v)) for i, v in enumerate(node.operands)]
+    parts.append(tuple((i, repr(c)) for i, c in scalars if c is not None))
     return tuple(parts)
 
 
