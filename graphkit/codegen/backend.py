@@ -83,6 +83,7 @@ class LLVMExecutable(Executable):
             self._slot_of[p] = self._new_slot()
         self._param_slots = [self._slot_of[p] for p in g.params]
         self._bound_inputs = [None] * len(g.params)   # the arrays the table points at now
+        self.bindings = 0         # how many times run() pointed the table at other inputs
         self.arena = Arena(max(64, plan.arena_bytes))
         self._constants = {}
         self._fresh = []          # kernel outputs with buffers of their own (fresh per run)
@@ -283,6 +284,7 @@ class LLVMExecutable(Executable):
                     x = current[i] = np.ascontiguousarray(x, dtype=p.type.dtype)
                     bound[i] = None
                 table[self._param_slots[i]] = x.ctypes.data
+            self.bindings += 1
         if prep["quick"] is not None:
             return prep["quick"]()
         ring = prep["ring"]
@@ -308,6 +310,17 @@ class LLVMExecutable(Executable):
             elif not prep["native_only"]:
                 self._calls[seg[1]](self._table_addr)
         return self._outputs(arrays)
+
+    def rerun(self):
+        """A callable that repeats the last `run` with the same input arrays and returns its
+        fresh outputs, or None when runs of this graph need more than the native calls. It
+        is valid while `bindings` equals what `stable_bindings()` said after that run."""
+        return (self.__dict__.get("_prepared") or self._prepare_run())["quick"]
+
+    def stable_bindings(self):
+        """`bindings` when the table points at the caller's own arrays, else None: an input
+        that had to be converted was bound to a copy that lives only for its call."""
+        return None if any(b is None for b in self._bound_inputs) else self.bindings
 
     def _prepare_run(self):
         """What `run` needs on every call, worked out on the first one."""

@@ -15,6 +15,7 @@ import numpy as np
 from graphkit import tree
 from graphkit.compiler.executable import compile_graph
 from graphkit.core.tensor import Tensor
+from graphkit.core.variable import ASSIGNMENTS as _ASSIGNMENTS
 from graphkit.ir.graph import KERNEL
 
 STAGES = ("traced", "optimized", "kernels", "llvm")
@@ -136,6 +137,13 @@ class CallPlan:
         self._inference = self._single and not self._writes
         self._out0 = self._graph_outs[0] if self._single else None
         self.alive = True
+        # An inference call repeats on its own when it gets the same argument object as the
+        # last one and no variable was assigned since: the executable's table still points at
+        # every input (it counts its re-bindings), so nothing needs reading or checking.
+        self._executable = executable
+        rerun = getattr(executable, "rerun", None)
+        self._quick = rerun() if self._inference and rerun is not None else None
+        self._last_arg = self._epoch = self._bindings = None
 
     def _forget(self, _ref):
         self.alive = False
@@ -150,16 +158,26 @@ class CallPlan:
         arrays themselves: a non-contiguous one is made contiguous there."""
         if len(args) == 1:  # no list comprehension (a frame of its own) for one argument
             a = args[0]
+            if a is self._last_arg and _ASSIGNMENTS[0] == self._epoch \
+                    and self._executable.bindings == self._bindings:
+                t = _object_new(Tensor)
+                t._array = self._quick()[self._out0]
+                t._keras_mask = None
+                return t
             inputs = [a._array if type(a) is Tensor else a]
         else:
             inputs = [a._array if type(a) is Tensor else a for a in args]
         if not self._inference:
             return self._finish(inputs)
         # inference (no variable writes, one output): the whole call inline, new_tensor too
+        epoch = _ASSIGNMENTS[0]
         inputs += [ref()._value._array for ref in self._reads]
         t = _object_new(Tensor)
         t._array = self._run(inputs)[self._out0]
         t._keras_mask = None
+        if self._quick is not None and len(args) == 1:
+            self._last_arg, self._epoch = args[0], epoch
+            self._bindings = self._executable.stable_bindings()
         return t
 
     def _finish(self, inputs):

@@ -12,6 +12,9 @@ from graphkit.core.tensor import Tensor
 from graphkit.ops import primitive
 from graphkit.ops.primitive import ops_namespace as _o
 
+# How many times any variable's value was replaced. A compiled call that passed variables'
+# arrays to native code reads it to know, in O(1), that none of them changed since.
+ASSIGNMENTS = [0]
 
 
 class Variable(OperatorMixin):
@@ -132,8 +135,13 @@ class Variable(OperatorMixin):
             raise TypeError(
                 f"Variable '{self.path}': cannot assign a symbolic value outside a trace "
                 f"(received {type(value).__name__})")
-        self._value = value
+        self._replace_value(value)
         return value
+
+    def _replace_value(self, value):
+        """Swap in a new value Tensor (no checks): every replacement goes through here."""
+        self._value = value
+        ASSIGNMENTS[0] += 1
 
     def _checked_new_value(self, value):
         value = _o().convert_to_tensor(value, dtype=self.dtype)

@@ -209,7 +209,7 @@ def _snapshot(variables):
 
 def _restore(snapshot):
     for var, value in snapshot:
-        var._value = value
+        var._replace_value(value)
 
 
 def _rows_for_outputs(eager_out, compiled_out):
