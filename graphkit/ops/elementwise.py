@@ -116,16 +116,30 @@ def stop_gradient(x):
 
 # -- arithmetic --------------------------------------------------------------------------
 
-def _minmax_grad(pick_first):
+def _minmax_grad(comparison):
     """The cotangent goes to the operand that was selected; ties go to the second operand
-    (so relu = maximum(x, 0) has gradient 0 at 0, as in TF and JAX's relu)."""
+    (so relu = maximum(x, 0) has gradient 0 at 0, as in TF and JAX's relu).
+
+    The primitives are bound directly: the operands were promoted by the forward op, and
+    `ct` has the output's shape and dtype (every relu of a backward pass comes here)."""
     def grad(ct, out, a, b, needs=(True, True)):
-        ops = _o()
-        first = pick_first(a, b)
-        zero = convert_to_tensor(0, dtype=ct.dtype)  # a scalar: where() broadcasts it
-        return (unbroadcast(ops.where(first, ct, zero), a.shape) if needs[0] else None,
-                unbroadcast(ops.where(first, zero, ct), b.shape) if needs[1] else None)
+        first = bind(PRIMITIVES[comparison], a, b)
+        zero = zero_scalar(ct.dtype)
+        return (unbroadcast(bind(WHERE, first, ct, zero), a.shape) if needs[0] else None,
+                unbroadcast(bind(WHERE, first, zero, ct), b.shape) if needs[1] else None)
     return grad
+
+
+_ZEROS = {}
+
+
+def zero_scalar(dtype):
+    """A 0-d zero of `dtype`, one shared (immutable) Tensor per dtype: gradient rules
+    select against it, and where() broadcasts it."""
+    zero = _ZEROS.get(dtype)
+    if zero is None:
+        zero = _ZEROS[dtype] = convert_to_tensor(0, dtype=dtype)
+    return zero
 
 
 # Gradient rules of the arithmetic primitives. `needs` (from the eager tape) says which
@@ -180,9 +194,9 @@ DIVIDE = binary_primitive("divide", np.true_divide, grad=_divide_grad, grad_need
                           grad_uses=(1, "out"))
 POWER = binary_primitive("power", np.power, grad=_power_grad)
 MAXIMUM = binary_primitive("maximum", np.maximum, grad_needs=True, grad_uses=(0, 1),
-                           grad=_minmax_grad(lambda a, b: _o().greater(a, b)))
+                           grad=_minmax_grad("greater"))
 MINIMUM = binary_primitive("minimum", np.minimum, grad_needs=True, grad_uses=(0, 1),
-                           grad=_minmax_grad(lambda a, b: _o().less(a, b)))
+                           grad=_minmax_grad("less"))
 FLOOR_DIVIDE = binary_primitive("floor_divide", np.floor_divide)
 MOD = binary_primitive("mod", np.mod, grad=_mod_grad)
 
@@ -511,10 +525,9 @@ def _where_infer(c, a, b):
 
 
 def _where_grad(ct, out, c, a, b, needs=(True, True, True)):
-    ops = _o()
-    zero = convert_to_tensor(0, dtype=ct.dtype)  # a scalar: where() broadcasts it
-    return (None, unbroadcast(ops.where(c, ct, zero), a.shape) if needs[1] else None,
-            unbroadcast(ops.where(c, zero, ct), b.shape) if needs[2] else None)
+    zero = zero_scalar(ct.dtype)
+    return (None, unbroadcast(bind(WHERE, c, ct, zero), a.shape) if needs[1] else None,
+            unbroadcast(bind(WHERE, c, zero, ct), b.shape) if needs[2] else None)
 
 
 # Output sizes below this use np.where; above it the bitwise select wins (its five passes

@@ -31,7 +31,9 @@ def _expand_back(g, x_shape, axis, keepdims):
     The primitives are bound directly, with what ops.reshape and ops.broadcast_to would
     bind (the shapes are already resolved): every mean of a loss comes through here."""
     x_shape = tuple([d if d is None else int(d) for d in x_shape])
-    if not keepdims:
+    # Broadcasting adds leading axes by itself: the reshape to keepdims form is needed only
+    # when a reduced axis follows a kept one (a sum over the batch, a loss's mean, skip it).
+    if not keepdims and axis != tuple(range(len(axis))):
         shape = reduce_shape(x_shape, axis, True)
         if shape != tuple(g.shape) or None in shape:
             g = bind(RESHAPE, g, shape=shape)
