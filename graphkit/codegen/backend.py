@@ -65,7 +65,7 @@ class LLVMExecutable(Executable):
         self.fallback = _fallback_default() if fallback is None else fallback
         plan = graph.annotations.get("memory_plan") or memory_plan_pass.plan(graph)
         self._plan = plan
-        self._root = _storage_roots(graph)
+        self._root = memory_plan_pass.storage_roots(graph)
         self._layout_slots(plan)
         self._n_layout = self._n_slots   # scratch and workspace slots come after these
         self.interpreted = []
@@ -446,15 +446,6 @@ def _emit_entry(module, entry, steps, ws_slot):
             b.store(p, b.gep(arr, [I64(k)], source_etype=PTR))
         b.call(module.get_global(kernel), [arr])
     b.ret_void()
-
-
-def _storage_roots(graph):
-    root = {}
-    for node in graph.nodes:
-        if node.op in VIEW_OPS:
-            src = node.operands[0]
-            root[node.outputs[0]] = root.get(src, src)
-    return root
 
 
 def _aligned_empty(shape, dtype):

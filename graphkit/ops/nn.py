@@ -504,18 +504,23 @@ def _check_spatial_rank(op, x):
                          f"channels), received shape {tuple(x.shape)}")
 
 
-def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-    """N-D convolution (1D/2D/3D). The kernel is (*kernel_size, in_channels // groups,
-    filters); groups = in_channels // kernel.shape[-2], as in Keras."""
+def _conv_operands(op, inputs, kernel, data_format):
+    """(data format, channels-last float inputs, kernel in their dtype, spatial rank)."""
     ops = _o()
     fmt = _data_format(data_format)
     x, w = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
     if not dtypes.is_float(x.dtype):
         x = ops.cast(x, config.floatx())
     w = ops.cast(w, x.dtype)
-    _check_spatial_rank("conv", x)
+    _check_spatial_rank(op, x)
     x = _to_channels_last(x, fmt)
-    n = x.ndim - 2
+    return fmt, x, w, x.ndim - 2
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution (1D/2D/3D). The kernel is (*kernel_size, in_channels // groups,
+    filters); groups = in_channels // kernel.shape[-2], as in Keras."""
+    fmt, x, w, n = _conv_operands("conv", inputs, kernel, data_format)
     if w.ndim != n + 2:
         raise ShapeError(f"conv: the kernel of shape {tuple(w.shape)} must have rank {n + 2} "
                          f"for inputs of shape {tuple(x.shape)}")
@@ -552,15 +557,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
                    data_format=None, dilation_rate=1):
     """Transposed conv (the gradient of conv with respect to its input). The kernel is
     (*kernel_size, filters, in_channels), as in Keras."""
-    ops = _o()
-    fmt = _data_format(data_format)
-    x, w = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
-    if not dtypes.is_float(x.dtype):
-        x = ops.cast(x, config.floatx())
-    w = ops.cast(w, x.dtype)
-    _check_spatial_rank("conv_transpose", x)
-    x = _to_channels_last(x, fmt)
-    n = x.ndim - 2
+    fmt, x, w, n = _conv_operands("conv_transpose", inputs, kernel, data_format)
     strides = _tuple(strides, n, "strides", "conv_transpose")
     dilation = _tuple(dilation_rate, n, "dilation_rate", "conv_transpose")
     window = tuple(w.shape[:-2])

@@ -79,7 +79,7 @@ class MemoryPlan:
 def plan(graph):
     """Compute a MemoryPlan for a (normally fused) graph."""
     p = MemoryPlan()
-    storage = _storage_roots(graph)          # value -> the value owning its memory
+    storage = storage_roots(graph)          # value -> the value owning its memory
     external = set(graph.params) | set(graph.outputs)
     external |= {storage[v] for v in graph.outputs if v in storage}
     last_use = {}
@@ -115,7 +115,7 @@ def plan(graph):
     return p
 
 
-def _storage_roots(graph):
+def storage_roots(graph):
     """value -> value owning its storage, following reshape views."""
     root = {}
     for node in graph.nodes:
