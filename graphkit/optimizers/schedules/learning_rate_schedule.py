@@ -36,30 +36,37 @@ def _as_float(step, dtype):
     return ops.cast(step, dtype)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (floored if staircase)."""
+class _DecayBySteps(LearningRateSchedule):
+    """A decay driven by `step / decay_steps` (floored if staircase), at `decay_rate`."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
-        _check_positive("ExponentialDecay", "decay_steps", decay_steps)
+                 name=None):
+        _check_positive(type(self).__name__, "decay_steps", decay_steps)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
         self.staircase = staircase
-        self.name = name
+        self.name = name or type(self).__name__
 
-    def __call__(self, step):
+    def _progress(self, step):
+        """(the initial rate as a tensor, step / decay_steps in its dtype)."""
         initial = ops.convert_to_tensor(self.initial_learning_rate)
         p = ops.divide(_as_float(step, initial.dtype), float(self.decay_steps))
-        if self.staircase:
-            p = ops.floor(p)
-        rate = ops.convert_to_tensor(self.decay_rate, dtype=initial.dtype)
-        return ops.multiply(initial, ops.power(rate, p))
+        return initial, ops.floor(p) if self.staircase else p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_DecayBySteps):
+    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (floored if staircase)."""
+
+    def __call__(self, step):
+        initial, p = self._progress(step)
+        rate = ops.convert_to_tensor(self.decay_rate, dtype=initial.dtype)
+        return ops.multiply(initial, ops.power(rate, p))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -130,29 +137,12 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_DecayBySteps):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)` (floored if staircase)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="InverseTimeDecay"):
-        _check_positive("InverseTimeDecay", "decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
     def __call__(self, step):
-        initial = ops.convert_to_tensor(self.initial_learning_rate)
-        p = ops.divide(_as_float(step, initial.dtype), float(self.decay_steps))
-        if self.staircase:
-            p = ops.floor(p)
+        initial, p = self._progress(step)
         return ops.divide(initial, ops.add(1.0, ops.multiply(float(self.decay_rate), p)))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class CosineDecay(LearningRateSchedule):
