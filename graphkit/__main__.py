@@ -114,7 +114,12 @@ def _lower_forward(model, batch_size, pipeline):
     from graphkit.compiler.jit import JitFunction
     arrays = _input_arrays(model, batch_size)
 
+    structure = getattr(model, "_inputs_struct", None)  # a Functional model's: dict, list...
+
     def forward(*xs):
+        if structure is not None:
+            from graphkit import tree
+            return model(tree.pack_sequence_as(structure, list(xs)), training=False)
         return model(xs[0] if len(xs) == 1 else list(xs), training=False)
 
     forward.__name__ = model.name

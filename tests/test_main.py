@@ -37,6 +37,19 @@ def test_optimized_ir_with_the_batch_size(saved_model, capsys):
     assert "f32[3,2] = add" in out and "return %" in out
 
 
+@pytest.mark.parametrize("structure", ["dict", "list"])
+def test_a_model_with_structured_inputs(structure, tmp_path, capsys):
+    """The zero inputs are fed in the structure the model was built with."""
+    a, b = gk.Input((3,), name="a"), gk.Input((2,), name="b")
+    out = layers.Dense(1)(layers.Concatenate()([a, b]))
+    model = gk.Model({"a": a, "b": b} if structure == "dict" else [a, b], out)
+    path = str(tmp_path / "two_inputs.keras")
+    model.save(path)
+    code, text, _ = run_main(["ir", path, "--batch-size", "2"], capsys)
+    assert code == 0
+    assert "f32[2,3]" in text and "f32[2,2]" in text and "concatenate" in text
+
+
 def test_each_stage(saved_model, capsys):
     _, traced, _ = run_main(["ir", saved_model, "--stage", "traced"], capsys)
     assert "f32[1,5]" in traced and "maximum" in traced  # default batch size 1
