@@ -45,6 +45,13 @@ class Variable(OperatorMixin):
             return Tensor(np.array(np.asarray(value), dtype=dtype))
         if hasattr(initializer, "_value") and isinstance(initializer, Variable):
             initializer = initializer.numpy()
+        if hasattr(type(initializer), "_bind_priority") and type(initializer) is not Tensor:
+            raise TypeError(
+                f"Variable '{self.name}': the initial value is a symbolic "
+                f"{type(initializer).__name__} (shape {tuple(initializer.shape)}, dtype "
+                f"{initializer.dtype}), which has no data yet. Create variables outside "
+                "gk.jit and outside Functional model construction (for example in a layer's "
+                "build()), then assign() computed values to them.")
         array = np.asarray(initializer)
         if dtype is None:
             dtype = _o().convert_to_tensor(initializer).dtype if not isinstance(

@@ -128,6 +128,15 @@ def test_data_dependent_python_is_refused_with_advice():
         ir.trace(lambda x: np.asarray(x), f32(3))
 
 
+@pytest.mark.parametrize("make", [lambda x: gk.Variable(x), lambda x: gk.Variable(x * 2.0)])
+def test_a_variable_made_from_a_traced_value_is_refused_with_advice(make):
+    with pytest.raises(TypeError, match=r"Variable '[^']+': the initial value is a symbolic "
+                                        r"Tracer \(shape \(3,\), dtype float32\).*build\(\)"):
+        ir.trace(make, f32(3))
+    with pytest.raises(TypeError, match=r"symbolic KerasTensor"):
+        gk.Variable(gk.Input((3,)))
+
+
 def test_a_tracer_kept_after_its_trace_is_refused():
     kept = []
     ir.trace(lambda x: kept.append(ops.exp(x)) or x, f32(2))
