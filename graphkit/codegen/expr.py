@@ -11,7 +11,9 @@ gk.ops primitive (`add`, `exp`, `where`, `cast`...). `apply` infers the result d
 branches' dtype, anything else its first operand's). Exprs are frozen and compare by
 structure, so a DAG that repeats a sub-expression computes it once (`Lowerer` memoizes).
 
-`OPS` lists every op `Lowerer` can emit; `supports(op)` is what fusion asks.
+`OPS` lists every op `Lowerer` can emit; `supports(op)` is what fusion asks. A multiply of
+two quotient-valued math functions (tanh(u) * sigmoid(v), mathlib.QUOTIENTS) is lowered as
+one division.
 """
 from dataclasses import dataclass
 
@@ -20,7 +22,7 @@ from llvmlite import ir
 from graphkit.codegen.llvm_types import (
     F32, F64, I1, I8, call_intrinsic, const, element_type, intrinsic, is_signed,
     register_type, type_suffix, vector_of)
-from graphkit.codegen.mathlib import FUNCTIONS, MathLib
+from graphkit.codegen.mathlib import FUNCTIONS, MathLib, has_quotient
 
 UNARY_MATH = ("exp", "log", "log1p", "tanh", "sigmoid", "erf", "sin", "cos")
 UNARY = UNARY_MATH + ("negative", "abs", "sign", "square", "sqrt", "rsqrt", "reciprocal",
@@ -131,6 +133,8 @@ class Lowerer:
             v = self.load(e.attr("index"))
         elif e.op == "constant":
             v = self._constant(e.attr("value"), e.dtype)
+        elif _is_quotient_product(e):
+            v = self._quotient_product(e)
         else:
             args = [self.emit(a) for a in e.args]
             v = self._op(e, args)
@@ -189,6 +193,14 @@ class Lowerer:
         if dt not in ("float32", "float64"):
             raise ValueError(f"elementwise codegen: {op} needs a float operand, received {dt}")
         return self.math.call(self.b, op, x)
+
+    def _quotient_product(self, e):
+        """f(u) * g(v) for quotient-valued f, g (tanh * sigmoid, in gated units): one
+        division, num_f num_g / (den_f den_g), instead of two. The dens are bounded (see
+        mathlib.QUOTIENTS), so their product neither overflows nor vanishes."""
+        (n1, d1), (n2, d2) = (self.math.quotient(self.b, a.op, self.emit(a.args[0]))
+                              for a in e.args)
+        return self.b.fdiv(self.b.fmul(n1, n2), self.b.fmul(d1, d2))
 
     def _unit_float(self, bits, dtype):
         """graphkit.ops.random.bits_to_unit_float: (bits >> (32 - m)) * 2^-m, exact."""
@@ -320,6 +332,13 @@ class Lowerer:
 _FBITS = {"float16": 16, "float32": 32, "float64": 64}
 _COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=",
             "greater": ">", "greater_equal": ">="}
+
+
+def _is_quotient_product(e):
+    """A multiply of two quotient-valued math functions (mathlib.QUOTIENTS) of its dtype."""
+    return e.op == "multiply" and all(
+        a.op in UNARY_MATH and a.dtype == e.dtype and has_quotient(a.op, e.dtype)
+        for a in e.args)
 
 
 def _non_nan_constant(v):
