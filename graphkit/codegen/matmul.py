@@ -35,15 +35,14 @@ the epilogue then runs along the MR full rows, so that the update's operands str
 sequentially. A is read in place when its rows are K-contiguous (else packed into MR-row
 panels per row block; read in place too when its rows are M-contiguous, i.e. a transposed
 A), and B too when A is a single tile tall or B a single vector wide (see `_Tiling`). A
-row-major B is packed by the microkernel itself: the tile of a block's first row block
-that first uses a B panel reads it in place and stores each vector into the packed panel
-as it goes (`_Gemm._packs_inline`). The epilogue runs on the accumulators before the
+block of B panels is packed by a pass of its own before its tiles run; a row-major B a row
+at a time (`_Gemm._pack_b_row_major`). The epilogue runs on the accumulators before the
 (masked, at the edges) store: a whole tile stores straight from the registers when its
 epilogue is small enough to copy per vector (`_unrolls`: a bias, an activation); otherwise
 the epilogue is emitted once and looped over the tile's vectors, so a heavy fused epilogue
-(an Adam update) costs one copy of its code, not MR x NR / lanes. The microkernel (and a
-separate B packing pass, when there is one) is an internal function of the kernel, called
-per tile (`_call_outlined`).
+(an Adam update) costs one copy of its code, not MR x NR / lanes. The microkernel and the
+B packing pass are internal functions of the kernel, called per tile and per block of B
+panels (`_call_outlined`).
 
 Changing the code this module emits changes object code for the same graph: bump
 `target.CODEGEN_VERSION`, or the disk cache serves kernels built by the old version.
@@ -71,6 +70,11 @@ UNITS_PER_THREAD = 4
 # with AVX2's 16-float NR); measured on Zen 3, 512x768x3072 single-threaded: 1-2% faster
 # with 8 or 16 than without (the hardware prefetcher alone trails a 48 KB-and-up panel).
 PREFETCH_K = 8
+PACK_UNROLL = 8  # B panels packed per row unrolled (see `_Gemm._pack_b_row_major`)
+# ... and the pass prefetches B this many rows ahead: rows of a panel or a few are short
+# runs in pages of their own, which the hardware prefetchers do not follow (W7's
+# 512x3072x768, one panel per block: 2% faster single-threaded).
+PACK_PREFETCH_ROWS = 8
 COUNTER_BYTES = 64  # the work-unit counter, after the threads' slots (a cache line of its own)
 
 
@@ -286,6 +290,7 @@ class _Gemm:
         self.epilogues, self.epi_operands, self.math = epilogues, epi_operands, mathlib
         self._unrolled_epilogue = _unrolls(epilogues, epi_operands)
         self.ety = memory_type(shape.dtype)
+        self.itemsize = dtypes.itemsize(shape.dtype)
         self.vty = vector_of(self.ety, lanes)
         s = shape
         self.a_str = list(s.a_strides or Operand(s.a_shape(), s.dtype).element_strides())
@@ -388,7 +393,7 @@ class _Gemm:
                for p, e in zip(c_ptrs, self.epilogues)]
         e_b = [loops.element_ptr(b, p, o.dtype, self._off(b, bidx, st[:self.nb]))
                for p, o, st in zip(epi_ptrs, self.epi_operands, self.epi_str)]
-        if not self.t.direct_b and not self._packs_inline():
+        if not self.t.direct_b:
             _call_outlined(b, "pack_b", [b_b, bp, jc, j1],
                            lambda pb, fa: self._pack_b(pb, *fa))
         self._row_blocks(b, m0, m1, (a_b, ap), (b_b, bp), jc, j1, c_b, e_b)
@@ -402,18 +407,12 @@ class _Gemm:
             if not self.t.direct_a:
                 self._pack_a(b, a_src[0], a_src[1], ic, rows)
             n_ap = b.udiv(b.add(rows, I64(mr - 1)), I64(mr))
-            first_block = b.icmp_signed("==", ic, m0)
             jr_loop, ir_loop = (jc, j1, "jr"), (0, n_ap, "ir")
             outer, inner = (ir_loop, jr_loop) if self.t.rows_first else (jr_loop, ir_loop)
             with loops.for_range(b, *outer[:2], name=outer[2]) as o_:
                 with loops.for_range(b, *inner[:2], name=inner[2]) as i_:
                     ir_, jr = (o_, i_) if self.t.rows_first else (i_, o_)
-                    pack = None
-                    if self._packs_inline():
-                        # B panel jr is first used by the first A panel of the first row
-                        # block (in either loop order: ir == 0 visits every panel before 1)
-                        pack = b.and_(first_block, b.icmp_signed("==", ir_, I64(0)))
-                    self._call_micro(b, a_src, b_src, ic, ir_, jr, jc, rows, c_b, e_b, pack)
+                    self._call_micro(b, a_src, b_src, ic, ir_, jr, jc, rows, c_b, e_b)
                 if self.t.row_elems:
                     self._call_row_epilogue(b, ic, o_, rows, c_b, e_b)
 
@@ -443,7 +442,7 @@ class _Gemm:
                 loops.vector_loop(eb, I64(0), I64(self.s.n), lanes, step)
         _call_outlined(b, "row_epilogue", [self._row_scratch, row0, valid, *c_b, *e_b], body)
 
-    def _call_micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b, pack):
+    def _call_micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b):
         if self.t.row_elems:  # the tile parks its products; the row epilogue stores C
             c_b, e_b = [self._row_scratch], []
         args = [*a_src, *b_src, ic, ir_, jr, p0, rows, *c_b, *e_b]
@@ -451,8 +450,8 @@ class _Gemm:
 
         def body(mb, fa):
             self._micro(mb, tuple(fa[0:2]), tuple(fa[2:4]), *fa[4:9], fa[9:9 + n_c],
-                        fa[9 + n_c:9 + n_c + n_e], fa[-1] if pack is not None else None)
-        _call_outlined(b, "tile", args + ([pack] if pack is not None else []), body)
+                        fa[9 + n_c:9 + n_c + n_e])
+        _call_outlined(b, "tile", args, body)
 
     def _batch_index(self, b, flat):
         from graphkit.codegen.reduction import _decompose
@@ -468,18 +467,13 @@ class _Gemm:
 
     # -- packing -------------------------------------------------------------------------------
 
-    def _packs_inline(self):
-        """A row-major B is packed by the microkernel (`_b_packing_reader`), not by a pass
-        of its own: a separate pass stalls on B's cache misses (B, the weights, comes from L3
-        on every call) with no FMA to overlap them, ~3-5% of W1's GEMMs; inside the FMA loop
-        the loads and stores use slots the FMAs leave free."""
-        return not self.t.direct_b and self.b_str[-1] == 1
-
     def _pack_b(self, b, src, bp, p0, p1):
-        """Bp[(p - p0)][k][0:NR] = B[k, p*NR : p*NR+NR] (zeros past N), for a B that is
-        not row-major (row-major B is packed inline, see `_packs_inline`)."""
+        """Bp[(p - p0)][k][0:NR] = B[k, p*NR : p*NR+NR] (zeros past N)."""
         s, nr = self.s, self.nr
         sk, sn = self.b_str[-2], self.b_str[-1]
+        if sn == 1:
+            self._pack_b_row_major(b, src, bp, p0, p1)
+            return
         with loops.for_range(b, p0, p1, name="pb") as p:
             col0 = b.mul(p, I64(nr))
             ncols = b.sub(I64(s.n), col0)
@@ -488,6 +482,58 @@ class _Gemm:
                 self._pack_b_transposed(b, src, dst_panel, col0, ncols)
             else:
                 self._pack_b_rows(b, src, dst_panel, col0, ncols)
+
+    def _pack_b_row_major(self, b, src, bp, p0, p1):
+        """The panels [p0, p1) of a row-major B, one row of B at a time: the row's slices
+        of the panels are contiguous (one run of (p1 - p0) x NR elements per row).
+
+        Why a pass of its own, along B's rows: packed by the FMA loop instead (a row of one
+        panel per K step, in place), W7's weights (9 MB, rows of 3 and 12 KB: a TLB miss
+        and a cache miss per step) cost the tiles that packed them several times their FMA
+        time: one thread ran W7's GEMMs at 87-89 GFLOP/s, this way at 92-95 (OpenBLAS 94).
+        The panels of a row are unrolled (`PACK_UNROLL` at a time): a loop of a few panels
+        per row mispredicts its exit on every row (W1's 256x784x512: 2-3%)."""
+        s, nr, lanes = self.s, self.nr, self.lanes
+        nv = nr // lanes
+        sk = self.b_str[-2]
+        whole = I64(s.n // nr)   # panels that end within N
+        full_end = b.select(b.icmp_signed("<", p1, whole), p1, whole)
+        masks = [loops.lane_mask(b, b.sub(I64(s.n), b.add(b.mul(full_end, I64(nr)),
+                                                          I64(v * lanes))), lanes)
+                 for v in range(nv)]
+        group = min(self.t.nc_panels, PACK_UNROLL)
+        prefetch = intrinsic(b.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
+        with loops.for_range(b, 0, s.k, name="kb") as k:
+            row = loops.element_ptr(b, src, s.dtype, b.mul(k, I64(sk)))
+            dst = b.gep(bp, [b.mul(k, I64(nr))], source_etype=self.ety)
+
+            def panel(p, load):
+                ahead = b.gep(row, [b.add(b.mul(p, I64(nr)), I64(PACK_PREFETCH_ROWS * sk))],
+                              source_etype=self.ety)
+                for line in range(0, nr * self.itemsize, 64):
+                    b.call(prefetch, [b.gep(ahead, [I64(line)], source_etype=ir.IntType(8)),
+                                      I32(0), I32(3), I32(1)])
+                out = b.gep(dst, [b.mul(b.sub(p, p0), I64(s.k * nr))], source_etype=self.ety)
+                for v in range(nv):
+                    at = b.gep(row, [b.add(b.mul(p, I64(nr)), I64(v * lanes))],
+                               source_etype=self.ety)
+                    b.store(load(at, v), b.gep(out, [I64(v * lanes)], source_etype=self.ety),
+                            align=64)
+
+            def panels(g0):
+                for q in range(group):
+                    p = b.add(g0, I64(q))
+                    with b.if_then(b.icmp_signed("<", p, full_end)):
+                        panel(p, lambda at, v: b.load(at, typ=self.vty, align=self.itemsize))
+            if group == self.t.nc_panels:
+                panels(p0)
+            else:
+                with loops.for_range(b, p0, full_end, group, name="pg") as g0:
+                    panels(g0)
+            # the last panel, when it ends past N: masked loads (zeros past N)
+            with b.if_then(b.icmp_signed("<", full_end, p1)):
+                panel(full_end, lambda at, v: loops.masked_load(b, at, s.dtype, masks[v],
+                                                                lanes))
 
     def _pack_b_transposed(self, b, src, dst_panel, col0, ncols):
         """A panel of a B stored transposed (N x K, K contiguous, e.g. dy @ W^T): blocks of
@@ -566,9 +612,8 @@ class _Gemm:
 
     # -- microkernel ---------------------------------------------------------------------------
 
-    def _micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b, pack=None):
-        """One MR x NR tile of C over the whole K; `pack` (i1, or None when B is packed
-        by a pass of its own) selects the K loop that also packs this B panel."""
+    def _micro(self, b, a_src, b_src, ic, ir_, jr, p0, rows, c_b, e_b):
+        """One MR x NR tile of C over the whole K."""
         s, lanes, nr, mr = self.s, self.lanes, self.nr, self.mr
         nv = nr // lanes
         row0 = b.add(ic, b.mul(ir_, I64(mr)))
@@ -577,24 +622,7 @@ class _Gemm:
         load_a = self._a_reader(b, a_src, ic, ir_, row0, rows)
         load_b = self._b_reader(b, b_src, jr, p0, col0, ncols)
         prefetch = self._b_prefetcher(b, b_src, jr, p0)
-        if pack is None:
-            accs = self._k_loop(b, load_a, load_b, "kk", prefetch)
-        else:
-            ends = []
-            with b.if_else(pack) as (then, otherwise):
-                with then:
-                    kp = self._k_loop(b, load_a, self._b_packing_reader(
-                        b, b_src, jr, p0, col0, ncols), "kp")
-                    ends.append(b.block)
-                with otherwise:
-                    kk = self._k_loop(b, load_a, load_b, "kk", prefetch)
-                    ends.append(b.block)
-            accs = []
-            for a_kp, a_kk in zip(kp, kk):
-                acc = b.phi(self.vty)
-                acc.add_incoming(a_kp, ends[0])
-                acc.add_incoming(a_kk, ends[1])
-                accs.append(acc)
+        accs = self._k_loop(b, load_a, load_b, "kk", prefetch)
         if self.t.row_elems:
             self._park_tile(b, accs, jr, c_b[0])
             return
@@ -720,12 +748,12 @@ class _Gemm:
         return lambda k, r: b.load(b.gep(row_ptrs[r], [offset(k, r)], source_etype=self.ety),
                                    typ=self.ety)
 
-    def _b_reader(self, b, b_src, jr, p0, col0, ncols, in_place=None):
+    def _b_reader(self, b, b_src, jr, p0, col0, ncols):
         """load_b(k, v) -> vector v of B[k, col0 : col0 + NR], packed or in place (zeros
         past N)."""
         s, nr, lanes = self.s, self.nr, self.lanes
         b_b, bp = b_src
-        if not (self.t.direct_b if in_place is None else in_place):
+        if not self.t.direct_b:
             b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
             row = _per_k(lambda k: b.gep(b_panel, [b.mul(k, I64(nr))], source_etype=self.ety))
             return lambda k, v: b.load(b.gep(row(k, v), [I64(v * lanes)],
@@ -755,21 +783,6 @@ class _Gemm:
                           source_etype=self.ety)
             b.call(fn, [ahead, I32(0), I32(3), I32(1)])
         return prefetch
-
-    def _b_packing_reader(self, b, b_src, jr, p0, col0, ncols):
-        """load_b for the K loop that packs: reads B[k, col0 : col0 + NR] in place (zeros
-        past N) and stores it into panel jr of the packed block, for the A panels after."""
-        s, nr, lanes = self.s, self.nr, self.lanes
-        b_b, bp = b_src
-        read = self._b_reader(b, (b_b, None), jr, p0, col0, ncols, in_place=True)
-        b_panel = b.gep(bp, [b.mul(b.sub(jr, p0), I64(s.k * nr))], source_etype=self.ety)
-        row = _per_k(lambda k: b.gep(b_panel, [b.mul(k, I64(nr))], source_etype=self.ety))
-
-        def load(k, v):
-            val = read(k, v)
-            b.store(val, b.gep(row(k, v), [I64(v * lanes)], source_etype=self.ety), align=64)
-            return val
-        return load
 
     def _store_tile(self, b, acc, row, col, mask, full, c_b, e_b):
         """Epilogue and store of one vector of the tile; `mask` None: all lanes."""

@@ -30,6 +30,9 @@ CASES = {
     "narrow_blocks": (MatmulShape(40, 2100, 9), {}),
     "wide_blocks": (MatmulShape(70, 1500, 40), {}),
     "b_blocks": (MatmulShape(21, 2100, 200), {}),   # B packed one L2-sized block at a time
+    # a row-major B packed a row at a time, PACK_UNROLL panels per step and a loop over
+    # such groups, the last panel ending past N (masked loads)
+    "b_rows": (MatmulShape(14, 40, 16 * 20 + 5), {}),
     "row": (MatmulShape(1, 45, 70), {}),
     "row_narrow": (MatmulShape(1, 33, 1), {}),
     "few_rows": (MatmulShape(3, 17, 40), {}),
@@ -137,6 +140,16 @@ def test_update_epilogues_on_whole_rows_run_per_row_of_tiles():
     assert _plan(shape, 8, 2, [30, 1], [37, 1], updates=False).row_elems == 0
 
 
+def test_row_major_b_packing_covers_a_loop_of_unrolled_groups():
+    """`b_rows` packs more panels than one unrolled group (the loop over groups runs), and
+    its last panel is partial: the numbers are checked by test_matches_numpy."""
+    from graphkit.codegen.matmul import PACK_UNROLL, _plan
+    from graphkit.codegen.target import host_target
+    shape = CASES["b_rows"][0]
+    t = _plan(shape, host_target().lanes(4), 1, [shape.k, 1], [shape.n, 1])
+    assert not t.direct_b and t.nc_panels > PACK_UNROLL and shape.n % t.nr != 0
+
+
 def test_b_is_packed_in_l2_sized_blocks_only_when_it_would_not_fit():
     from graphkit.codegen.matmul import _plan
     shape = CASES["b_blocks"][0]
@@ -149,7 +162,8 @@ def test_b_is_packed_in_l2_sized_blocks_only_when_it_would_not_fit():
 def test_no_write_outside_the_output_or_the_workspace(gemms):
     """Masked edges: guard zones around C and the workspace stay untouched."""
     fns, specs = gemms
-    for name in ("narrow", "row", "row_narrow", "few_rows", "narrow_blocks", "b_blocks"):
+    for name in ("narrow", "row", "row_narrow", "few_rows", "narrow_blocks", "b_blocks",
+                 "b_rows"):
         shape = CASES[name][0]
         a, b, _, _ = operands(shape)
         pad = 64
