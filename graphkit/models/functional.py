@@ -40,6 +40,10 @@ class Functional(Model):
             inputs, outputs = _clone_graph_nodes(inputs, outputs)
         Model.__init__(self, name=name, **kwargs)
         self._inputs_struct = _copy_structure(inputs)
+        # A dict of inputs built with its keys in flattening (sorted) order: a list of
+        # values can then be matched to it unambiguously (see _match_structure).
+        self._inputs_in_key_order = isinstance(inputs, dict) and \
+            list(inputs) == list(self._inputs_struct)
         self._outputs_struct = _copy_structure(outputs)
         self._inputs = tree.flatten(inputs)
         self._outputs = tree.flatten(outputs)
@@ -188,6 +192,15 @@ class Functional(Model):
         elif _is_leaf(inputs) and len(self._inputs) == 1:
             return [inputs]
         flat = tree.flatten(inputs)
+        if getattr(self, "_inputs_in_key_order", False) and isinstance(inputs, (list, tuple)) \
+                and len(flat) == len(self._inputs):
+            # As Keras: a list for dict inputs is taken in key order, with a warning, when
+            # that order is not ambiguous (the dict was built with its keys sorted).
+            warnings.warn(f"Model '{self.name}': the inputs are a {type(inputs).__name__}, but "
+                          f"the model was built with a dict of inputs {sorted(struct)}; the "
+                          "values are taken in that key order. Pass a dict to silence this.",
+                          stacklevel=4)
+            return flat
         if len(flat) != len(self._inputs) or (
                 isinstance(struct, dict) != isinstance(inputs, dict)):
             received = tree.map_structure(

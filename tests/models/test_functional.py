@@ -130,6 +130,20 @@ def test_dict_inputs_and_outputs():
         model({"x": x})
 
 
+def test_a_list_for_dict_inputs_is_taken_in_key_order_with_a_warning():
+    """As Keras: unambiguous only when the dict's keys were sorted; else an error."""
+    x, y = _data(3, 2), _data(3, 2, seed=1)
+    inputs = {"x": gk.Input(shape=(2,), name="x"), "y": gk.Input(shape=(2,), name="y")}
+    model = gk.Model(inputs, ops.subtract(inputs["x"], inputs["y"]))
+    with pytest.warns(UserWarning, match=r"dict of inputs \['x', 'y'\]; the values are taken"):
+        out = model([x, y])
+    np.testing.assert_allclose(out.numpy(), x - y)
+    unsorted = {"y": gk.Input(shape=(2,), name="y"), "x": gk.Input(shape=(2,), name="x")}
+    model = gk.Model(unsorted, ops.subtract(unsorted["x"], unsorted["y"]))
+    with pytest.raises(ValueError, match="expects 2 input"):
+        model([x, y])
+
+
 def test_siamese_shared_layer_shares_weights():
     left, right = gk.Input(shape=(5,), name="left"), gk.Input(shape=(5,), name="right")
     encoder = layers.Dense(3, name="encoder")
