@@ -41,6 +41,10 @@ _NAMES = {
     "average": "graphkit.layers.merging.average",
     "Concatenate": "graphkit.layers.merging.concatenate",
     "concatenate": "graphkit.layers.merging.concatenate",
+    "Maximum": "graphkit.layers.merging.maximum",
+    "maximum": "graphkit.layers.merging.maximum",
+    "Minimum": "graphkit.layers.merging.minimum",
+    "minimum": "graphkit.layers.merging.minimum",
     # pooling
     "MaxPooling1D": "graphkit.layers.pooling.windowed_pooling",
     "MaxPooling2D": "graphkit.layers.pooling.windowed_pooling",

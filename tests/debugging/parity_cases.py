@@ -823,6 +823,8 @@ LAYER_CASES = {
     "Subtract": [_pair(layers.Subtract)],
     "Multiply": [_pair(layers.Multiply)],
     "Average": [_pair(layers.Average)],
+    "Maximum": [_pair(layers.Maximum)],
+    "Minimum": [_pair(layers.Minimum)],
     "Concatenate": [_pair(layers.Concatenate, axis=-1)],
     # -- convolution and pooling --------------------------------------------------------
     "Conv1D": [LayerCase(lambda: layers.Conv1D(4, 3, padding="same", dilation_rate=2),

@@ -76,7 +76,7 @@ ALL_LAYERS = [
     ("LayerNormalization", dict()), ("Flatten", dict()), ("Reshape", dict(target_shape=(2,))),
     ("Permute", dict(dims=(1,))), ("RepeatVector", dict(n=2)), ("Add", dict()),
     ("Subtract", dict()), ("Multiply", dict()), ("Average", dict()),
-    ("Concatenate", dict()),
+    ("Maximum", dict()), ("Minimum", dict()), ("Concatenate", dict()),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Add, Subtract, Multiply, Average, Concatenate, and masks flowing through them."""
+"""Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, and masks flowing through
+them."""
 import numpy as np
 import pytest
 
@@ -14,6 +15,8 @@ A, B, C = (RNG.normal(size=(2, 3, 4)) for _ in range(3))
     (layers.Add, layers.add, lambda xs: sum(xs)),
     (layers.Multiply, layers.multiply, lambda xs: xs[0] * xs[1] * xs[2]),
     (layers.Average, layers.average, lambda xs: sum(xs) / 3),
+    (layers.Maximum, layers.maximum, lambda xs: np.maximum(np.maximum(xs[0], xs[1]), xs[2])),
+    (layers.Minimum, layers.minimum, lambda xs: np.minimum(np.minimum(xs[0], xs[1]), xs[2])),
 ])
 def test_elementwise_merges(cls, fn, reference):
     layer = cls(dtype="float64")
@@ -80,7 +83,7 @@ def _masked_pair():
 
 
 @pytest.mark.parametrize("cls", [layers.Add, layers.Subtract, layers.Multiply,
-                                 layers.Average])
+                                 layers.Average, layers.Maximum, layers.Minimum])
 def test_elementwise_merge_ors_masks(cls):
     e1, e2 = _masked_pair()
     y = cls()([e1, e2])

@@ -1,16 +1,13 @@
 """`Add` and its functional form `add`."""
 from graphkit import ops
-from graphkit.layers.merging.base_merge import Merge
+from graphkit.layers.merging.base_merge import Merge, fold
 
 
 class Add(Merge):
     """The elementwise sum of a list of inputs."""
 
     def _merge_function(self, inputs):
-        output = inputs[0]
-        for x in inputs[1:]:
-            output = ops.add(output, x)
-        return output
+        return fold(ops.add, inputs)
 
 
 def add(inputs, **kwargs):

@@ -1,4 +1,5 @@
-"""`Merge`: the base of the elementwise merge layers (Add, Subtract, Multiply, Average).
+"""`Merge`: the base of the elementwise merge layers (Add, Subtract, Multiply, Average,
+Maximum, Minimum).
 
 As in Keras: the inputs' non-batch shapes must broadcast together; inputs of lower rank are
 expanded at axis 1; the output mask is the logical OR of the input masks when every input
@@ -10,6 +11,14 @@ from graphkit.layers.layer import Layer
 
 def _shape_or_none(shape):
     return None if shape is None else tuple(shape)
+
+
+def fold(op, inputs):
+    """op(...op(op(x0, x1), x2)..., xn): a binary op folded over the merged inputs."""
+    output = inputs[0]
+    for x in inputs[1:]:
+        output = op(output, x)
+    return output
 
 
 class Merge(Layer):
