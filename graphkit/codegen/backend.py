@@ -38,6 +38,7 @@ from graphkit.codegen import parallel
 from graphkit.codegen.runtime import Arena
 from graphkit.codegen.target import CODEGEN_VERSION
 from graphkit.compiler.executable import Executable, OutputRing, register_backend
+from graphkit.core.variable import ASSIGNMENTS
 from graphkit.ir.graph import CONSTANT, KERNEL
 from graphkit.ir.interpreter import interpret
 from graphkit.ir.passes import memory_plan as memory_plan_pass
@@ -139,7 +140,9 @@ class LLVMExecutable(Executable):
         besides their code (JSON-able, stored next to the object code so a warm process
         skips this): "segments" [["native", entry] | ["interpret", node index]] in execution
         order, "scratch" [[shape, dtype]] (slots `n_layout + j`, in that order), "workspace"
-        bytes (slot `n_layout + len(scratch)` when non-zero) and "interpreted" kernels."""
+        bytes (slot `n_layout + len(scratch)` when non-zero), "version_slot" (the state
+        version cell, the slot after the workspace, when a matmul keeps its B packed; else
+        None) and "interpreted" kernels."""
         # Imported here: a warm process loads the compiled unit and never needs the emitters
         # (nor llvmlite.ir).
         from graphkit.codegen.chunks import Chunks
@@ -150,12 +153,14 @@ class LLVMExecutable(Executable):
         segments, native, steps = [], [], []
         scratch, workspace, interpreted = [], 0, []
         in_place = {o for o, _ in self._plan.in_place}
+        stable = self._stable_values()
+        uses_version = False
         for index, node in enumerate(self.graph.nodes):
             if node.op != KERNEL:
                 continue
             before = chunks.mark()
             try:
-                lowering = lower_kernel(chunks.module, node)
+                lowering = lower_kernel(chunks.module, node, stable)
                 if len(lowering.subkernels) > 1 and any(o.name in in_place
                                                         for o in node.outputs):
                     raise Unsupported(f"kernel {node.attrs['name']}: in-place output over "
@@ -175,8 +180,9 @@ class LLVMExecutable(Executable):
             first_scratch = n_layout + len(scratch)
             scratch.extend([list(shape), str(dtype)] for shape, dtype in lowering.scratch)
             for sk in lowering.subkernels:
-                slots = [first_scratch + k[1] if k[0] == "scratch" else self.slot(k[1])
-                         for k in sk.args]
+                slots = [first_scratch + k[1] if k[0] == "scratch" else
+                         "version" if k[0] == "version" else self.slot(k[1]) for k in sk.args]
+                uses_version = uses_version or "version" in slots
                 if sk.workspace:
                     workspace = max(workspace, int(sk.workspace))
                     slots.append("workspace")
@@ -188,13 +194,26 @@ class LLVMExecutable(Executable):
         level = chunks.level()   # of the last chunk's kernels (the entries need no more)
         module = chunks.last()
         ws_slot = n_layout + len(scratch)
+        # the state version cell comes after the workspace (a kept packed B needs both)
+        version_slot = ws_slot + 1 if uses_version else None
         for entry, entry_steps in native:
-            _emit_entry(module, entry, entry_steps, ws_slot)
+            _emit_entry(module, entry, entry_steps,
+                        {"workspace": ws_slot, "version": version_slot})
         if session is not None:
             session.submit(module, level)
         layout = {"segments": segments, "scratch": scratch, "workspace": workspace,
-                  "interpreted": interpreted}
+                  "version_slot": version_slot, "interpreted": interpreted}
         return chunks.modules, layout
+
+    def _stable_values(self):
+        """The values whose contents change only through variables: the params the graph
+        reads from variables and does not write (donate), and views of them. A matmul keeps
+        such a B packed across calls, checked against the state version (`ASSIGNMENTS`)."""
+        g = self.graph
+        donated = {name for _, name in getattr(self._plan, "donations", ())}
+        params = {p for p, label in zip(g.params, g.param_labels)
+                  if label and label.startswith("var:") and p.name not in donated}
+        return params | {v for v, root in self._root.items() if root in params}
 
     def _adopt(self, layout):
         """Allocate the scratch buffers of `layout` and take its segments (cold or warm)."""
@@ -209,6 +228,14 @@ class LLVMExecutable(Executable):
         if self._workspace:
             self._scratch.append(_aligned_empty((self._workspace,), "uint8"))
             self._fixed.append((self._new_slot(), self._scratch[-1]))
+        self._version = None      # the state version cell, written before each run
+        if layout.get("version_slot") is not None:
+            self._version = _aligned_empty((1,), "int64")
+            self._fixed.append((self._new_slot(), self._version))
+            if self._fixed[-1][0] != layout["version_slot"]:
+                raise RuntimeError(f"@{self.graph.name}: the state version cell is at slot "
+                                   f"{self._fixed[-1][0]}, its code reads slot "
+                                   f"{layout['version_slot']}")
         for item in layout["interpreted"]:
             self.interpreted.append(dict(item))
             log.info("llvm backend: @%s kernel %s runs on the interpreter: %s",
@@ -262,6 +289,16 @@ class LLVMExecutable(Executable):
 
     # -- running -------------------------------------------------------------------------------
     def run(self, inputs):
+        # Kept packed weights are checked against the state version (see lower_kernel's
+        # `stable`); a graph that writes donated params updates variables in place.
+        if self._version is not None:
+            self._version[0] = ASSIGNMENTS[0]
+        outs = self._run(inputs)
+        if self._donated:
+            ASSIGNMENTS[0] += 1
+        return outs
+
+    def _run(self, inputs):
         g = self.graph
         bound = self._bound_inputs
         if len(inputs) != len(bound):
@@ -430,7 +467,7 @@ def _quick_run(take, calls, table_addr):
     return run_all
 
 
-def _emit_entry(module, entry, steps, ws_slot):
+def _emit_entry(module, entry, steps, special_slots):
     """`void @entry(ptr table)`: call each sub-kernel with its pointers read from the table."""
     from llvmlite import ir
 
@@ -439,7 +476,7 @@ def _emit_entry(module, entry, steps, ws_slot):
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     table = fn.args[0]
     for kernel, slots in steps:
-        slots = [ws_slot if s == "workspace" else s for s in slots]
+        slots = [special_slots.get(s, s) if isinstance(s, str) else s for s in slots]
         arr = b.alloca(PTR, size=I64(len(slots)))
         for k, s in enumerate(slots):
             p = b.load(b.gep(table, [I64(s)], source_etype=PTR), typ=PTR)

@@ -45,28 +45,35 @@ class SubKernel:
 class KernelLowering:
     subkernels: list = field(default_factory=list)
     scratch: list = field(default_factory=list)   # (shape, dtype) per scratch buffer
+    stable_operands: tuple = ()   # positions of the kernel's operands in `stable` (lowering)
 
 
-def lower_kernel(module, node):
+def lower_kernel(module, node, stable=frozenset()):
     """Emit the sub-kernels of kernel `node` into `module`; returns a KernelLowering.
+
+    `stable`: the graph values whose contents change only when a variable is assigned or
+    updated in place (variables the graph reads and does not write): a matmul keeps such a
+    B packed from call to call (its buffer a scratch of its own, checked against the state
+    version, the ("version", None) argument).
 
     A kernel identical to one lowered before into `module` (or into an earlier chunk that
     shares its `LOWERED_ATTR` table, chunks.py) emits nothing: its sub-kernels are the
     earlier ones, called on its own buffers (e.g. the same Adam update of two layers of
     the same shape)."""
     memo = lowered_kernels(module)
-    key = _structure_key(node)
+    stable_operands = tuple(i for i, v in enumerate(node.operands) if v in stable)
+    key = (_structure_key(node), stable_operands)
     reused = _reuse(memo.get(key), node)
     if reused is not None:
         return reused
-    lowering = _lower_new(module, node)
+    lowering = _lower_new(module, node, stable_operands)
     memo[key] = (module, node, lowering)
     return lowering
 
 
-def _lower_new(module, node):
+def _lower_new(module, node, stable_operands=()):
     info = KernelInfo(node)
-    lowering = KernelLowering()
+    lowering = KernelLowering(stable_operands=stable_operands)
     kind = info.kind
     if any(math.prod(o.type.shape) == 0 for o in node.outputs):
         raise Unsupported(f"kernel {info.name} has an empty output")
@@ -151,7 +158,7 @@ def _reuse(hit, node):
         for kind, ref in sk.args:
             if kind == "value" and ref in position:
                 args.append((kind, position[ref]))
-            elif kind == "scratch":
+            elif kind in ("scratch", "version"):
                 args.append((kind, ref))
             else:
                 return None
@@ -395,21 +402,37 @@ def _matmul(module, node, info, lowering):
                      for bo, out in zip(info.body.outputs, node.outputs)]
         _check_broadcast(info, eb, c_shape)
         spec = emit_matmul(module, name, shape, epilogue=epilogues,
-                           epilogue_operands=eb.operands()[1:])
+                           epilogue_operands=eb.operands()[1:],
+                           prepacked_b=_stable(info, lowering, b_key[1]))
         lowering.subkernels.append(SubKernel(
-            name, [a_key, b_key] + eb.leaf_keys[1:] + [("value", o) for o in node.outputs],
-            workspace=spec.workspace_bytes))
+            name, [a_key, b_key] + eb.leaf_keys[1:] + [("value", o) for o in node.outputs]
+            + _prepacked_args(spec, lowering), workspace=spec.workspace_bytes))
         return
     # outputs of other shapes (a reduced bias gradient...): the product goes to a buffer
     # and the outputs are elementwise sub-kernels reading it
     body_out = dict(zip(info.body.outputs, node.outputs))
     p_outer = body_out.get(product)
     key = ("value", p_outer) if p_outer is not None else _buffer_for(product, node, lowering)
-    spec = emit_matmul(module, name, shape)
-    lowering.subkernels.append(SubKernel(name, [a_key, b_key, key],
+    spec = emit_matmul(module, name, shape, prepacked_b=_stable(info, lowering, b_key[1]))
+    lowering.subkernels.append(SubKernel(name, [a_key, b_key, key]
+                                         + _prepacked_args(spec, lowering),
                                          workspace=spec.workspace_bytes))
     skip = {p_outer} if p_outer is not None else set()
     _elementwise_outputs(module, node, info, {product: key}, lowering, skip=skip)
+
+
+def _stable(info, lowering, outer):
+    """Whether kernel operand `outer` is one of lower_kernel's `stable` values."""
+    return info.node.operands.index(outer) in lowering.stable_operands
+
+
+def _prepacked_args(spec, lowering):
+    """The extra arguments of a matmul that keeps B packed: its buffer (a zeroed scratch of
+    its own, so a call site never shares it) and the state version cell."""
+    if not spec.prepacked_bytes:
+        return []
+    lowering.scratch.append(((spec.prepacked_bytes,), "uint8"))
+    return [("scratch", len(lowering.scratch) - 1), ("version", None)]
 
 
 def _matmul_operand(info, value):

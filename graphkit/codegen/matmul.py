@@ -44,6 +44,15 @@ the epilogue is emitted once and looped over the tile's vectors, so a heavy fuse
 B packing pass are internal functions of the kernel, called per tile and per block of B
 panels (`_call_outlined`).
 
+Weights kept packed (`prepacked_b=True`, for a B that is a variable the graph only reads,
+as in inference): the kernel takes two more arguments after C, a buffer holding all of B's
+panels behind a header, and the state version cell. Its entry compares the B pointer and
+the version with the header's and packs the panels again only when either changed (a new
+array; a variable assigned, or updated in place by a training step, since), as ONNX
+Runtime prepacks its weights once. Measured on Zen 3, 2 threads: W1 and W7 2.5-3% faster.
+Variables change through `assign` (and training); an array mutated in place behind them
+is not seen by such a kernel until the next change of the version.
+
 Changing the code this module emits changes object code for the same graph: bump
 `target.CODEGEN_VERSION`, or the disk cache serves kernels built by the old version.
 """
@@ -76,6 +85,7 @@ PACK_UNROLL = 8  # B panels packed per row unrolled (see `_Gemm._pack_b_row_majo
 # 512x3072x768, one panel per block: 2% faster single-threaded).
 PACK_PREFETCH_ROWS = 8
 COUNTER_BYTES = 64  # the work-unit counter, after the threads' slots (a cache line of its own)
+PREPACK_HEADER = 64  # a kept packed B's header: the B pointer and version it was packed from
 
 
 def _l2_budgets():
@@ -146,6 +156,7 @@ class MatmulSpec(KernelSpec):
     split: str = "n"
     tile: tuple = field(default=(MR, 32))
     packed: tuple = ("a", "b")   # which operands are copied into panels (see _Tiling)
+    prepacked_bytes: int = 0     # > 0: B is kept packed across calls in a buffer this big
 
 
 @dataclass(frozen=True)
@@ -225,6 +236,14 @@ def _plan(shape, lanes, threads, a_strides, b_strides, updates=False):
                    rows_first, row_elems)
 
 
+def _prepackable(t, shape, threads):
+    """Whether B can be kept packed across calls: B is packed (not read in place), there
+    is no batch, and each panel is packed by one thread only (claimed work units, or one
+    thread; a split of M rows has every thread walk every panel)."""
+    return (not t.direct_b and not shape.batch and not t.rows_first
+            and (t.split == "n" or threads == 1))
+
+
 def _unit_schedule(panels_n, unit, threads):
     """(big, singles): the N panels as `big` work units of `unit` panels, then `singles`
     units of one. The threads claim them in that order, so the last claims are small and
@@ -240,7 +259,7 @@ def _round_up(x, m):
 
 
 def emit_matmul(module, name, shape, epilogue=None, epilogue_operands=(), threads=None,
-                parallel_ok=None):
+                parallel_ok=None, prepacked_b=False):
     if shape.dtype not in ("float32", "float64"):
         raise ValueError(f"matmul codegen: kernel {name!r} supports float32 and float64, "
                          f"received {shape.dtype}")
@@ -253,23 +272,28 @@ def emit_matmul(module, name, shape, epilogue=None, epilogue_operands=(), thread
     if not parallel_ok:
         threads = 1
     epilogues = _epilogue_list(epilogue, shape.dtype)
-    body = _Gemm(shape, lanes, threads, epilogues, list(epilogue_operands), MathLib(module))
+    body = _Gemm(shape, lanes, threads, epilogues, list(epilogue_operands), MathLib(module),
+                 prepacked_b)
     t = body.t
     fn = loops.define_kernel(module, name, body.emit, parallel_ok and threads > 1)
-    if t.unit:
-        # the counter the threads claim work units from starts at 0 on every call
+    if t.unit or body.prepacked:
         b = ir.IRBuilder(fn.entry_basic_block)
         b.position_at_start(fn.entry_basic_block)
-        ws = loops.arg_pointer(b, fn.args[0], 2 + len(epilogue_operands) + len(epilogues))
-        b.store(I64(0), b.gep(ws, [I64(t.slot * threads)], source_etype=ir.IntType(8)),
-                align=8)
-    return MatmulSpec(name, 2 + len(epilogue_operands) + len(epilogues), len(epilogues),
-                      parallel_ok,
-                      workspace_bytes=t.slot * threads + (COUNTER_BYTES if t.unit else 0),
+        ws = loops.arg_pointer(b, fn.args[0], body.ws_arg)
+        counter = b.gep(ws, [I64(t.slot * threads)], source_etype=ir.IntType(8))
+        # the counter the threads claim work units from starts at 0 on every call
+        b.store(I64(0), counter, align=8)
+        if body.prepacked:
+            body.emit_repack_check(b, fn.args[0], counter)
+    n_args = 2 + len(epilogue_operands) + len(epilogues)
+    return MatmulSpec(name, n_args, len(epilogues), parallel_ok,
+                      workspace_bytes=t.slot * threads + (
+                          COUNTER_BYTES if t.unit or body.prepacked else 0),
                       threads=threads, split=t.split,
                       tile=(t.mr, t.nr),
                       packed=tuple(x for x, d in (("a", t.direct_a), ("b", t.direct_b))
-                                   if not d))
+                                   if not d),
+                      prepacked_bytes=body.prepacked_bytes())
 
 
 def _epilogue_list(epilogue, dtype):
@@ -285,7 +309,8 @@ def _epilogue_list(epilogue, dtype):
 
 
 class _Gemm:
-    def __init__(self, shape, lanes, threads, epilogues, epi_operands, mathlib):
+    def __init__(self, shape, lanes, threads, epilogues, epi_operands, mathlib,
+                 prepacked_b=False):
         self.s, self.lanes, self.threads = shape, lanes, threads
         self.epilogues, self.epi_operands, self.math = epilogues, epi_operands, mathlib
         self._unrolled_epilogue = _unrolls(epilogues, epi_operands)
@@ -298,6 +323,11 @@ class _Gemm:
         self.epi_str = [broadcast_strides(o, s.c_shape()) for o in epi_operands]
         updates = any(st[-1] == 1 and st[-2] != 0 for st in self.epi_str)
         self.t = _plan(shape, lanes, threads, self.a_str, self.b_str, updates)
+        self.prepacked = prepacked_b and _prepackable(self.t, shape, threads)
+        # args: A, B, epilogue operands, C..., [packed B buffer, state version,] workspace
+        n = 2 + len(epi_operands) + len(epilogues)
+        self.pb_arg, self.version_arg = n, n + 1
+        self.ws_arg = n + 2 if self.prepacked else n
         self.mr, self.nr, self.mc = self.t.mr, self.t.nr, self.t.mc
         self.split, self.slot, self.b_elems = self.t.split, self.t.slot, self.t.b_elems
         nb = len(s.batch)
@@ -317,7 +347,14 @@ class _Gemm:
         epi_ptrs = [loops.arg_pointer(b, args, 2 + i) for i in range(n_epi)]
         n_out = len(self.epilogues)
         c_ptrs = [loops.arg_pointer(b, args, 2 + n_epi + i) for i in range(n_out)]
-        ws = loops.arg_pointer(b, args, 2 + n_epi + n_out)
+        ws = loops.arg_pointer(b, args, self.ws_arg)
+        if self.prepacked:
+            # the panels, after the buffer's header; the flag the entry set (see
+            # emit_repack_check), next to the work-unit counter
+            self._pb = b.gep(loops.arg_pointer(b, args, self.pb_arg), [I64(PREPACK_HEADER)],
+                             source_etype=ir.IntType(8))
+            flag = b.gep(ws, [I64(self.slot * self.threads + 8)], source_etype=ir.IntType(8))
+            self._repack = b.icmp_signed("!=", b.load(flag, typ=I64, align=8), I64(0))
         # never more workers than the workspace has slots for
         nth = b.select(b.icmp_signed(">", nth, I32(self.threads)), I32(self.threads), nth)
         active = b.icmp_signed("<", tid, nth)
@@ -393,10 +430,42 @@ class _Gemm:
                for p, e in zip(c_ptrs, self.epilogues)]
         e_b = [loops.element_ptr(b, p, o.dtype, self._off(b, bidx, st[:self.nb]))
                for p, o, st in zip(epi_ptrs, self.epi_operands, self.epi_str)]
-        if not self.t.direct_b:
+        if self.prepacked:   # B's panels [jc, j1) are kept across calls: pack them anew
+            bp = b.gep(self._pb, [b.mul(jc, I64(s.k * self.nr))], source_etype=self.ety)
+            with b.if_then(self._repack):
+                _call_outlined(b, "pack_b", [b_b, bp, jc, j1],
+                               lambda pb, fa: self._pack_b(pb, *fa))
+        elif not self.t.direct_b:
             _call_outlined(b, "pack_b", [b_b, bp, jc, j1],
                            lambda pb, fa: self._pack_b(pb, *fa))
         self._row_blocks(b, m0, m1, (a_b, ap), (b_b, bp), jc, j1, c_b, e_b)
+
+    # -- B kept packed across calls ------------------------------------------------------------
+
+    def prepacked_bytes(self):
+        """The size of the buffer that keeps B packed across calls (0: B is packed per call)."""
+        if not self.prepacked:
+            return 0
+        panels_n = math.ceil(self.s.n / self.nr)
+        return PREPACK_HEADER + panels_n * self.s.k * self.nr * self.itemsize
+
+    def emit_repack_check(self, b, args, counter):
+        """In the kernel's entry (on the calling thread, before any task runs): whether B
+        must be packed again, as a flag next to the work-unit counter. The buffer's header
+        holds the B pointer and the state version (`ASSIGNMENTS`, in the cell the executable
+        writes before each run) of the last packing: a new array, or any variable assigned
+        or updated in place since, packs again. The header then takes the current ones:
+        every panel is packed during this call."""
+        header = loops.arg_pointer(b, args, self.pb_arg)
+        version = b.load(loops.arg_pointer(b, args, self.version_arg), typ=I64, align=8)
+        b_now = b.ptrtoint(loops.arg_pointer(b, args, 1), I64)
+        saved_b, saved_version = (b.gep(header, [I64(i)], source_etype=I64) for i in (0, 1))
+        stale = b.or_(b.icmp_unsigned("!=", b.load(saved_b, typ=I64, align=8), b_now),
+                      b.icmp_unsigned("!=", b.load(saved_version, typ=I64, align=8), version))
+        b.store(b.zext(stale, I64), b.gep(counter, [I64(8)], source_etype=ir.IntType(8)),
+                align=8)
+        b.store(b_now, saved_b, align=8)
+        b.store(version, saved_version, align=8)
 
     def _row_blocks(self, b, m0, m1, a_src, b_src, jc, j1, c_b, e_b):
         """Every block of MC rows over the B panels [jc, j1)."""

@@ -12,8 +12,10 @@ from graphkit.core.tensor import Tensor
 from graphkit.ops import primitive
 from graphkit.ops.primitive import ops_namespace as _o
 
-# How many times any variable's value was replaced. A compiled call that passed variables'
-# arrays to native code reads it to know, in O(1), that none of them changed since.
+# A state version: how many times a variable's value was replaced (every assign) or updated
+# in place (each run of a compiled step that writes donated buffers adds one). Compiled code
+# that keeps something derived from variables' arrays (their addresses, a packed copy of a
+# weight) reads it to know, in O(1), that none of them changed since.
 ASSIGNMENTS = [0]
 
 

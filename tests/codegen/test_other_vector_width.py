@@ -13,7 +13,8 @@ FILES = ["tests/codegen/test_matmul.py", "tests/codegen/test_elementwise.py",
          "tests/codegen/test_reduction.py", "tests/codegen/test_conv.py",
          "tests/codegen/test_pool.py", "tests/codegen/test_gather.py",
          "tests/codegen/test_layout.py", "tests/codegen/test_mathlib.py",
-         "tests/codegen/test_quotient_product.py", "tests/debugging/test_parity_layers.py"]
+         "tests/codegen/test_quotient_product.py", "tests/codegen/test_prepacked_b.py",
+         "tests/debugging/test_parity_layers.py"]
 
 
 def test_kernels_of_the_other_vector_width_pass_the_kernel_and_parity_tests(tmp_path):
