@@ -71,6 +71,10 @@ class Budget:
     max_calls: int = 20000
     build_limit_s: float = 120.0
     rounds: int = 5               # timing is interleaved across peers in this many rounds
+    # A pause before each slice: the previous peer's worker threads spin on for a while
+    # after its last call (OpenBLAS's about 60 ms, ONNX Runtime's about 40 ms, measured on
+    # 2 cores) and would take a core from whichever peer is timed next.
+    settle_s: float = 0.1
 
 
 @contextlib.contextmanager
@@ -173,6 +177,7 @@ def time_interleaved(prepared, budget):
     for _ in range(budget.rounds):
         for row, runner in list(live):
             samples = times[id(row)]
+            time.sleep(budget.settle_s)
             if not _guarded(row, lambda: _time_slice(runner.call, slice_s, budget, samples)):
                 live.remove((row, runner))
     for row, runner in live:

@@ -54,8 +54,10 @@ def parse_args(argv):
 
 def budget_for(quick):
     if quick:
-        return Budget(timing_s=0.2, warmup_s=0.05, min_calls=3, build_limit_s=60.0, rounds=4)
-    return Budget(timing_s=1.5, warmup_s=0.3, min_calls=5, build_limit_s=180.0, rounds=10)
+        return Budget(timing_s=0.2, warmup_s=0.05, min_calls=3, build_limit_s=60.0, rounds=4,
+                      settle_s=0.02)
+    return Budget(timing_s=1.5, warmup_s=0.3, min_calls=5, build_limit_s=180.0, rounds=10,
+                  settle_s=0.1)
 
 
 def run_timed_workload(workload, args, budget, limits):

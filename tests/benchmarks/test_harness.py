@@ -10,7 +10,8 @@ from benchmarks.harness import (Budget, PeerMissing, Runner, max_abs_error, run_
                                 time_limit, PeerTimeout)
 from benchmarks.workloads.base import Workload
 
-FAST = Budget(timing_s=0.02, warmup_s=0.0, min_calls=3, rounds=2, build_limit_s=5.0)
+FAST = Budget(timing_s=0.02, warmup_s=0.0, min_calls=3, rounds=2, build_limit_s=5.0,
+              settle_s=0.0)
 
 
 def _workload(tolerance=1e-6):
