@@ -501,7 +501,11 @@ def isinf(x):
 
 
 def isfinite(x):
-    return logical_not(logical_or(isnan(x), isinf(x)))
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return _o().ones_like(x, dtype="bool")
+    # |x| < inf is false for +-inf and for NaN (an ordered compare): two ops, not four
+    return less(abs(x), np.inf)
 
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):

@@ -265,15 +265,10 @@ def logsumexp(x, axis=None, keepdims=False):
     ops = _o()
     x = _float(x)
     axes = normalize_axis(axis, x.ndim, "logsumexp")
-    def finite_max(keep):
-        m = ops.stop_gradient(max(x, axis=axes, keepdims=keep))
-        return ops.where(ops.isfinite(m), m, ops.zeros_like(m))  # all -inf gives -inf, not nan
-
-    m = finite_max(True)
-    # The max is taken again without keepdims (rather than squeezed) so that symbolic shapes
-    # with several unknown dims need no reshape.
+    m = ops.stop_gradient(max(x, axis=axes, keepdims=True))
+    m = ops.where(ops.isfinite(m), m, 0.0)  # all -inf gives -inf, not nan
     return ops.log(sum(ops.exp(x - m), axis=axes, keepdims=keepdims)) + (
-        m if keepdims else finite_max(False))
+        m if keepdims else ops.squeeze(m, axis=axes))
 
 
 def cumsum(x, axis=None, dtype=None):
