@@ -49,7 +49,12 @@ class Chunks:
         """A chunk module sharing the lowered-kernel table: a kernel identical to one of
         an earlier chunk calls that chunk's (external) sub-kernels."""
         from graphkit.codegen.lower_kernel import LOWERED_ATTR
+        from graphkit.codegen.target import host_target
         module = ir.Module(name=name)
+        # The host's triple and data layout in the text too (compiling sets them anyway):
+        # `as_text("llvm")` then shows the target the code is for.
+        target = host_target()
+        module.triple, module.data_layout = target.triple, target.data_layout
         setattr(module, LOWERED_ATTR, self._lowered)
         return module
 
