@@ -210,7 +210,7 @@ class LLVMExecutable(Executable):
         reads from variables and does not write (donate), and views of them. A matmul keeps
         such a B packed across calls, checked against the state version (`ASSIGNMENTS`)."""
         g = self.graph
-        donated = {name for _, name in getattr(self._plan, "donations", ())}
+        donated = {name for _, name in self._plan.donations}
         params = {p for p, label in zip(g.params, g.param_labels)
                   if label and label.startswith("var:") and p.name not in donated}
         return params | {v for v, root in self._root.items() if root in params}

@@ -138,8 +138,9 @@ class CallPlan:
         self._out0 = self._graph_outs[0] if self._single else None
         self.alive = True
         # An inference call repeats on its own when it gets the same argument object as the
-        # last one and no variable was assigned since: the executable's table still points at
-        # every input (it counts its re-bindings), so nothing needs reading or checking.
+        # last one and no variable changed since (the state version, Variable.ASSIGNMENTS):
+        # the executable's table still points at every input (it counts its re-bindings), so
+        # nothing needs reading or checking.
         self._executable = executable
         rerun = getattr(executable, "rerun", None)
         self._quick = rerun() if self._inference and rerun is not None else None
