@@ -28,6 +28,13 @@ kernel (*window, Cin, Cout) is then a (K, Cout) matrix as stored, and (NumPy, in
 A grouped conv (depthwise...) and its gradients are direct loops (no GEMM: a group's GEMM
 is too narrow to pay).
 
+float16 (the `mixed_float16` policy), as matmul.py: `_ConvGemm` widens x, w and ct to
+float32 as it reads them (packed kernel panels are float32), accumulates in float32 and
+rounds each product once to float16 before the epilogue. conv_filter_grad keeps its
+per-thread partial sums in float32 and rounds their total once. Patch rows (im2col) and
+conv_input_grad's patch matrix and col2im stay float16, the steps NumPy's eager kernels
+take in float16 too. The grouped direct loops and Winograd stay float32/float64 only.
+
 `Windows` (the geometry) and the window-walking helpers are shared with pool.py.
 """
 import contextlib
@@ -45,11 +52,12 @@ from graphkit.codegen.llvm_types import (
 from graphkit.codegen.lower_kernel import (
     SubKernel, Unsupported, _buffer_for, _cast, _check_broadcast, _elementwise_outputs,
     _ExprBuilder)
-from graphkit.codegen.matmul import MatmulShape, emit_matmul, tile_rows, transpose_b
+from graphkit.codegen.matmul import (
+    GEMM_DTYPES, MatmulShape, accumulation_dtype, emit_matmul, narrow, tile_rows, transpose_b,
+    widen)
 from graphkit.codegen.reduction import _decompose
 from graphkit.codegen.target import host_target
 
-GEMM_DTYPES = ("float32", "float64")
 CHUNK_BYTES = 256 * 1024   # one chunk of patch rows, kept in L2 while the GEMM reads it
 CONV_NV = 2  # microkernel tile: NV vectors wide, `tile_rows(NV)` rows
 
@@ -244,6 +252,10 @@ def lower_conv(module, node, info, lowering):
     if dtype not in GEMM_DTYPES:
         raise Unsupported(f"kernel {info.name} ({anchor.op}): dtype {dtype} has no native "
                           f"lowering (expected one of {GEMM_DTYPES})")
+    if accumulation_dtype(dtype) != dtype and anchor.attrs["groups"] != 1:
+        # the grouped direct loops would sum in float16 (NumPy's half matmul sums in float32)
+        raise Unsupported(f"kernel {info.name} ({anchor.op}): a grouped conv in {dtype} has "
+                          "no native lowering")
     for v in anchor.operands:
         if v not in info.body.params:
             raise Unsupported(f"kernel {info.name} ({anchor.op}): an operand computed inside "
@@ -391,7 +403,7 @@ def _emit_chunked_conv(module, name, geo, dtype, cout, rows, chunk, epilogue, ma
     n_chunks = -(-rows // chunk)
     threads = parallel.num_threads()
     gemm = _ConvGemm(module, dtype, k, cout, epilogue, mats, geo if direct else None)
-    packed_b = _round_up(gemm.packed_b_elems * itemsize, 64)
+    packed_b = _round_up(gemm.packed_b_bytes, 64)
     cols_bytes = 0 if direct else _round_up(chunk * k * itemsize, 64)
     slot = packed_b + cols_bytes
     rows_fn = None if direct else emit_im2col_rows(module, f"{name}.im2col", geo, dtype)
@@ -431,25 +443,33 @@ class _ConvGemm:
     outer window offset, one contiguous run of kw * C elements.
 
     Microkernel: MR x NR accumulators (NR = NV vectors), FMA of broadcast A by vector B over
-    the whole K; rows past the block and columns past N are masked at the store."""
+    the whole K; rows past the block and columns past N are masked at the store.
+
+    A and B are of `dtype`; the panels and accumulators of its accumulation dtype
+    (`acc_dtype`: float32 for float16, widened as read); the product is rounded to
+    `out_dtype` (default `dtype`) before the epilogue, which writes C in that dtype."""
 
     def __init__(self, module, dtype, k, n, epilogue=None, mats=(), direct_geo=None,
-                 a_strides=None):
+                 a_strides=None, out_dtype=None):
         """direct_geo: read A from x in place through this geometry; else A is a strided
         matrix, `a_strides` = (row, k) in elements (default row-major: (k, 1))."""
         from graphkit.codegen.mathlib import MathLib
         self.geo, self.direct = direct_geo, direct_geo is not None
         self.a_strides = a_strides or (k, 1)
         self.dtype, self.k, self.n = dtype, k, n
-        self.lanes = lanes_for(dtype)
-        self.ety = memory_type(dtype)
+        self.acc_dtype = accumulation_dtype(dtype)
+        self.out_dtype = out_dtype or dtype
+        self.lanes = lanes_for(self.acc_dtype)
+        self.ety = memory_type(self.acc_dtype)
         self.vty = vector_of(self.ety, self.lanes)
+        self.src_ety = memory_type(dtype)
         self.nv = min(CONV_NV, -(-n // self.lanes))
         self.mr = tile_rows(self.nv)
         self.nr = self.nv * self.lanes
         self.panels = -(-n // self.nr)
         self.packed_b_elems = self.panels * self.k * self.nr
-        self.epilogue = epilogue or ex.input(0, dtype)
+        self.packed_b_bytes = self.packed_b_elems * dtypes.itemsize(self.acc_dtype)
+        self.epilogue = epilogue or ex.input(0, self.out_dtype)
         self.mats = list(mats)
         self.math = MathLib(module)
         g = direct_geo
@@ -467,44 +487,44 @@ class _ConvGemm:
         elements read w as a view (default row-major (n, 1))."""
         if strides is not None and strides[1] != 1:
             return self._pack_b_strided(b, w, bp, strides)
-        lanes, nr = self.lanes, self.nr
+        lanes, nr, acc = self.lanes, self.nr, self.acc_dtype
         with loops.for_range(b, 0, self.panels, name="pb") as p:
             col0 = b.mul(p, I64(nr))
-            panel = byte_offset(b, bp, b.mul(p, I64(self.k * nr)), self.dtype)
+            panel = byte_offset(b, bp, b.mul(p, I64(self.k * nr)), acc)
             with loops.for_range(b, 0, self.k, name="kb") as kk:
                 src = byte_offset(b, w, b.add(b.mul(kk, I64(self.n)), col0), self.dtype)
-                dst = byte_offset(b, panel, b.mul(kk, I64(nr)), self.dtype)
+                dst = byte_offset(b, panel, b.mul(kk, I64(nr)), acc)
                 for v in range(self.nv):
                     mask = loops.lane_mask(b, b.sub(I64(self.n), b.add(col0, I64(v * lanes))),
                                            lanes)
                     val = loops.masked_load(b, byte_offset(b, src, I64(v * lanes), self.dtype),
                                             self.dtype, mask, lanes)
-                    val = b.select(mask, val, const(self.vty, 0.0))
-                    b.store(val, byte_offset(b, dst, I64(v * lanes), self.dtype), align=64)
+                    val = b.select(mask, widen(b, val, self.dtype), const(self.vty, 0.0))
+                    b.store(val, byte_offset(b, dst, I64(v * lanes), acc), align=64)
 
     def _pack_b_strided(self, b, w, bp, strides):
-        lanes, nr = self.lanes, self.nr
+        lanes, nr, acc = self.lanes, self.nr, self.acc_dtype
         ity = ir.VectorType(I64, lanes)
         with loops.for_range(b, 0, self.panels, name="pbs") as p:
             col0 = b.mul(p, I64(nr))
-            panel = byte_offset(b, bp, b.mul(p, I64(self.k * nr)), self.dtype)
+            panel = byte_offset(b, bp, b.mul(p, I64(self.k * nr)), acc)
             with loops.for_range(b, 0, self.k, name="kbs") as kk:
-                dst = byte_offset(b, panel, b.mul(kk, I64(nr)), self.dtype)
+                dst = byte_offset(b, panel, b.mul(kk, I64(nr)), acc)
                 for v in range(self.nv):
                     cols = b.add(splat(b, b.add(col0, I64(v * lanes)), lanes),
                                  ir.Constant(ity, list(range(lanes))))
                     mask = b.icmp_signed("<", cols, splat(b, I64(self.n), lanes))
                     idx = b.add(splat(b, b.mul(kk, I64(strides[0])), lanes),
                                 b.mul(cols, splat(b, I64(strides[1]), lanes)))
-                    val = loops.gather(b, w, self.dtype, idx, mask, lanes)
+                    val = widen(b, loops.gather(b, w, self.dtype, idx, mask, lanes), self.dtype)
                     val = b.select(mask, val, const(self.vty, 0.0))
-                    b.store(val, byte_offset(b, dst, I64(v * lanes), self.dtype), align=64)
+                    b.store(val, byte_offset(b, dst, I64(v * lanes), acc), align=64)
 
     def block(self, b, a, bp, r0, rows, epi, out):
         mr = self.mr
         n_panels_m = b.sdiv(b.add(rows, I64(mr - 1)), I64(mr))
         with loops.for_range(b, 0, self.panels, name="jr") as jr:
-            b_panel = byte_offset(b, bp, b.mul(jr, I64(self.k * self.nr)), self.dtype)
+            b_panel = byte_offset(b, bp, b.mul(jr, I64(self.k * self.nr)), self.acc_dtype)
             with loops.for_range(b, 0, n_panels_m, name="ir") as ip:
                 self._micro(b, a, b_panel, r0, rows, ip, jr, epi, out)
 
@@ -537,15 +557,15 @@ class _ConvGemm:
                 a_off = b.add(a_off, b.mul(kj, I64(st)))
             k_base = b.mul(flat_index(b, ko, self.outer), I64(self.run))
             a_seg = [byte_offset(b, p, a_off, self.dtype) for p in a_rows]
-            b_seg = byte_offset(b, b_panel, b.mul(k_base, I64(self.nr)), self.dtype)
+            b_seg = byte_offset(b, b_panel, b.mul(k_base, I64(self.nr)), self.acc_dtype)
             with loops.for_range(b, 0, self.run, name="kk") as kk:
                 bvec = [b.load(byte_offset(b, b_seg, b.add(b.mul(kk, I64(self.nr)),
-                                                           I64(v * lanes)), self.dtype),
+                                                           I64(v * lanes)), self.acc_dtype),
                                typ=self.vty, align=64) for v in range(nv)]
                 for r in range(mr):
                     a_at = kk if self.a_strides[1] == 1 else b.mul(kk, I64(self.a_strides[1]))
-                    av = splat(b, b.load(byte_offset(b, a_seg[r], a_at, self.dtype),
-                                         typ=self.ety), lanes)
+                    a_el = b.load(byte_offset(b, a_seg[r], a_at, self.dtype), typ=self.src_ety)
+                    av = splat(b, widen(b, a_el, self.dtype), lanes)
                     for v in range(nv):
                         acc = b.load(slots[r][v], typ=self.vty)
                         b.store(call_intrinsic(b, "fma", av, bvec[v], acc), slots[r][v])
@@ -580,8 +600,8 @@ class _ConvGemm:
         lanes = self.lanes
 
         def load(i):
-            if i == 0:
-                return acc
+            if i == 0:   # the product, rounded once to the output dtype (float16)
+                return narrow(b, acc, self.out_dtype)
             o = self.mats[i - 1]
             rs = o.shape[1] if o.shape[0] != 1 else 0
             off = b.add(b.mul(row, I64(rs)), col if o.shape[1] != 1 else I64(0))
@@ -590,8 +610,8 @@ class _ConvGemm:
                 return splat(b, loops.load_value(b, base, o.dtype, 1), lanes)
             return loops.masked_load(b, base, o.dtype, mask, lanes)
         val = ex.Lowerer(b, lanes, load, self.math).emit(self.epilogue)
-        dst = byte_offset(b, out, b.add(b.mul(row, I64(self.n)), col), self.dtype)
-        loops.masked_store(b, val, dst, self.dtype, mask, lanes)
+        dst = byte_offset(b, out, b.add(b.mul(row, I64(self.n)), col), self.out_dtype)
+        loops.masked_store(b, val, dst, self.out_dtype, mask, lanes)
 
 
 # -- grouped conv (depthwise...) -------------------------------------------------------------
@@ -851,7 +871,8 @@ def _lower_filter_grad(module, node, info, lowering):
     cout = product.type.shape[-1]
     k = geo.patch_cols
     threads = parallel.num_threads()
-    lowering.scratch.append(((threads, k, cout), dtype))
+    # float16: the partial sums stay float32, rounded once by the sum of the partials
+    lowering.scratch.append(((threads, k, cout), accumulation_dtype(dtype)))
     partials = ("scratch", len(lowering.scratch) - 1)
     name = _name(info, lowering)
     ws = _emit_filter_grad_partials(module, name, geo, dtype, cout, threads)
@@ -867,21 +888,23 @@ def _lower_filter_grad(module, node, info, lowering):
 
 def _emit_filter_grad_partials(module, name, geo, dtype, cout, threads):
     """`name(args = [x, ct, partials (threads, K, Cout), workspace])`; returns workspace
-    bytes. Thread t accumulates into partials[t]; it zeroes the slots of threads that do
-    not run (t, t + nth, ...), so the sum never reads stale values."""
+    bytes. Thread t accumulates into partials[t] (of the accumulation dtype); it zeroes
+    the slots of threads that do not run (t, t + nth, ...), so the sum never reads stale
+    values."""
     k, rows = geo.patch_cols, geo.out_rows
     item = dtypes.itemsize(dtype)
+    pdt = accumulation_dtype(dtype)
     mr = tile_rows(CONV_NV)
     chunk = min(rows, max(mr, (CHUNK_BYTES // (k * item)) // mr * mr))
     n_chunks = -(-rows // chunk)
     remainder = rows - (n_chunks - 1) * chunk
-    acc = ex.apply("add", ex.input(0, dtype), ex.input(1, dtype))
-    gemms = {m: _ConvGemm(module, dtype, m, cout, acc, [Operand((k, cout), dtype)],
-                          a_strides=(1, k)) for m in sorted({chunk, remainder})}
-    packed_b = _round_up(max(g.packed_b_elems for g in gemms.values()) * item, 64)
+    acc = ex.apply("add", ex.input(0, pdt), ex.input(1, pdt))
+    gemms = {m: _ConvGemm(module, dtype, m, cout, acc, [Operand((k, cout), pdt)],
+                          a_strides=(1, k), out_dtype=pdt) for m in sorted({chunk, remainder})}
+    packed_b = _round_up(max(g.packed_b_bytes for g in gemms.values()), 64)
     slot = packed_b + _round_up(chunk * k * item, 64)
     rows_fn = emit_im2col_rows(module, f"{name}.im2col", geo, dtype)
-    lanes = lanes_for(dtype)
+    lanes = lanes_for(pdt)
     flops = 2 * rows * k * cout
     par = threads > 1 and n_chunks > 1 and flops >= 8 * parallel.MIN_PARALLEL_WORK
 
@@ -897,9 +920,9 @@ def _emit_filter_grad_partials(module, name, geo, dtype, cout, threads):
         with b.if_then(b.icmp_signed("<", tid, nth)):
             with loops.for_range(b, b.sext(tid, I64), threads, b.sext(nth, I64),
                                  name="zero") as t:
-                fill_run(b, byte_offset(b, partials, b.mul(t, I64(k * cout)), dtype),
-                         I64(k * cout), dtype, lanes)
-            part = byte_offset(b, partials, b.mul(b.sext(tid, I64), I64(k * cout)), dtype)
+                fill_run(b, byte_offset(b, partials, b.mul(t, I64(k * cout)), pdt),
+                         I64(k * cout), pdt, lanes)
+            part = byte_offset(b, partials, b.mul(b.sext(tid, I64), I64(k * cout)), pdt)
             bp = b.gep(ws, [b.mul(b.sext(tid, I64), I64(slot))], source_etype=ir.IntType(8))
             cols = b.gep(bp, [I64(packed_b)], source_etype=ir.IntType(8))
             c0, c1 = parallel.split_range(b, tid, nth, I64(n_chunks))
@@ -920,18 +943,21 @@ def _emit_filter_grad_partials(module, name, geo, dtype, cout, threads):
 
 
 def _emit_sum_partials(module, name, threads, size, dtype):
-    """`name(args = [partials (threads, size), out (size)])`: out = the sum over threads."""
-    lanes = lanes_for(dtype)
+    """`name(args = [partials (threads, size), out (size)])`: out = the sum over threads;
+    the partials are of `dtype`'s accumulation dtype, rounded once to `dtype`."""
+    pdt = accumulation_dtype(dtype)
+    lanes = lanes_for(pdt)
 
     def body(b, args, tid, nth):
         src, out = loops.arg_pointer(b, args, 0), loops.arg_pointer(b, args, 1)
         with loops.for_range(b, 0, size, lanes, name="sum") as i:
             mask = channel_mask(b, size, i, lanes)
-            v = loops.masked_load(b, byte_offset(b, src, i, dtype), dtype, mask, lanes)
+            v = loops.masked_load(b, byte_offset(b, src, i, pdt), pdt, mask, lanes)
             for t in range(1, threads):
                 v = b.fadd(v, loops.masked_load(b, byte_offset(
-                    b, src, b.add(i, I64(t * size)), dtype), dtype, mask, lanes))
-            loops.masked_store(b, v, byte_offset(b, out, i, dtype), dtype, mask, lanes)
+                    b, src, b.add(i, I64(t * size)), pdt), pdt, mask, lanes))
+            loops.masked_store(b, narrow(b, v, dtype), byte_offset(b, out, i, dtype), dtype,
+                               mask, lanes)
     loops.define_kernel(module, name, body, False)
 
 
@@ -993,7 +1019,7 @@ def _emit_chunked_input_grad(module, name, geo, dtype, cout, images):
     n_chunks = -(-geo.batch // images)
     threads = parallel.num_threads()
     gemm = _ConvGemm(module, dtype, cout, k)
-    packed_b = _round_up(gemm.packed_b_elems * item, 64)
+    packed_b = _round_up(gemm.packed_b_bytes, 64)
     slot = packed_b + _round_up(images * per_image * k * item, 64)
     col2im = _emit_col2im_images(module, f"{name}.col2im", geo, dtype)
     flops = 2 * geo.out_rows * k * cout

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from graphkit.codegen import expr as ex
 from graphkit.codegen.elementwise import Operand, emit_elementwise
-from graphkit.codegen.matmul import MatmulShape, emit_matmul
+from graphkit.codegen.matmul import GEMM_DTYPES, MatmulShape, emit_matmul
 from graphkit.codegen.philox import emit_random_bits
 from graphkit.codegen.reduction import ARG_REDUCE_OPS, REDUCE_OPS, emit_reduction
 from graphkit.ir.kernel import KernelInfo
@@ -378,7 +378,7 @@ def _reduction(module, node, info, lowering):
 def _matmul(module, node, info, lowering):
     anchor = info.anchor
     dtype = anchor.outputs[0].type.dtype
-    if dtype not in ("float32", "float64"):
+    if dtype not in GEMM_DTYPES:   # float16: widened to float32 as read (matmul.py)
         raise Unsupported(f"kernel {info.name} (matmul): dtype {dtype} has no native lowering")
     a_val, a_t = _matmul_operand(info, anchor.operands[0])
     b_val, b_t = _matmul_operand(info, anchor.operands[1])

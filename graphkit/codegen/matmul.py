@@ -53,6 +53,13 @@ Runtime prepacks its weights once. Measured on Zen 3, 2 threads: W1 and W7 2.5-3
 Variables change through `assign` (and training); an array mutated in place behind them
 is not seen by such a kernel until the next change of the version.
 
+Half precision (float16 A and B, as under the `mixed_float16` policy): the operands are
+widened to float32 as they are read (by the packing passes, or by the microkernel when it
+reads one in place), the float32 microkernel accumulates, and the product is rounded to
+float16 once, before the epilogue (which then runs in float16, as the elementwise emitter
+computes it). NumPy's float16 matmul is the same: float32 sums, one rounding per output.
+Packed panels, the row scratch and a kept packed B hold float32 (`accumulation_dtype`).
+
 Changing the code this module emits changes object code for the same graph: bump
 `target.CODEGEN_VERSION`, or the disk cache serves kernels built by the old version.
 """
@@ -67,7 +74,8 @@ from graphkit.codegen import expr as ex
 from graphkit.codegen import loops, parallel
 from graphkit.codegen.elementwise import KernelSpec, Operand, broadcast_strides
 from graphkit.codegen.llvm_types import (
-    I1, I32, I64, PTR, VOID, call_intrinsic, const, intrinsic, memory_type, splat, vector_of)
+    I1, I32, I64, PTR, VOID, call_intrinsic, const, intrinsic, lanes_of, memory_type, splat,
+    vector_of)
 from graphkit.codegen.mathlib import MathLib
 from graphkit.codegen.target import host_target, l2_cache_bytes
 
@@ -86,6 +94,29 @@ PACK_UNROLL = 8  # B panels packed per row unrolled (see `_Gemm._pack_b_row_majo
 PACK_PREFETCH_ROWS = 8
 COUNTER_BYTES = 64  # the work-unit counter, after the threads' slots (a cache line of its own)
 PREPACK_HEADER = 64  # a kept packed B's header: the B pointer and version it was packed from
+
+
+# The dtype a GEMM of operands of a dtype accumulates (and packs its operands) in.
+_ACCUMULATE = {"float16": "float32"}
+GEMM_DTYPES = ("float16", "float32", "float64")
+
+
+def accumulation_dtype(dtype):
+    """float16 operands are widened and summed in float32 (see the module docstring)."""
+    return _ACCUMULATE.get(dtype, dtype)
+
+
+def widen(b, v, dtype):
+    """A value of operand dtype `dtype` (scalar or vector) in its accumulation dtype."""
+    acc = accumulation_dtype(dtype)
+    return v if acc == dtype else b.fpext(v, vector_of(memory_type(acc), lanes_of(v.type)))
+
+
+def narrow(b, v, dtype):
+    """An accumulated value (scalar or vector) rounded once to the operand dtype `dtype`."""
+    if accumulation_dtype(dtype) == dtype:
+        return v
+    return b.fptrunc(v, vector_of(memory_type(dtype), lanes_of(v.type)))
 
 
 def _l2_budgets():
@@ -199,7 +230,7 @@ def _plan(shape, lanes, threads, a_strides, b_strides, updates=False):
     panels_n = math.ceil(shape.n / nr)
     panels_m = math.ceil(shape.m / mr)
     split = "n" if (panels_n >= 2 * threads or shape.n >= shape.m) else "m"
-    itemsize = dtypes.itemsize(shape.dtype)
+    itemsize = dtypes.itemsize(accumulation_dtype(shape.dtype))  # of the packed copies
     # An update epilogue's traffic dominates its tiles' FMAs when K is short (dW = x^T @ dy:
     # K is the batch). Column strips of NR elements at a row stride (split "n", panel by
     # panel) defeat the hardware prefetchers; whole rows of tiles, each thread a range of
@@ -260,11 +291,11 @@ def _round_up(x, m):
 
 def emit_matmul(module, name, shape, epilogue=None, epilogue_operands=(), threads=None,
                 parallel_ok=None, prepacked_b=False):
-    if shape.dtype not in ("float32", "float64"):
-        raise ValueError(f"matmul codegen: kernel {name!r} supports float32 and float64, "
+    if shape.dtype not in GEMM_DTYPES:
+        raise ValueError(f"matmul codegen: kernel {name!r} supports {GEMM_DTYPES}, "
                          f"received {shape.dtype}")
     target = host_target()
-    lanes = target.lanes(dtypes.itemsize(shape.dtype))
+    lanes = target.lanes(dtypes.itemsize(accumulation_dtype(shape.dtype)))
     threads = threads or parallel.num_threads()
     flops = 2 * shape.m * shape.n * shape.k * max(1, math.prod(shape.batch))
     if parallel_ok is None:
@@ -314,9 +345,13 @@ class _Gemm:
         self.s, self.lanes, self.threads = shape, lanes, threads
         self.epilogues, self.epi_operands, self.math = epilogues, epi_operands, mathlib
         self._unrolled_epilogue = _unrolls(epilogues, epi_operands)
-        self.ety = memory_type(shape.dtype)
-        self.itemsize = dtypes.itemsize(shape.dtype)
+        # registers, packed panels and scratch: the accumulation dtype; A and B in memory:
+        # the operand dtype (`src_ety`), widened as read
+        self.ety = memory_type(accumulation_dtype(shape.dtype))
+        self.itemsize = dtypes.itemsize(accumulation_dtype(shape.dtype))
         self.vty = vector_of(self.ety, lanes)
+        self.src_ety = memory_type(shape.dtype)
+        self.src_size = dtypes.itemsize(shape.dtype)
         s = shape
         self.a_str = list(s.a_strides or Operand(s.a_shape(), s.dtype).element_strides())
         self.b_str = list(s.b_strides or Operand(s.b_shape(), s.dtype).element_strides())
@@ -578,22 +613,23 @@ class _Gemm:
 
             def panel(p, load):
                 ahead = b.gep(row, [b.add(b.mul(p, I64(nr)), I64(PACK_PREFETCH_ROWS * sk))],
-                              source_etype=self.ety)
-                for line in range(0, nr * self.itemsize, 64):
+                              source_etype=self.src_ety)
+                for line in range(0, nr * self.src_size, 64):
                     b.call(prefetch, [b.gep(ahead, [I64(line)], source_etype=ir.IntType(8)),
                                       I32(0), I32(3), I32(1)])
                 out = b.gep(dst, [b.mul(b.sub(p, p0), I64(s.k * nr))], source_etype=self.ety)
                 for v in range(nv):
                     at = b.gep(row, [b.add(b.mul(p, I64(nr)), I64(v * lanes))],
-                               source_etype=self.ety)
-                    b.store(load(at, v), b.gep(out, [I64(v * lanes)], source_etype=self.ety),
-                            align=64)
+                               source_etype=self.src_ety)
+                    b.store(widen(b, load(at, v), s.dtype),
+                            b.gep(out, [I64(v * lanes)], source_etype=self.ety), align=64)
 
             def panels(g0):
                 for q in range(group):
                     p = b.add(g0, I64(q))
                     with b.if_then(b.icmp_signed("<", p, full_end)):
-                        panel(p, lambda at, v: b.load(at, typ=self.vty, align=self.itemsize))
+                        panel(p, lambda at, v: b.load(at, typ=vector_of(self.src_ety, lanes),
+                                                      align=self.src_size))
             if group == self.t.nc_panels:
                 panels(p0)
             else:
@@ -610,9 +646,10 @@ class _Gemm:
         registers (log2(lanes) rounds of two-input shuffles) instead of gathered."""
         s, nr, lanes = self.s, self.nr, self.lanes
         sn = self.b_str[-1]
-        zero = const(self.vty, 0.0)
-        fn = loops.intrinsic(b.module, f"llvm.masked.load.{loops.type_suffix(self.vty)}.p0",
-                             self.vty, [PTR, I32, ir.VectorType(I1, lanes), self.vty])
+        src_vty = vector_of(self.src_ety, lanes)
+        zero = const(src_vty, 0.0)
+        fn = loops.intrinsic(b.module, f"llvm.masked.load.{loops.type_suffix(src_vty)}.p0",
+                             src_vty, [PTR, I32, ir.VectorType(I1, lanes), src_vty])
         block = self._tile_array(b, lanes)   # the transposed block, rows stored by a loop
         # loops over the block's K rows and the panel's vectors keep the code to one
         # transpose (lanes loads, lanes*log2(lanes) shuffles) per panel
@@ -628,7 +665,8 @@ class _Gemm:
                     valid = splat(b, b.icmp_signed("<", col, ncols), lanes)
                     ptr = loops.element_ptr(b, src, s.dtype,
                                             b.add(b.mul(b.add(col0, col), I64(sn)), kb))
-                    rows.append(b.call(fn, [ptr, I32(1), b.and_(kmask, valid), zero]))
+                    rows.append(widen(b, b.call(fn, [ptr, I32(1), b.and_(kmask, valid), zero]),
+                                      s.dtype))
                 for i, row in enumerate(_transpose_square(b, rows, lanes)):
                     b.store(row, b.gep(block, [I64(i)], source_etype=self.vty), align=64)
                 with loops.for_range(b, 0, n_rows, name="ks") as i:
@@ -651,7 +689,7 @@ class _Gemm:
                 mask = loops.lane_mask(b, b.sub(ncols, I64(lane0)), self.lanes)
                 idx = b.mul(b.add(splat(b, I64(lane0), self.lanes),
                                   _iota64(self.lanes)), splat(b, I64(sn), self.lanes))
-                v = loops.gather(b, row, s.dtype, idx, mask, self.lanes)
+                v = widen(b, loops.gather(b, row, s.dtype, idx, mask, self.lanes), s.dtype)
                 v = b.select(mask, v, const(self.vty, 0.0))
                 b.store(v, b.gep(dst, [I64(lane0)], source_etype=self.ety), align=64)
 
@@ -669,8 +707,9 @@ class _Gemm:
                 with b.if_else(valid) as (then, otherwise):
                     with then:
                         with loops.for_range(b, 0, s.k, name=f"ka{r}") as k:
-                            v = b.load(loops.element_ptr(b, src_row, s.dtype,
-                                                         b.mul(k, I64(sk))), typ=self.ety)
+                            v = widen(b, b.load(loops.element_ptr(b, src_row, s.dtype,
+                                                                  b.mul(k, I64(sk))),
+                                                typ=self.src_ety), s.dtype)
                             b.store(v, b.gep(dst_panel, [b.add(b.mul(k, I64(self.mr)), I64(r))],
                                              source_etype=self.ety))
                     with otherwise:
@@ -814,8 +853,9 @@ class _Gemm:
                                               row if sm == 1 else b.mul(row, I64(sm))))
         sk = self.a_str[-1]
         offset = _per_k(lambda k: k if sk == 1 else b.mul(k, I64(sk)))
-        return lambda k, r: b.load(b.gep(row_ptrs[r], [offset(k, r)], source_etype=self.ety),
-                                   typ=self.ety)
+        return lambda k, r: widen(b, b.load(b.gep(row_ptrs[r], [offset(k, r)],
+                                                  source_etype=self.src_ety),
+                                            typ=self.src_ety), s.dtype)
 
     def _b_reader(self, b, b_src, jr, p0, col0, ncols):
         """load_b(k, v) -> vector v of B[k, col0 : col0 + NR], packed or in place (zeros
@@ -833,9 +873,9 @@ class _Gemm:
                  for v in range(nr // lanes)]
         sk = self.b_str[-2]
         offset = _per_k(lambda k: b.mul(k, I64(sk)))
-        return lambda k, v: loops.masked_load(
-            b, b.gep(cols[v], [offset(k, v)], source_etype=self.ety), s.dtype, masks[v],
-            lanes)
+        return lambda k, v: widen(b, loops.masked_load(
+            b, b.gep(cols[v], [offset(k, v)], source_etype=self.src_ety), s.dtype, masks[v],
+            lanes), s.dtype)
 
     def _b_prefetcher(self, b, b_src, jr, p0):
         """prefetch(k): touch the packed B panel PREFETCH_K rows ahead of row k, or None
@@ -862,8 +902,8 @@ class _Gemm:
             m = b.select(full, const(mask.type, 1), mask)
 
         def load(i):
-            if i == 0:
-                return acc
+            if i == 0:   # the product, rounded once to the operand dtype (float16)
+                return narrow(b, acc, s.dtype)
             k = i - 1
             o, st = self.epi_operands[k], self.epi_str[k]
             base = loops.element_ptr(b, e_b[k], o.dtype,
@@ -970,4 +1010,4 @@ def _iota64(lanes):
 
 
 __all__ = ["MatmulShape", "MatmulSpec", "emit_matmul", "transpose_a", "transpose_b", "MR",
-           "tile_rows", "I1"]
+           "tile_rows", "I1", "GEMM_DTYPES", "accumulation_dtype", "widen", "narrow"]

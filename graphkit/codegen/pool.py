@@ -15,6 +15,9 @@ element, as NumPy does).
 max_pool_grad scatters: each thread owns whole images (zeroes them, then adds every window's
 cotangent at its argmax), so no two threads write the same element. avg_pool_grad gathers
 (conv.emit_window_gather, as col2im).
+
+float16 (the mixed_float16 policy) is computed in LLVM's half type: each add and divide is
+rounded to float16, as NumPy's float16 kernels round theirs (the max ops only select).
 """
 import numpy as np
 from llvmlite import ir
@@ -40,7 +43,7 @@ def lower_pool(module, node, info, lowering):
     if op.op in ("avg_pool", "avg_pool_grad") and not dtypes.is_float(dtype):
         raise Unsupported(f"kernel {info.name} ({op.op}): dtype {dtype} has no native "
                           "lowering (floats only)")
-    if dtype == "bool" or dtype == "float16":
+    if dtype == "bool":
         raise Unsupported(f"kernel {info.name} ({op.op}): dtype {dtype} has no native "
                           "lowering")
     keys = [("value", info.node.operands[info.body.params.index(v)]) for v in op.operands]

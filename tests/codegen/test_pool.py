@@ -111,3 +111,36 @@ def test_float64_pools():
     for g, r in zip(got, want):
         assert g.dtype == np.float64
         np.testing.assert_allclose(g, r, rtol=1e-13, atol=1e-13)
+
+
+def test_float16_pools_round_like_eager():
+    """float16 pools (the mixed_float16 policy): the max ops only select, so they equal the
+    eager kernels exactly; the averages and the max-pool gradient's overlap-add round each
+    sum to float16 as the eager kernels do, so they may differ from them only by the order
+    of those roundings: one float16 ulp of the sum's scale (the same kernel on magnitudes)
+    per term of a window at most."""
+    xs, a = _attrs("2d_same_overlap")
+    x = RNG.standard_normal(xs).astype(np.float16)
+    x[0, 1, :4, 2] = x[0, 1, 0, 2]                      # ties: the first maximum wins
+    ct = RNG.standard_normal(nn._max_pool_kernel(x, **a).shape).astype(np.float16)
+    g = RNG.standard_normal(xs).astype(np.float16)
+    spatial = tuple(xs[1:-1])
+
+    def fn(x, ct, g):
+        return (bind(nn.MAX_POOL, x, **a), bind(nn.MAX_POOL_SELECT, x, g, **a),
+                bind(nn.MAX_POOL_GRAD, x, ct, **a), bind(nn.AVG_POOL, x, **a),
+                bind(nn.AVG_POOL_GRAD, ct, input_spatial=spatial, **a))
+    got = compiled(fn, x, ct, g)
+    assert all(o.dtype == np.float16 for o in got)
+    np.testing.assert_array_equal(got[0], nn._max_pool_kernel(x, **a))
+    np.testing.assert_array_equal(got[1], nn._max_pool_select_kernel(x, g, **a))
+    terms = int(np.prod(a["window"]))
+    for o, want, scale in (
+            (got[2], nn._max_pool_grad_kernel(x, ct, **a),
+             nn._max_pool_grad_kernel(x, np.abs(ct), **a)),
+            (got[3], nn._avg_pool_kernel(x, **a), nn._avg_pool_kernel(np.abs(x), **a)),
+            (got[4], nn._avg_pool_grad_kernel(ct, spatial, **a),
+             nn._avg_pool_grad_kernel(np.abs(ct), spatial, **a))):
+        ulp = np.spacing(scale).astype(np.float64)
+        err = np.abs(o.astype(np.float64) - want.astype(np.float64))
+        assert np.all(err <= terms * ulp), f"max error {np.max(err / ulp):.1f} ulp16 of scale"
