@@ -2,10 +2,10 @@
 
 A signature holds the nesting structure of the arguments, one spec per leaf, the static
 arguments and the configuration that changes what a trace produces (floatx):
-- a Tensor, NumPy array or NumPy scalar leaf is traced: its spec is its shape and dtype;
+- a Tensor or NumPy array leaf is traced: its spec is its shape and dtype;
 - a Variable leaf is identified by the variable (its value is read at call time);
-- any other leaf (numbers, strings, None, layers, optimizers...) is static: hashable values
-  by value, other objects by identity.
+- any other leaf (numbers, NumPy scalars, strings, None, layers, optimizers...) is static:
+  hashable values by value, other objects by identity.
 The variables that a trace touches are checked separately (see jit.py): an entry whose
 variables no longer exist is stale.
 """
@@ -28,11 +28,11 @@ class StaticArgumentError(TypeError):
 def leaf_spec(leaf):
     """A hashable spec of one argument leaf (this runs on every call: keep it cheap)."""
     array = getattr(leaf, "_array", leaf)  # a Tensor's ndarray
-    if isinstance(array, (np.ndarray, np.generic)):
+    if isinstance(array, np.ndarray):
         return ("tensor", array.shape, array.dtype)
     if isinstance(leaf, Variable):
         return ("variable", id(leaf), leaf.path)
-    if isinstance(leaf, _SCALARS):
+    if isinstance(leaf, _SCALARS + (np.generic,)):
         return ("static", type(leaf).__name__, leaf)
     return ("object", type(leaf).__name__, id(leaf))
 

@@ -296,8 +296,10 @@ class TraceInfo:
 
 
 def is_array_leaf(x):
-    """Leaves that become traced parameters: Tensors, NumPy arrays and NumPy scalars."""
-    return hasattr(x, "_array") or isinstance(x, (np.ndarray, np.generic))
+    """Leaves that become traced parameters: Tensors and NumPy arrays. NumPy scalars stay
+    static, like Python scalars: eager ops treat both as weak (`x * np.float64(2)` keeps
+    x's dtype), and a traced parameter would carry the scalar's own dtype instead."""
+    return hasattr(x, "_array") or isinstance(x, np.ndarray)
 
 
 def leaf_path(path):

@@ -22,11 +22,18 @@ def _array_from_python(x, dtype):
     if a.dtype.kind == "f" and not isinstance(x, np.ndarray) and not isinstance(x, np.generic):
         return a.astype(config.floatx())  # Python floats are weak: floatx
     if a.dtype.kind in "iu" and not isinstance(x, (np.ndarray, np.generic)):
+        if a.size and (a.min() < _INT32.min or a.max() > _INT32.max):
+            # Python ints become int32 (as in Keras); wrapping around would be silent.
+            raise ValueError(f"convert_to_tensor: Python ints become int32, and {x!r} holds "
+                             f"values outside its range; pass dtype='int64'")
         return a.astype("int32")
     if a.dtype.kind not in "biuf":
         raise TypeError(f"convert_to_tensor: cannot convert a value of dtype {a.dtype} "
                         f"(received {type(x).__name__})")
     return a
+
+
+_INT32 = np.iinfo(np.int32)
 
 
 def convert_to_tensor(x, dtype=None, sparse=None):

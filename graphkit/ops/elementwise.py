@@ -425,7 +425,13 @@ def round(x, decimals=0):
         if decimals >= 0:
             return x
         factor = 10 ** (-decimals)
-        return floor_divide(x + factor // 2, factor) * factor
+        q = floor_divide(x, factor)
+        r = x - q * factor  # in [0, factor)
+        # Up when past the half, or at the half with q odd (to even); compared with
+        # factor - r so that 2 * r cannot overflow a narrow int.
+        up = logical_or(greater(r, factor - r),
+                        logical_and(equal(r, factor - r), not_equal(mod(q, 2), 0)))
+        return (q + cast(up, x.dtype)) * factor
     if decimals == 0:
         return bind(ROUND, x)
     factor = 10.0 ** decimals
@@ -433,10 +439,15 @@ def round(x, decimals=0):
 
 
 def clip(x, x_min, x_max):
+    """`x` limited to [x_min, x_max]; a bound of None is no bound, as in NumPy."""
     x = to_value(x)
     if x.dtype == "bool":
         x = cast(x, "int32")
-    return minimum(maximum(x, x_min), x_max)
+    if x_min is not None:
+        x = maximum(x, x_min)
+    if x_max is not None:
+        x = minimum(x, x_max)
+    return x
 
 
 # -- comparisons and logic ---------------------------------------------------------------

@@ -433,10 +433,9 @@ def _mirror_pad_axis(x, axis, lo, hi, mode):
         return x
     n = x.shape[axis]
     skip = 1 if mode == "reflect" else 0
-    limit = n - skip if mode != "edge" else n
-    if (lo > limit or hi > limit) and mode != "edge":
-        raise ShapeError(f"pad: mode {mode!r} needs padding at most {limit} on axis {axis} of "
-                         f"shape {tuple(x.shape)}, received ({lo}, {hi})")
+    if mode != "edge" and n is not None and builtins.max(lo, hi) > n - skip:
+        raise ShapeError(f"pad: mode {mode!r} needs padding at most {n - skip} on axis {axis} "
+                         f"of shape {tuple(x.shape)}, received ({lo}, {hi})")
 
     def take_range(start, stop, step):
         index = [(None, None, 1)] * x.ndim
@@ -449,8 +448,9 @@ def _mirror_pad_axis(x, axis, lo, hi, mode):
                      else flip(take_range(skip, skip + lo, 1), axis))
     parts.append(x)
     if hi:
-        parts.append(concatenate([take_range(n - 1, n, 1)] * hi, axis) if mode == "edge"
-                     else flip(take_range(n - skip - hi, n - skip, 1), axis))
+        # Counted from the end, so that an unknown size (symbolic mode) works too.
+        parts.append(concatenate([take_range(-1, None, 1)] * hi, axis) if mode == "edge"
+                     else flip(take_range(-skip - hi, -skip or None, 1), axis))
     return concatenate(parts, axis)
 
 
@@ -602,6 +602,11 @@ def roll(x, shift, axis=None):
     for s, a in zip(shifts, axes):
         a = canonical_axis(a, x.ndim, "roll")
         n = x.shape[a]
+        if n is None and int(s):
+            # The shift is taken modulo the size: with the size unknown (symbolic mode) no
+            # slicing is right for every run-time size.
+            raise ShapeError(f"roll: axis {a} of shape {tuple(x.shape)} must have a static "
+                             f"size to roll it (received shift {s})")
         s = int(s) % n if n else 0
         if s:
             x = concatenate([_axis_slice(x, a, n - s, n), _axis_slice(x, a, 0, n - s)], axis=a)
@@ -612,6 +617,13 @@ def _triangle_mask(x, k, lower):
     from graphkit.ops.creation import arange
     ops = _o()
     n, m = x.shape[-2], x.shape[-1]
+    if n is None or m is None:
+        # The mask is built from the sizes, which a graph of ops called on KerasTensors
+        # fixes when it is built (eager and traced sizes are always known).
+        raise ShapeError(
+            f"{'tril' if lower else 'triu'}: the last two dims must be known to build the "
+            f"triangle, received shape {tuple(x.shape)}; call it inside a layer's call(), "
+            "where the sizes are known")
     rows = reshape(arange(n), (n, 1))
     cols = reshape(arange(m), (1, m))
     return ops.less_equal(cols - rows, k) if lower else ops.greater_equal(cols - rows, k)

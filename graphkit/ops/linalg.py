@@ -241,18 +241,27 @@ def _contract_pair(a, ta, b, tb, keep):
     right = [c for c in tb if c not in ta]
     a = ops.transpose(a, [ta.index(c) for c in batch + left + contract])
     b = ops.transpose(b, [tb.index(c) for c in batch + contract + right])
-    nb, nl = len(batch), len(left)
-    c_size = _prod([dims[c] for c in contract])
-    r_size = _prod([dims[c] for c in right])
+    nb, nl, nc = len(batch), len(left), len(contract)
     # Batch and left-free dims are carried through (they may be unknown in symbolic mode);
-    # only the contracted and right-free dims are merged.
+    # the contracted and right-free dims are merged, or carried when there is only one
+    # (a sequence axis of attention, 'bqd,bkd->bqk', is unknown and alone).
     kept = tuple(carry(i) for i in range(nb + nl))
-    a = reshape_carrying(a, kept + ((1,) if not left else ()) + (c_size,))
+    a = reshape_carrying(a, kept + ((1,) if not left else ())
+                         + (_merged(contract, dims, nb + nl),))
     b = reshape_carrying(b, tuple(carry(i) for i in range(nb)) + (1,) * (builtins.max(nl, 1) - 1)
-                         + (c_size, r_size))
+                         + (_merged(contract, dims, nb), _merged(right, dims, nb + nc)))
     out = matmul(a, b)
-    out = reshape_carrying(out, kept + tuple(dims[c] for c in right))
+    right_dims = (carry(out.ndim - 1),) if len(right) == 1 else tuple(dims[c] for c in right)
+    out = reshape_carrying(out, kept + right_dims)
     return out, "".join(batch + left + right)
+
+
+def _merged(indices, dims, first):
+    """The reshape entry for the operand's dims of `indices` (at `first` on) merged into one:
+    the dim itself, carried, when there is one, else the product of the sizes."""
+    if len(indices) == 1:
+        return carry(first)
+    return _prod([dims[c] for c in indices])
 
 
 def einsum(subscripts, *operands):

@@ -139,7 +139,9 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
         raise ValueError("one_hot: sparse=True is not supported (graphkit has no sparse "
                          "tensors); use sparse=False")
     x = to_value(x)
-    if not x.dtype.startswith(("int", "uint")):
+    if x.dtype not in ("int32", "int64"):
+        # Narrow ints too: the class range, arange(num_classes), must fit the dtype
+        # (uint8 labels with 300 classes).
         x = ops.cast(x, "int32")
     out_ndim = x.ndim + 1
     axis = canonical_axis(axis, out_ndim, "one_hot")

@@ -11,6 +11,8 @@ library's ulp bounds.
 """
 import math
 
+import numpy as np
+
 from graphkit import config, dtypes, ops
 from graphkit.ops.random import bits_to_unit_float, random_bits
 from graphkit.random.seed_generator import draw_key
@@ -67,10 +69,22 @@ def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     unit = bits_to_unit_float(random_bits(draw_key(seed, "gk.random.uniform"), shape),
                               _compute_dtype(dtype))
     if isinstance(minval, (int, float)) and isinstance(maxval, (int, float)):
-        span = maxval - minval
-    else:
-        span = ops.subtract(ops.cast(maxval, unit.dtype), ops.cast(minval, unit.dtype))
+        out = _affine(unit, maxval - minval, minval, dtype)
+        # unit * span + minval, rounded (to float16 above all: 11 bits), can land on maxval
+        # itself; the range is half-open, so those samples take the last value below it.
+        below = _largest_below(maxval, dtype)
+        return out if below is None else ops.minimum(out, below)
+    span = ops.subtract(ops.cast(maxval, unit.dtype), ops.cast(minval, unit.dtype))
     return _affine(unit, span, minval, dtype)
+
+
+def _largest_below(bound, dtype):
+    """The largest `dtype` value under the number `bound` (None when there is none)."""
+    kind = np.dtype(dtype).type
+    value = kind(bound)
+    if float(value) >= bound:
+        value = np.nextafter(value, kind(-np.inf))
+    return float(value) if np.isfinite(value) else None
 
 
 def _standard_normal(key, shape, dtype):

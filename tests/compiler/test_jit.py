@@ -373,3 +373,18 @@ def test_variable_writes_next_to_static_outputs(backend):
         assert out["label"] == "step" and out["none"] is None
         np.testing.assert_allclose(v.numpy(), [k, k, k])
         np.testing.assert_allclose(out["total"].numpy(), 3.0 * k)
+
+
+@pytest.mark.parametrize("x_dtype, scalar", [("float32", np.float64(2.0)),
+                                             ("float16", np.float32(2.0)),
+                                             ("int32", np.int64(3))])
+def test_jit_numpy_scalar_argument_is_weak_as_in_eager(x_dtype, scalar):
+    x = ops.convert_to_tensor(np.array([1, 2], dtype=x_dtype))
+
+    def fn(a, s):
+        return a * s
+    eager = fn(x, scalar)
+    compiled = np.asarray(gk.jit(fn)(x, scalar))
+    assert eager.dtype == x_dtype
+    assert compiled.dtype == np.dtype(x_dtype)
+    np.testing.assert_array_equal(compiled, eager.numpy())

@@ -71,3 +71,10 @@ def test_convert_to_tensor_dtypes():
     assert ops.convert_to_tensor(v).dtype == "float32"
     with pytest.raises(TypeError, match="convert_to_tensor"):
         ops.convert_to_tensor("text")
+
+
+def test_convert_python_ints_outside_int32_raise_instead_of_wrapping():
+    for value in (2**40, [1, 3_000_000_000]):
+        with pytest.raises(ValueError, match="dtype='int64'"):
+            ops.convert_to_tensor(value)
+    assert int(ops.convert_to_tensor(2**40, dtype="int64")) == 2**40

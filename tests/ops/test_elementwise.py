@@ -185,7 +185,8 @@ def test_round_half_to_even_and_decimals():
     x = np.array([0.5, 1.5, 2.5, -0.5, 1.2345], np.float64)
     np.testing.assert_array_equal(ops.round(x).numpy(), np.round(x))
     np.testing.assert_allclose(ops.round(x, 2).numpy(), np.round(x, 2))
-    np.testing.assert_array_equal(ops.round(np.array([15, 25], np.int32), -1).numpy(), [20, 30])
+    ints = np.array([15, 25, -25, 26], np.int32)
+    np.testing.assert_array_equal(ops.round(ints, -1).numpy(), np.round(ints, -1))
 
 
 def test_cast_and_abs_sign_of_ints_and_bools():
@@ -237,3 +238,15 @@ def test_logaddexp_divide_no_nan_isclose_select():
     conds = [np.array([True, False, False]), np.array([True, True, False])]
     np.testing.assert_array_equal(ops.select(conds, [1, 2], 9).numpy(),
                                   np.select(conds, [1, 2], 9))
+
+
+def test_round_ints_with_negative_decimals_rounds_half_to_even():
+    x = np.array([25, 15, 35, -25, -15, 24, 26, 150, 250], "int32")
+    for decimals in (-1, -2):
+        np.testing.assert_array_equal(ops.round(x, decimals).numpy(), np.round(x, decimals))
+
+
+def test_clip_with_a_bound_of_none():
+    x = np.array([1.0, 5.0], "float32")
+    np.testing.assert_array_equal(ops.clip(x, None, 2.0).numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(ops.clip(x, 2.0, None).numpy(), [2.0, 5.0])

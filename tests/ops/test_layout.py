@@ -225,3 +225,31 @@ def test_hstack_vstack_slice_update():
     np.testing.assert_array_equal(out.numpy(), expected)
     with pytest.raises(ShapeError, match="slice_update: updates of shape"):
         ops.slice_update(np.zeros((3, 4)), (2, 2), np.ones((2, 2)))
+
+
+def test_roll_of_an_unknown_axis_raises_instead_of_doing_nothing():
+    x = gk.Input(shape=(None, 4))
+    with pytest.raises(ShapeError, match="roll: axis 1 .* static size"):
+        ops.roll(x, 1, axis=1)
+    assert ops.roll(x, 1, axis=2).shape == (None, None, 4)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "symmetric", "edge"])
+def test_pad_modes_along_an_unknown_axis(mode):
+    x = gk.Input(shape=(None, 3))
+    pads = [[0, 0], [2, 1], [0, 0]]
+    out = ops.pad(x, pads, mode=mode)
+    assert out.shape == (None, None, 3)
+    data = np.arange(30, dtype="float32").reshape(2, 5, 3)
+    np.testing.assert_array_equal(gk.Model(x, out).predict(data, verbose=0),
+                                  np.pad(data, pads, mode=mode))
+
+
+@pytest.mark.parametrize("op", ["tril", "triu"])
+def test_triangles_of_unknown_sizes_name_the_op(op):
+    """Attention scores of Input(shape=(None, d)) are (None, None, None): the triangle needs
+    its sizes when the graph is built, so it says so (it was a bare TypeError of arange)."""
+    s = gk.Input(shape=(None, None))
+    with pytest.raises(ShapeError, match=f"{op}: the last two dims must be known"):
+        getattr(ops, op)(s, k=1)
+    assert getattr(ops, op)(gk.Input(shape=(3, 4))).shape == (None, 3, 4)

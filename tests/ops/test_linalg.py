@@ -120,3 +120,20 @@ def test_outer_inner_vdot_trace_norm():
     np.testing.assert_allclose(ops.norm(m, ord=np.inf, axis=(0, 1)).numpy(),
                                np.linalg.norm(m, np.inf))
     np.testing.assert_allclose(ops.norm(m, ord=1, axis=(0, 1)).numpy(), np.linalg.norm(m, 1))
+
+
+@pytest.mark.parametrize("eq, a_shape, b_shape, a_data, b_data, expected", [
+    ("bqd,bkd->bqk", (None, 4), (None, 4), (2, 3, 4), (2, 5, 4), (None, None, None)),
+    ("bqk,bkd->bqd", (None, None), (None, 4), (2, 3, 5), (2, 5, 4), (None, None, 4)),
+    ("bqhd,bkhd->bhqk", (None, 2, 4), (None, 2, 4), (2, 3, 2, 4), (2, 5, 2, 4),
+     (None, 2, None, None)),
+])
+def test_einsum_symbolic_with_unknown_batch_and_sequence_dims(eq, a_shape, b_shape, a_data,
+                                                              b_data, expected):
+    a, b = gk.Input(shape=a_shape), gk.Input(shape=b_shape)
+    out = ops.einsum(eq, a, b)
+    assert out.shape == expected
+    rng = np.random.default_rng(0)
+    x, y = rng.random(a_data).astype("float32"), rng.random(b_data).astype("float32")
+    got = gk.Model([a, b], out).predict([x, y], verbose=0)
+    np.testing.assert_allclose(got, np.einsum(eq, x, y), rtol=1e-5)

@@ -356,3 +356,10 @@ def test_crossentropies_reproduce_keras_documented_values():
     bce = ops.binary_crossentropy(np.array([[0.0, 1.0], [0.0, 0.0]]),
                                   np.array([[0.6, 0.4], [0.4, 0.6]]))
     np.testing.assert_allclose(float(ops.mean(bce)), 0.815, atol=5e-4)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8"])
+def test_one_hot_of_narrow_int_labels_with_more_classes_than_the_dtype_holds(dtype):
+    labels = np.array([1, 100, 4], dtype)
+    np.testing.assert_array_equal(ops.one_hot(labels, 300).numpy(),
+                                  np.eye(300, dtype="float32")[labels.astype(np.int64)])

@@ -192,3 +192,15 @@ def test_tensor_bounds_and_float16():
     np.testing.assert_allclose(x, gk.random.uniform((1000,), 2.0, 4.0, seed=1).numpy())
     h = gk.random.truncated_normal((N,), dtype="float16", seed=2).numpy()
     assert h.dtype == np.float16 and np.abs(h).max() <= 2.0
+@pytest.mark.parametrize("dtype, minval, maxval", [("float16", 0.0, 1.0),
+                                                   ("float32", 0.1, 0.3),
+                                                   ("float16", -2.0, 3.0)])
+def test_uniform_never_returns_maxval(dtype, minval, maxval):
+    """Rounding unit * span + minval to the dtype (float16: 11 bits) used to give maxval
+    itself (25 in 100k float16 samples of [0, 1)); the range is half-open."""
+    draw = lambda: gk.random.uniform((200000,), minval, maxval, dtype=dtype, seed=2)  # noqa: E731
+    eager = draw().numpy()
+    assert eager.dtype == np.dtype(dtype)
+    assert eager.min() >= np.dtype(dtype).type(minval)
+    assert eager.max() < maxval
+    np.testing.assert_array_equal(np.asarray(gk.jit(draw)()), eager)
