@@ -184,6 +184,7 @@ class Layer:
     def trainable(self, value):
         value = bool(value)
         self._trainable = value
+        TRAINABLE_CHANGES[0] += 1
         for v in self._trainable_variables:
             v.trainable = value
         for layer in self._layers:
@@ -928,6 +929,11 @@ def _is_seed_generator(x):
 def _is_metric(x):
     return any(c.__name__ == "Metric" and c.__module__.startswith("graphkit.metrics")
                for c in type(x).__mro__)
+
+
+# How many times a layer's `trainable` was set: a compiled step bound to a list of trainable
+# variables (trainers/trainer.py, _BoundStep) is only valid while this has not changed.
+TRAINABLE_CHANGES = [0]
 
 
 def get_keras_mask(x):

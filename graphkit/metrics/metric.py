@@ -39,13 +39,16 @@ class Metric:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before "
                                "add_variable()")
         dtype = dtype or self.dtype
-        fill = 0 if initializer in ("zeros", None) else initializer
-        if isinstance(fill, str):
-            raise ValueError(f"{type(self).__name__}.add_variable: initializer must be "
-                             f"'zeros' or a number, received {initializer!r}")
+        shape = tuple(shape)
+        if initializer in ("zeros", None):
+            value = np.zeros(shape, dtype=dtype)
+        elif isinstance(initializer, (int, float)):
+            value = np.full(shape, initializer, dtype=dtype)
+        else:  # any initializer identifier or object, as Keras
+            from graphkit import initializers
+            value = initializers.get(initializer)(shape, dtype=dtype)
         with naming.name_scope(self.name.replace("/", ">")):
-            variable = Variable(np.full(tuple(shape), fill, dtype=dtype), name=name,
-                                trainable=False, aggregation=aggregation)
+            variable = Variable(value, name=name, trainable=False, aggregation=aggregation)
         self._variables.append(variable)
         return variable
 

@@ -19,6 +19,13 @@ class Model(Trainer, Layer):
 
     def __init__(self, *args, **kwargs):
         if _functional_init_arguments(args, kwargs) and not _is_functional(self):
+            if type(self).call is Layer.call:
+                # As Keras 3: a subclass without call() given inputs and outputs (to
+                # override train_step, say) becomes a Functional subclass.
+                from graphkit.models.functional import Functional
+                _inject_functional_class(type(self))
+                Functional.__init__(self, *args, **kwargs)
+                return
             raise TypeError(
                 f"{type(self).__name__}: a subclass of gk.Model cannot take functional "
                 "`inputs`/`outputs` arguments; either call gk.Model(inputs, outputs) or write "
@@ -101,6 +108,17 @@ class Model(Trainer, Layer):
 def _functional_init_arguments(args, kwargs):
     return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or (
         "inputs" in kwargs and "outputs" in kwargs)
+
+
+def _inject_functional_class(cls):
+    """Put Functional in place of Model among `cls`'s ancestors (Keras 3 does the same)."""
+    from graphkit.models.functional import Functional
+    if cls is Model:
+        return Functional
+    if cls is object or issubclass(cls, Functional):
+        return cls
+    cls.__bases__ = tuple(_inject_functional_class(base) for base in cls.__bases__)
+    return cls
 
 
 def _is_functional(model):

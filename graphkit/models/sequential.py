@@ -52,8 +52,7 @@ class Sequential(Model):
         if rebuild:
             self._maybe_rebuild()
         else:
-            self.built = False
-            self._functional = None
+            self._forget_structure()
 
     def pop(self, rebuild=True):
         """Remove and return the last layer."""
@@ -61,15 +60,20 @@ class Sequential(Model):
             raise IndexError(f"Sequential '{self.name}': pop() from a model with no layers")
         layer = self._sequence.pop()
         self._tracker.untrack(layer)
-        self.built = False
-        self._functional = None
+        self._forget_structure()
         if rebuild:
             self._maybe_rebuild()
         return layer
 
-    def _maybe_rebuild(self):
+    def _forget_structure(self):
+        """The stack changed: drop what was made for the old one, the compiled train, test
+        and predict steps included (a bound step would keep running the old layers)."""
         self.built = False
         self._functional = None
+        self._set("_step_functions", {})
+
+    def _maybe_rebuild(self):
+        self._forget_structure()
         if self._sequence and isinstance(self._sequence[0], InputLayer) and \
                 len(self._sequence) > 1:
             self.build(self._sequence[0].batch_shape)

@@ -256,7 +256,10 @@ def _deserialize_instance(config, custom_objects):
         instance.build_from_config(build_config)
     compile_config = config.get("compile_config")
     if compile_config and hasattr(instance, "compile_from_config"):
-        instance.compile_from_config(compile_config)
+        # losses and metrics named by string are resolved when first used: resolve custom
+        # ones now, while the caller's custom_objects are known
+        with registration.CustomObjectScope(custom_objects or {}):
+            instance.compile_from_config(compile_config)
     return instance
 
 

@@ -4,7 +4,6 @@ metrics of every output, matched to the model's outputs by position or by output
 Both are built on the first batch, when the structures and shapes of `y` and `y_pred` are
 known (that is when "accuracy" can be resolved to binary, categorical or sparse accuracy).
 """
-import inspect
 
 from graphkit import config, ops, tree
 from graphkit import losses as losses_module
@@ -153,13 +152,17 @@ def _resolve_metric(identifier, y_true, y_pred, loss):
             fn = {"binary": metrics_module.binary_accuracy,
                   "sparse": metrics_module.sparse_categorical_accuracy,
                   "categorical": metrics_module.categorical_accuracy}[kind]
-            return metrics_module.MeanMetricWrapper(fn, name="accuracy")
+            return metrics_module.MeanMetricWrapper(fn, name=identifier)
         fn = {"binary": losses_module.binary_crossentropy,
               "sparse": losses_module.sparse_categorical_crossentropy,
               "categorical": losses_module.categorical_crossentropy}[kind]
-        return metrics_module.MeanMetricWrapper(fn, name="crossentropy")
+        return metrics_module.MeanMetricWrapper(fn, name=identifier)
     metric = metrics_module.get(identifier)
     if isinstance(metric, metrics_module.Metric):
+        if isinstance(identifier, str):
+            # Keras names a metric given by string after the string ("auc", never "auc_1"),
+            # so the logs keys do not depend on how many models were compiled before.
+            metric.name = identifier
         return metric
     if callable(metric):
         name = identifier if isinstance(identifier, str) else getattr(metric, "__name__", None)
@@ -258,6 +261,4 @@ def identifier_config(spec, serialize):
         return {k: identifier_config(v, serialize) for k, v in spec.items()}
     if isinstance(spec, (list, tuple)):
         return [identifier_config(v, serialize) for v in spec]
-    if inspect.isfunction(spec):
-        return spec.__name__
-    return serialize(spec)
+    return serialize(spec)  # a function serializes to its (registered) name

@@ -32,6 +32,7 @@ from graphkit import optimizers as optimizers_module
 from graphkit.core import scopes
 from graphkit.core.tape import value_and_grad
 from graphkit.core.tensor import Tensor, _new_tensor
+from graphkit.layers import layer as layer_module
 from graphkit.trainers import compile_utils, data as data_module
 
 logger = logging.getLogger("graphkit.trainers")
@@ -519,8 +520,10 @@ class Trainer:
     # -- single batches -----------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
-        """One training step on one batch; metrics keep accumulating across calls."""
+        """One training step on one batch; the logs are this batch's (as in Keras 3, the
+        metrics are reset first)."""
         self._assert_compiled("train_on_batch")
+        self._reset_batch_metrics("train")
         if class_weight:
             if sample_weight is not None:
                 raise ValueError("You cannot use `class_weight` and `sample_weight` at the "
@@ -537,6 +540,7 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
+        self._reset_batch_metrics("test")
         logs = self._run_bound("test", x, y, sample_weight)
         if logs is None:
             batch = data_module.standardize_batch((x, y, sample_weight))
@@ -544,6 +548,25 @@ class Trainer:
             logs = self._run("test", batch)
         logs = _pythonify(logs, self.metrics_names)
         return logs if return_dict else self._flatten_in_order(logs)
+
+    def _reset_batch_metrics(self, kind):
+        """`reset_metrics()` before a single-batch step (Keras 3 logs that batch alone), at
+        a small step's cost: a metric with the default reset whose arrays are the step's own
+        (`_StateBuffers`: private buffers, updated in place by every step anyway) is zeroed
+        in place, so the compiled step stays bound to them (assigning new arrays cost W4's
+        compiled step 11%); any other metric is reset by its `reset_state`."""
+        steps = getattr(self, "_step_functions", None)
+        step = steps.get(kind) if steps else None
+        for m in self.metrics:
+            if step is None or type(m).reset_state is not metrics_module.Metric.reset_state:
+                m.reset_state()
+                continue
+            for v in m.variables:
+                array = step.owned_array(v)
+                if array is not None:
+                    array.fill(0)
+                else:
+                    v.assign(ops.zeros(v.shape, dtype=v.dtype))
 
     def _run_bound(self, kind, x, y, sample_weight):
         """The step's logs from the caller's own arrays, when the compiled step bound to the
@@ -618,6 +641,12 @@ class StepFunction:
         if bound is None or self.failed:
             return _MISSED
         return bound(data)
+
+    def owned_array(self, variable):
+        """`variable`'s array when it is the step's own live buffer (see `_StateBuffers`),
+        else None."""
+        array = self._buffers.owned(variable)
+        return array if array is not None and variable._value._array is array else None
 
     def __call__(self, data):
         if not self.pure:
@@ -825,6 +854,7 @@ class _BoundStep:
         self.data_structure = tree.structure_signature(data)
         self.data_specs = [(a._array.shape, a._array.dtype) for a in data_leaves]
         self.floatx = config.floatx()
+        self.trainable_changes = layer_module.TRAINABLE_CHANGES[0]
         self.log_ids = log_ids
         self.flat_logs = isinstance(log_ids, dict) and all(
             isinstance(i, int) for i in log_ids.values())
@@ -845,8 +875,9 @@ class _BoundStep:
         self.out_leaves = out_leaves
 
     def __call__(self, data):
-        if self.entry.stale_reason() is not None or config.floatx() != self.floatx:
-            return _MISSED
+        if self.entry.stale_reason() is not None or config.floatx() != self.floatx or \
+                layer_module.TRAINABLE_CHANGES[0] != self.trainable_changes:
+            return _MISSED  # the full path sees a changed set of trainable variables
         leaves = tree.flatten(data)
         specs = self.data_specs
         if len(leaves) != len(specs):
@@ -993,6 +1024,6 @@ def _deserialize_nested(spec, module):
         return [_deserialize_nested(s, module) for s in spec]
     if isinstance(spec, dict) and "class_name" not in spec:
         return {k: _deserialize_nested(v, module) for k, v in spec.items()}
-    if isinstance(spec, str):
-        return spec
+    if isinstance(spec, str) and spec in module.REGISTRY.objects:
+        return spec  # a built-in name ("accuracy" is resolved from the targets later)
     return module.deserialize(spec)

@@ -22,13 +22,21 @@ class ObjectRegistry:
         if not hasattr(obj, "get_config"):
             raise ValueError(f"Cannot serialize {self.kind} {obj!r}: it has no get_config()")
         return {"module": self.module, "class_name": type(obj).__name__,
-                "config": obj.get_config(), "registered_name": None}
+                "config": obj.get_config(), "registered_name": _registered_name(type(obj))}
 
-    def lookup(self, name, custom_objects=None):
+    def lookup(self, name, custom_objects=None, registered_name=None):
+        from graphkit.saving import registration
+        found = registration.get_registered_object(registered_name, custom_objects)
+        if found is not None:
+            return found
         if custom_objects and name in custom_objects:
             return custom_objects[name]
         if name in self.objects:
             return self.objects[name]
+        # a user's object, registered or in an active custom_object_scope
+        found = registration.get_registered_object(name, custom_objects)
+        if found is not None:
+            return found
         choices = set(self.objects) | set(custom_objects or ())
         raise unknown_identifier(self.kind, name, choices)
 
@@ -39,7 +47,7 @@ class ObjectRegistry:
         if not isinstance(config, dict) or "class_name" not in config:
             raise ValueError(f"Could not deserialize {self.kind}: expected a string or a dict "
                              f"with a 'class_name' key, received {config!r}")
-        cls = self.lookup(config["class_name"], custom_objects)
+        cls = self.lookup(config["class_name"], custom_objects, config.get("registered_name"))
         return cls.from_config(dict(config.get("config") or {}))
 
     def get(self, identifier):
@@ -69,7 +77,7 @@ class CallableRegistry(ObjectRegistry):
 
     def serialize(self, obj):
         if inspect.isfunction(obj):
-            return obj.__name__
+            return _registered_name(obj) or obj.__name__
         return super().serialize(obj)
 
     def deserialize(self, config, custom_objects=None):
@@ -91,3 +99,10 @@ class CallableRegistry(ObjectRegistry):
             f"Could not interpret {self.kind} identifier: {identifier!r} (expected a "
             f"{self.base_class.__name__}, a function, a name such as {self.example!r}, "
             "or a config dict)")
+
+
+def _registered_name(obj):
+    """'package>name' for an object registered with register_keras_serializable, else None."""
+    from graphkit.saving import registration
+    name = registration.get_registered_name(obj)
+    return name if ">" in name else None

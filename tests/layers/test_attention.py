@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import graphkit as gk
 from graphkit import layers
 from tests.layers.keras_reference import keras_or_skip
 from tests.layers.layer_checks import assert_config_roundtrip, check_weight_grads
@@ -101,3 +102,37 @@ def test_keras_parity():
     np.testing.assert_allclose(np.asarray(g_layer(q, v, attention_mask=mask)),
                                np.asarray(k_layer(q, v, attention_mask=mask)),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_mha_return_attention_scores_in_functional_model():
+    q, v = gk.Input((5, 8)), gk.Input((4, 8))
+    out, scores = layers.MultiHeadAttention(2, 3)(q, v, return_attention_scores=True)
+    assert out.shape == (None, 5, 8) and scores.shape == (None, 2, 5, 4)
+    model = gk.Model([q, v], [out, scores])
+    rng = np.random.default_rng(0)
+    o, s = model([rng.normal(size=(2, 5, 8)).astype("float32"),
+                  rng.normal(size=(2, 4, 8)).astype("float32")])
+    assert o.shape == (2, 5, 8)
+    np.testing.assert_allclose(np.asarray(s).sum(-1), np.ones((2, 2, 5)), rtol=1e-5)
+
+
+def test_mha_output_keeps_the_query_mask():
+    tok = np.array([[3, 5, 2, 0, 0]], "int32")
+    i = gk.Input((5,), dtype="int32")
+    e = layers.Embedding(10, 4, mask_zero=True)(i)
+    a = layers.MultiHeadAttention(2, 2)(e, e)
+    seq, pooled = gk.Model(i, [a, layers.GlobalAveragePooling1D()(a)])(tok)
+    np.testing.assert_allclose(np.asarray(pooled)[0],
+                               np.asarray(seq, "float64")[0, :3].mean(0), rtol=1e-5, atol=1e-7)
+
+
+def test_mha_on_masked_inputs_does_not_warn():
+    import warnings
+    tok = np.array([[3, 5, 2, 0, 0]], "int32")
+    i = gk.Input((5,), dtype="int32")
+    e = layers.Embedding(10, 4, mask_zero=True)(i)
+    model = gk.Model(i, layers.Add()([e, layers.MultiHeadAttention(2, 2)(e, e)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = model(tok)
+    np.testing.assert_array_equal(np.asarray(out._keras_mask), tok != 0)

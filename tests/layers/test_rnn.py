@@ -162,3 +162,15 @@ def test_keras_parity(name):
     np.testing.assert_allclose(np.asarray(g_layer(x, mask=mask)),
                                np.asarray(k_layer(x, mask=mask)), rtol=1e-5, atol=1e-5)
     assert set(g_layer.get_config()) == set(k_layer.get_config())
+
+
+@pytest.mark.parametrize("rnn", ["SimpleRNN", "LSTM", "GRU"])
+def test_bidirectional_sequences_are_zero_at_masked_steps(rnn):
+    tok = np.array([[3, 5, 2, 0, 0], [2, 7, 0, 3, 0]], "int32")
+    i = gk.Input((5,), dtype="int32")
+    e = layers.Embedding(10, 3, mask_zero=True)(i)
+    fw, bw = gk.Model(i, layers.Bidirectional(
+        getattr(layers, rnn)(2, return_sequences=True), merge_mode=None)(e))(tok)
+    for out in (np.asarray(fw), np.asarray(bw)):
+        assert np.all(out[tok == 0] == 0)
+        assert np.all(np.abs(out[tok != 0]).sum(-1) > 0)

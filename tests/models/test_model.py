@@ -153,3 +153,26 @@ def test_subclassed_model_build_creates_the_weights():
     model.build((None, 5))
     assert model.built and [tuple(w.shape) for w in model.weights] == [(5, 3), (3,), (3, 1), (1,)]
     assert model.count_params() == 22
+
+
+def test_subclass_overriding_train_step_takes_functional_inputs_outputs():
+    class CustomModel(gk.Model):
+        def train_step(self, data):
+            x, y = data
+            with gk.GradientTape() as tape:
+                loss = self.compute_loss(y=y, y_pred=self(x, training=True))
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables),
+                                 self.trainable_variables)
+            self._loss_tracker.update_state(loss)
+            return {"loss": self._loss_tracker.result()}
+
+    x = np.ones((8, 3), "float32")
+    y = np.zeros((8, 1), "float32")
+    histories = []
+    for cls in (gk.Model, CustomModel):
+        i = gk.Input((3,))
+        model = cls(i, layers.Dense(1, kernel_initializer="ones")(i))
+        model.compile(gk.optimizers.SGD(0.1), "mse")
+        histories.append(model.fit(x, y, epochs=2, batch_size=4, verbose=0).history["loss"])
+    assert isinstance(model, CustomModel) and model.layers
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)

@@ -101,3 +101,14 @@ def test_sequential_of_subclassed_layer_and_training_flag():
     np.testing.assert_array_equal(model(x).numpy(), x)
     np.testing.assert_array_equal(model(x, training=True).numpy(), 2 * x)
     assert ops.sum(model(x)).shape == ()
+
+
+@pytest.mark.parametrize("mode", [{"run_eagerly": True}, {"jit_compile": True}])
+def test_sequential_pop_add_after_compiled_predict_runs_the_new_stack(mode):
+    x = np.ones((8, 6), "float32")
+    model = gk.Sequential([gk.Input((6,)), layers.Dense(4), layers.Dense(2)])
+    model.compile("sgd", "mse", **mode)
+    model.predict(x, verbose=0)
+    model.pop()
+    model.add(layers.Dense(3, kernel_initializer="zeros"))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), np.zeros((8, 3)))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphkit as gk
-from graphkit import layers, saving
+from graphkit import layers, ops, saving
 from graphkit.saving import archive
 from tests.saving import models
 
@@ -209,3 +209,53 @@ def test_lambda_layer_cannot_be_saved_and_nothing_is_written(tmp_path):
     with pytest.raises(ValueError, match="lambda|Python code"):
         model.save(tmp_path / "l.keras")
     assert os.listdir(tmp_path) == []
+
+
+@gk.saving.register_keras_serializable(package="AuditTest")
+def _abs_loss(y_true, y_pred):
+    return ops.mean(ops.abs(y_true - y_pred), axis=-1)
+
+
+@gk.saving.register_keras_serializable(package="AuditTest")
+class _ScaledMSE(gk.losses.Loss):
+    def __init__(self, k=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.k = k
+
+    def call(self, y_true, y_pred):
+        return self.k * ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+@gk.saving.register_keras_serializable(package="AuditTest")
+class _Total(gk.metrics.Metric):
+    def __init__(self, name="total", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.total.assign_add(ops.sum(y_pred))
+
+    def result(self):
+        return self.total
+
+
+def _unregistered_loss(y_true, y_pred):
+    return ops.mean(ops.abs(y_true - y_pred), axis=-1)
+
+
+@pytest.mark.parametrize("compile_kw, custom_objects", [
+    ({"loss": _abs_loss}, None),
+    ({"loss": _ScaledMSE(3.0)}, None),
+    ({"loss": "mse", "metrics": [_Total()]}, None),
+    ({"loss": _unregistered_loss}, {"_unregistered_loss": _unregistered_loss}),
+])
+def test_load_model_restores_custom_losses_and_metrics(tmp_path, compile_kw, custom_objects):
+    model = gk.Sequential([gk.Input((2,)), layers.Dense(1, kernel_initializer="ones")])
+    model.compile("sgd", **compile_kw)
+    x, y = np.ones((4, 2), "float32"), np.zeros((4, 1), "float32")
+    model.save(tmp_path / "m.keras")
+    loaded = gk.models.load_model(tmp_path / "m.keras", custom_objects=custom_objects)
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))

@@ -3,8 +3,10 @@ bound to the last batch when it takes them as they are; anything else (another d
 sample weight, another structure) goes through the standardizing path, with the same
 results."""
 import numpy as np
+import pytest
 
 import graphkit as gk
+from graphkit import layers
 
 USES_REAL_COMPILER = True
 
@@ -54,3 +56,65 @@ def test_a_sample_weight_takes_the_general_path():
     want = twin.test_on_batch(x, y, sample_weight=weights, return_dict=True)
     np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-6)
     assert abs(got["loss"] - first["loss"]) > 1e-3   # the weights changed the loss
+
+
+@pytest.mark.parametrize("mode", [{"run_eagerly": True}, {"jit_compile": True}])
+def test_on_batch_logs_are_those_of_the_batch(mode):
+    model = gk.Sequential([gk.Input((1,)),
+                           layers.Dense(1, kernel_initializer="ones", use_bias=False)])
+    model.compile(gk.optimizers.SGD(0.0), "mse", metrics=["mae"], **mode)
+    x = np.ones((4, 1), "float32")
+    model.train_on_batch(x, np.zeros((4, 1), "float32"))            # mse 1
+    logs = model.train_on_batch(x, np.full((4, 1), 3, "float32"), return_dict=True)  # mse 4
+    assert logs == pytest.approx({"loss": 4.0, "mae": 2.0})
+    model.test_on_batch(x, np.zeros((4, 1), "float32"))
+    logs = model.test_on_batch(x, np.full((4, 1), 3, "float32"), return_dict=True)
+    assert logs == pytest.approx({"loss": 4.0, "mae": 2.0})
+
+
+@pytest.mark.parametrize("mode", [{"run_eagerly": True}, {"jit_compile": True}])
+def test_freezing_a_layer_without_recompiling_never_trains_it_silently(mode):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 6)).astype("float32")
+    y = rng.normal(size=(16, 3)).astype("float32")
+    model = gk.Sequential([gk.Input((6,)), layers.Dense(4), layers.Dense(3)])
+    model.compile(gk.optimizers.SGD(0.1), "mse", **mode)
+    model.fit(x, y, verbose=0)
+    model.layers[0].trainable = False
+    before = model.layers[0].kernel.numpy()
+    with pytest.raises(ValueError, match="optimizer was built with 4"):
+        model.fit(x, y, verbose=0)
+    np.testing.assert_array_equal(model.layers[0].kernel.numpy(), before)
+
+
+class _CountFromOne(gk.metrics.Metric):
+    """A metric whose reset is not to zeros: the single-batch reset must call it."""
+
+    def __init__(self, name="count_from_one", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.count = self.add_variable(shape=(), initializer="ones", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.count.assign_add(1.0)
+
+    def result(self):
+        return self.count
+
+    def reset_state(self):
+        self.count.assign(1.0)
+
+
+@pytest.mark.parametrize("mode", [{"run_eagerly": True}, {"jit_compile": True}])
+def test_on_batch_resets_zero_in_place_and_calls_custom_resets(mode):
+    """The default reset zeroes the step's own metric arrays in place (the compiled step
+    stays bound to them); a metric's own reset_state is called as it is."""
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae", _CountFromOne()], **mode)
+    x, y = np.ones((5, 6), "float32"), np.zeros((5, 3), "float32")
+    first = model.train_on_batch(x, y, return_dict=True)
+    for _ in range(3):
+        logs = model.train_on_batch(x, y, return_dict=True)
+        assert logs["count_from_one"] == 2.0
+    assert logs["loss"] < first["loss"]
+    tracker = model.metrics[0]
+    assert float(tracker.variables[1].numpy()) == 5.0    # this batch's samples only

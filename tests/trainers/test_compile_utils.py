@@ -69,3 +69,13 @@ def test_unknown_output_name_in_a_loss_dict():
     model.compile(optimizer="sgd", loss={"typo": "mse"})
     with pytest.raises(ValueError, match="typo"):
         model.fit(np.ones((2, 2)), np.ones((2, 1)), verbose=0)
+
+
+def test_metric_given_by_string_is_logged_under_that_string():
+    x = np.ones((4, 3), "float32")
+    y = np.array([[0], [1], [0], [1]], "float32")
+    for _ in range(2):  # the second model must not get "auc_1"
+        model = gk.Sequential([gk.Input((3,)), layers.Dense(1, activation="sigmoid")])
+        model.compile("adam", "binary_crossentropy", metrics=["acc", "auc", "precision"])
+        logs = model.train_on_batch(x, y, return_dict=True)
+        assert sorted(logs) == ["acc", "auc", "loss", "precision"]

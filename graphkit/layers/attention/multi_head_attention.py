@@ -10,7 +10,7 @@ import math
 
 from graphkit import constraints, initializers, ops, random, regularizers
 from graphkit.layers.core.einsum_dense import EinsumDense
-from graphkit.layers.layer import Layer
+from graphkit.layers.layer import Layer, get_keras_mask, set_keras_mask
 
 # Keras's additive mask value for float32 softmax (large, finite: no NaN for empty rows).
 _MASKED_LOGIT = -1e9
@@ -119,9 +119,9 @@ class MultiHeadAttention(Layer):
         key = value if key is None else key
         mask = self._attention_mask(query, value, key, query_mask, value_mask, key_mask,
                                     attention_mask, use_causal_mask)
-        q = ops.multiply(self._query_dense(query), 1.0 / math.sqrt(self.key_dim))
-        k = self._key_dense(key)
-        v = self._value_dense(value)
+        q = ops.multiply(_unmasked_call(self._query_dense, query), 1.0 / math.sqrt(self.key_dim))
+        k = _unmasked_call(self._key_dense, key)
+        v = _unmasked_call(self._value_dense, value)
         logits = ops.einsum("aecd,abcd->acbe", k, q)  # (batch, heads, T_q, T_k)
         if mask is not None:
             keep = ops.expand_dims(mask, 1)  # broadcast over heads
@@ -137,7 +137,18 @@ class MultiHeadAttention(Layer):
         return output
 
     def compute_mask(self, query, previous_mask):
-        return None  # Keras's MultiHeadAttention drops the query mask from its output too
+        return previous_mask  # the query's mask, which Keras 3 puts on the output
+
+    def compute_output_spec(self, query, value, key=None, return_attention_scores=False,
+                            **kwargs):
+        output = super().compute_output_spec(query, value, key=key, **kwargs)
+        if not return_attention_scores:
+            return output
+        from graphkit.core.keras_tensor import KerasTensor
+        t_k = (value if key is None else key).shape[1]
+        scores = KerasTensor((query.shape[0], self.num_heads, query.shape[1], t_k),
+                             self.compute_dtype)
+        return output, scores
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None):
         return (*tuple(query_shape)[:-1], *self._out_dims(query_shape[-1]))
@@ -157,3 +168,16 @@ class MultiHeadAttention(Layer):
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed,
         }
+
+
+def _unmasked_call(layer, x):
+    """`layer(x)` without x's mask, which the attention mask already accounts for (the
+    projections do not support masking and would warn that they drop it); x keeps its mask."""
+    mask = get_keras_mask(x)
+    if mask is None:
+        return layer(x)
+    set_keras_mask(x, None)
+    try:
+        return layer(x)
+    finally:
+        set_keras_mask(x, mask)

@@ -46,6 +46,10 @@ class Bidirectional(Layer):
                              "opposite of `layer.go_backwards`. Received: "
                              f"go_backwards={layer.go_backwards} for both")
         self.backward_layer = backward_layer
+        # As Keras: with return_sequences, masked steps output zeros in both directions
+        # (the backward output is flipped, so carrying the last output would misalign it).
+        for rnn in (self.forward_layer, self.backward_layer):
+            rnn.zero_output_for_mask = rnn.return_sequences
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.supports_masking = True
