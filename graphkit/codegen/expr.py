@@ -361,14 +361,49 @@ def _fsign(lw, args, dt):
     return b.select(b.fcmp_unordered("uno", x, x), x, s)
 
 
+def _fdivmod(b, a, c):
+    """(a // c, a % c) for floats as NumPy computes them (npy_divmod): from C's fmod, so
+    that 1 // 0.1 is 9 and 1 % 0.1 is 0.1 (floor(1 / 0.1) would round up to 10), with the
+    remainder taking the divisor's sign, and inf // c NaN. A truth test of a float is
+    "not equal to 0", which NaN passes, as in C."""
+    zero, one = const(a.type, 0.0), const(a.type, 1.0)
+    nonzero = lambda v: b.fcmp_unordered("!=", v, zero)  # noqa: E731
+    mod = b.frem(a, c)                      # C fmod: a libm call per element
+    div = b.fdiv(b.fsub(a, mod), c)
+    flip = b.and_(nonzero(mod), b.xor(b.fcmp_ordered("<", c, zero),
+                                      b.fcmp_ordered("<", mod, zero)))
+    mod = b.select(nonzero(mod), b.select(flip, b.fadd(mod, c), mod),
+                   call_intrinsic(b, "copysign", zero, c))
+    div = b.select(flip, b.fsub(div, one), div)
+    floor = call_intrinsic(b, "floor", div)
+    floor = b.select(b.fcmp_ordered(">", b.fsub(div, floor), const(a.type, 0.5)),
+                     b.fadd(floor, one), floor)
+    quotient = b.fdiv(a, c)
+    floor = b.select(nonzero(div), floor, call_intrinsic(b, "copysign", zero, quotient))
+    by_zero = b.fcmp_ordered("==", c, zero)
+    return b.select(by_zero, quotient, floor), mod
+
+
+def _fdivmod_of(lw, args, dt, which):
+    """`_fdivmod`'s result `which`; float16 is computed in float32 and rounded once, as
+    NumPy's half loops do (each step rounded to half would differ)."""
+    b = lw.b
+    if dt != "float16":
+        return _fdivmod(b, *args)[which]
+    ty = args[0].type
+    wide = ir.VectorType(ir.FloatType(), ty.count) if isinstance(ty, ir.VectorType) \
+        else ir.FloatType()
+    out = _fdivmod(b, *[b.fpext(a, wide) for a in args])[which]
+    return b.fptrunc(out, ty)
+
+
 def _ffloor_divide(lw, args, dt):
-    return call_intrinsic(lw.b, "floor", lw.b.fdiv(*args))
+    return _fdivmod_of(lw, args, dt, 0)
 
 
 def _fmod(lw, args, dt):
     """NumPy's float mod: the result takes the divisor's sign."""
-    b, a, c = lw.b, args[0], args[1]
-    return b.fsub(a, b.fmul(call_intrinsic(b, "floor", b.fdiv(a, c)), c))
+    return _fdivmod_of(lw, args, dt, 1)
 
 
 def _imod_or_div(lw, args, dt, want_mod):

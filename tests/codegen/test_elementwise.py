@@ -8,6 +8,9 @@ from graphkit.codegen.elementwise import Operand, collapse, emit_elementwise
 from .helpers import call, compile_kernels
 
 F = "float32"
+DIVMOD_SPECIALS = [1.0, 0.7, 0.1, 0.3, -7.5, 3.0, -3.0, 1e30, 1e-40, 0.0, -0.0, np.inf, -np.inf,
+                   np.nan]
+DIVMOD_N = len(DIVMOD_SPECIALS) ** 2 + 300
 x, y = ex.input(0, F), ex.input(1, F)
 c = lambda v, dt=F: ex.constant(v, dt)  # noqa: E731
 W2 = ex.apply("add", ex.apply("multiply",
@@ -50,6 +53,10 @@ KERNELS = {
         m, n, [Operand((24,), F)],
         [ex.apply("maximum", x, c(0.0)), ex.apply("minimum", c(1.5), x),
          ex.apply("maximum", c(-1.0), x), ex.apply("minimum", x, c(-0.5))], (24,)),
+    **{f"divmod_{dt}": (lambda dt: lambda m, n: emit_elementwise(
+        m, n, [Operand((DIVMOD_N,), dt)] * 2,
+        [ex.apply(op, ex.input(0, dt), ex.input(1, dt)) for op in ("floor_divide", "mod")],
+        (DIVMOD_N,)))(dt) for dt in ("float16", "float32", "float64")},
     "scalar_out": lambda m, n: emit_elementwise(
         m, n, [Operand((), F), Operand((), F)], [ex.apply("divide", x, y)], ()),
 }
@@ -116,6 +123,21 @@ def test_int_ops_follow_numpy(kernels):
     call(kernels["ints"], [a, b, *outs])
     for o, ref in zip(outs, (a // b, a % b, np.maximum(a, b), a * b)):
         np.testing.assert_array_equal(o, ref)
+
+
+@pytest.mark.parametrize("dt", ["float16", "float32", "float64"])
+def test_float_floor_divide_and_mod_are_numpys(kernels, dt):
+    """Bit for bit NumPy's (C fmod based): 1 // 0.1 is 9 and 1 % 0.1 is 0.1, where
+    floor(1 / 0.1) gives 10 and 0; signed zeros, infinities, NaN and division by zero."""
+    specials = np.array(DIVMOD_SPECIALS, dt)
+    a = np.concatenate([np.repeat(specials, len(specials)), randn(300, dtype=dt) * 10])
+    b = np.concatenate([np.tile(specials, len(specials)), randn(300, dtype=dt)])
+    outs = [np.empty(DIVMOD_N, dt) for _ in range(2)]
+    call(kernels[f"divmod_{dt}"], [a, b, *outs])
+    with np.errstate(all="ignore"):
+        refs = (a // b, a % b)
+    for o, r in zip(outs, refs):
+        np.testing.assert_array_equal(o.view(f"u{o.itemsize}"), r.view(f"u{r.itemsize}"))
 
 
 def test_unary_ops(kernels):
