@@ -2,11 +2,14 @@
 
     python -m graphkit ir model.keras [--stage traced|optimized|kernels|llvm]
                                       [--batch-size N] [--dot out.dot] [--passes fold,cse,...]
+                                      [--import MODULE ...]
 
 `ir` loads a saved model, traces its forward pass (inference mode) on zero inputs shaped
 like `model.inputs` with the batch dimension set to `--batch-size`, runs the pass pipeline
 (`--passes`, a comma-separated list, default the full pipeline) and prints the IR at the
-chosen stage. `--dot` also writes that stage's graph as Graphviz DOT.
+chosen stage. `--dot` also writes that stage's graph as Graphviz DOT. `--import` imports
+the user's modules (from the current folder or sys.path) first, so that the custom objects
+they register can be loaded: graphkit never imports a module because a file names it.
 """
 import argparse
 import sys
@@ -34,6 +37,9 @@ def build_parser():
     ir.add_argument("--passes", help="comma-separated passes to run (default: all); "
                                      "aliases: " + ", ".join(f"{k}={v}" for k, v in
                                                              PASS_ALIASES.items()))
+    ir.add_argument("--import", dest="imports", action="append", default=[],
+                    metavar="MODULE", help="import MODULE first, for the custom objects it "
+                                           "registers (repeatable)")
     return parser
 
 
@@ -53,6 +59,7 @@ def main(argv=None):
 def _ir_command(args):
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be at least 1, received {args.batch_size}")
+    _import_modules(args.imports)
     model = _load(args.model)
     lowered = _lower_forward(model, args.batch_size, _pipeline(args.passes))
     try:
@@ -63,6 +70,18 @@ def _ir_command(args):
     if args.dot:
         _write_dot(lowered, args.stage, args.dot)
     return 0
+
+
+def _import_modules(names):
+    import importlib
+    import os
+    if names and "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `python -m` puts the current folder first, a script not
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise CommandError(f"--import {name}: {e}") from None
 
 
 def _load(path):

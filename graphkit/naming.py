@@ -8,8 +8,10 @@ _local = threading.local()
 
 
 def to_snake_case(name):
+    """Keras 3's rule: `Conv2D` -> `conv2d`, `GlobalAveragePooling1D` ->
+    `global_average_pooling1d` (a digit does not start a word)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
     return name.lstrip("_")
 
 

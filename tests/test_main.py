@@ -92,3 +92,32 @@ def test_python_dash_m(saved_model):
                            "traced"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "graph @sequential(" in done.stdout and "# sequential/dense_1/add" in done.stdout
+
+
+
+MODULE = '''
+import graphkit as gk
+
+@gk.saving.register_keras_serializable(package="Probe")
+class TimesThree(gk.Layer):
+    def call(self, x):
+        return x * 3.0
+'''
+
+
+def test_a_model_with_a_custom_layer_from_an_imported_module(tmp_path):
+    (tmp_path / "probe_layers.py").write_text(MODULE)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    save = ("import graphkit as gk, probe_layers\n"
+            "gk.Sequential([gk.Input((2,)), probe_layers.TimesThree()]).save('m.keras')\n")
+    subprocess.run([sys.executable, "-c", save], cwd=tmp_path, env=env, check=True)
+
+    def ir(module):
+        return subprocess.run([sys.executable, "-m", "graphkit", "ir", "m.keras", "--import",
+                               module], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
+    done = ir("probe_layers")
+    assert done.returncode == 0, done.stderr
+    assert "# sequential/times_three/multiply" in done.stdout
+    missing = ir("no_such_module")
+    assert missing.returncode == 1 and "--import no_such_module" in missing.stderr

@@ -15,7 +15,7 @@ import numpy as np
 
 from graphkit import config, tree
 from graphkit.core.variable import Variable
-from graphkit.ir.tracer import leaf_path
+from graphkit.ir.tracer import leaf_path, with_masks
 from graphkit.ir.types import TensorType
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
@@ -29,6 +29,9 @@ def leaf_spec(leaf):
     """A hashable spec of one argument leaf (this runs on every call: keep it cheap)."""
     array = getattr(leaf, "_array", leaf)  # a Tensor's ndarray
     if isinstance(array, np.ndarray):
+        mask = getattr(leaf, "_keras_mask", None)
+        if mask is not None:
+            return ("tensor", array.shape, array.dtype, "masked")
         return ("tensor", array.shape, array.dtype)
     if isinstance(leaf, Variable):
         return ("variable", id(leaf), leaf.path)
@@ -43,7 +46,7 @@ class Signature:
         self.specs = specs          # per leaf: see leaf_spec
         self.statics = statics      # ((name, value), ...)
         self.context = context      # (("floatx", "float32"),)
-        self.key = (structure, specs, statics, context)
+        self.key = (structure, specs, tuple((n, _typed(v)) for n, v in statics), context)
 
     @property
     def paths(self):
@@ -55,6 +58,14 @@ class Signature:
 
     def __hash__(self):
         return hash(self.key)
+
+
+def _typed(value):
+    """A static value with its type, through tuples: 1, 1.0 and True are equal (and hash
+    alike) in Python, but trace differently (an int, a float or a bool)."""
+    if type(value) is tuple:
+        return (tuple, tuple(_typed(v) for v in value))
+    return (type(value), value)
 
 
 def _leaf_paths(sig, prefix):
@@ -120,14 +131,24 @@ def signature_of(dyn_args, dyn_kwargs, static):
     specs = tuple(leaf_spec(leaf) for leaf in flat)
     statics = tuple(sorted(static.items(), key=lambda kv: kv[0])) if static else ()
     context = (("floatx", config.floatx()),)
-    return Signature(tree.structure_signature(structure), specs, statics, context), flat
+    signature = Signature(tree.structure_signature(structure), specs, statics, context)
+    return signature, with_masks(flat)
+
+
+def identity_keyed(flat, specs, statics):
+    """The argument objects a signature knows by id() alone: "object" leaves, and static
+    values hashed by identity. A cache entry must not outlive them: once one is freed, a new
+    object can take its address and would match the entry's key."""
+    objects = [leaf for leaf, spec in zip(flat, specs) if spec[0] == "object"]
+    objects += [v for _, v in statics if type(v).__hash__ is object.__hash__]
+    return objects
 
 
 def describe_spec(spec):
     """Human text for a leaf spec: `f32[32,10]`, `static 3`, `variable 'dense/kernel'`."""
     kind = spec[0]
     if kind == "tensor":
-        return str(TensorType(spec[1], spec[2].name))
+        return str(TensorType(spec[1], spec[2].name)) + (" with a mask" if spec[3:] else "")
     if kind == "variable":
         return f"variable '{spec[2]}'"
     if kind == "static":

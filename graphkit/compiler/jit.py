@@ -112,6 +112,9 @@ class _Entry:
 
     def __init__(self, lowered, compiled):
         info = lowered.info
+        call = lowered._call
+        self._objects = [_weak_or_strong(o) for o in cache_key.identity_keyed(
+            call.flat(), call.signature.specs, call.signature.statics)]
         self.executable = compiled.executable
         self.plan = CallPlan(info, compiled.executable)
         self._vars = [weakref.ref(v) for v in info.var_reads + info.var_writes]
@@ -122,6 +125,10 @@ class _Entry:
         self.touches_variables = bool(self._vars)
 
     def stale_reason(self):
+        for ref in self._objects:
+            if ref() is None:
+                return ("an argument object of the cached trace no longer exists (the key "
+                        "knows objects by id, which a new object may reuse)")
         if self.plan.alive:
             return None
         for ref, path in zip(self._vars, self.paths):
@@ -194,11 +201,12 @@ class JitFunction:
             self._explain(call)
         else:
             self._log(self._stats["traces"] + 1, reasons)
+        # Recorded before tracing: a trace that raises still explains the next one.
+        self._signatures.append(call.signature)
         with _collector_paused():
             lowered = self._lower(call)
             entry = _Entry(lowered, lowered.compile())
         self._cache[call.signature.key] = entry
-        self._signatures.append(call.signature)
         return entry
 
     def _explain(self, call):
@@ -208,7 +216,7 @@ class JitFunction:
             from graphkit.compiler import explain  # retraces only: not on a first call's path
             reasons = explain.differences(explain.closest(call.signature, self._signatures),
                                           call.signature)
-            reasons = reasons or ["the signature is new"]
+            reasons = reasons or ["the last trace for this signature raised an error"]
         else:
             site = _site(self.fn)
             seen = _TRACED_SITES.get(site, 0)
@@ -274,6 +282,15 @@ class JitFunction:
         return f"<gk.jit {self.__name__}: {self._stats['traces']} traces>"
 
 
+def _weak_or_strong(obj):
+    """A weak reference to `obj`, or a strong one when it takes no weak references (it then
+    lives as long as the entry, so its id cannot be reused)."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
 def _run_eagerly():
     """True when a call must run the Python function instead of compiled code (see the
     module docstring). This runs on every call, so the trace stack and the state-scope stack
@@ -296,6 +313,8 @@ def _fast_key(args):
         a = args[0]
         t = type(a)
         if t is Tensor:
+            if a._keras_mask is not None:  # the mask is an input too: the full path
+                return None
             a = a._array
         elif t is not np.ndarray:
             return None
@@ -304,6 +323,8 @@ def _fast_key(args):
     for a in args:
         t = type(a)
         if t is Tensor:
+            if a._keras_mask is not None:
+                return None
             a = a._array
         elif t is not np.ndarray:
             return None

@@ -8,6 +8,7 @@
     compiled = lowered.compile()    # an Executable from the backend
     compiled(x)                     # same arguments as f
 """
+import os
 import weakref
 
 import numpy as np
@@ -81,7 +82,22 @@ class Lowered:
         if self._compiled is None:
             self._compiled = Compiled(self, compile_graph(
                 self.graph, self.backend, graph_text=self._pipeline.final_text))
+            self._dump_llvm()
         return self._compiled
+
+    def _dump_llvm(self):
+        """With GRAPHKIT_DUMP_IR, the pass manager wrote the IR stages; the LLVM IR, the
+        last stage, joins them in the same folder (a backend without LLVM IR has none)."""
+        folder = self._pipeline.dump_path
+        if folder is None:
+            return
+        try:
+            text = self._compiled.executable.as_text("llvm")
+        except ValueError:
+            return
+        name = f"{len(self._pipeline.stages):02d}_llvm.ll"
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
 
     def __repr__(self):
         return f"<Lowered @{self.graph.name}: {self.stats()['kernels']} kernels>"
@@ -132,8 +148,9 @@ class CallPlan:
         self._static_outs = tuple(None if kind == "graph" else ref
                                   for kind, ref in info.out_leaves)
         self._out_tree = info.out_tree
+        self._masks = tuple(info.out_masks)
         self._single = (not tree.is_nested(info.out_tree) and len(info.out_leaves) == 1
-                        and info.out_leaves[0][0] == "graph")
+                        and info.out_leaves[0][0] == "graph" and not self._masks)
         self._inference = self._single and not self._writes
         self._out0 = self._graph_outs[0] if self._single else None
         self.alive = True
@@ -191,6 +208,8 @@ class CallPlan:
             return new_tensor(outs[self._graph_outs[0]])
         leaves = [new_tensor(outs[g]) if g is not None else s
                   for g, s in zip(self._graph_outs, self._static_outs)]
+        for leaf, g in self._masks:
+            leaves[leaf]._keras_mask = new_tensor(outs[g])
         return tree.pack_sequence_as(self._out_tree, leaves)
 
 

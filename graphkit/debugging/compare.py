@@ -267,8 +267,9 @@ def _per_op_rows(fn, args, kwargs, name, backend):
 
 def _graph_inputs(args, kwargs, info):
     """The arrays for the traced graph's params: argument leaves, then variable values."""
-    flat = [leaf for _, leaf in tree.flatten_with_path({"args": list(args),
-                                                        "kwargs": dict(kwargs)})]
+    from graphkit.ir.tracer import with_masks
+    flat = with_masks([leaf for _, leaf in tree.flatten_with_path({"args": list(args),
+                                                                   "kwargs": dict(kwargs)})])
     inputs = [np.asarray(_numpy(flat[i]), order="C") for i in info.arg_leaves]
     return inputs + [np.asarray(v._value.numpy(), order="C") for v in info.var_reads]
 

@@ -293,6 +293,7 @@ class TraceInfo:
         self.var_writes = []       # Variables, in output order after the user outputs
         self.out_tree = None       # the output structure
         self.out_leaves = []       # per flat output leaf: ("graph", i) or ("static", value)
+        self.out_masks = []        # (flat output leaf, graph output) of each output's mask
 
 
 def is_array_leaf(x):
@@ -300,6 +301,17 @@ def is_array_leaf(x):
     static, like Python scalars: eager ops treat both as weak (`x * np.float64(2)` keeps
     x's dtype), and a traced parameter would carry the scalar's own dtype instead."""
     return hasattr(x, "_array") or isinstance(x, np.ndarray)
+
+
+def masked_leaves(leaves):
+    """Indices of the argument leaves that carry a Keras mask (eager layer outputs do)."""
+    return [i for i, leaf in enumerate(leaves)
+            if is_array_leaf(leaf) and getattr(leaf, "_keras_mask", None) is not None]
+
+
+def with_masks(leaves):
+    """The argument leaves followed by their masks: what a traced graph's params read."""
+    return list(leaves) + [leaves[i]._keras_mask for i in masked_leaves(leaves)]
 
 
 def leaf_path(path):
@@ -330,6 +342,13 @@ def trace_function(fn, args=(), kwargs=None, name=None):
                 info.arg_leaves.append(i)
             else:
                 leaves.append(leaf)
+        # A masked Tensor's mask is a parameter too (after all the leaves, in leaf order, as
+        # `masked_leaves` lists them), so that layers see it as they do eagerly.
+        for k, i in enumerate(masked_leaves([leaf for _, leaf in flat])):
+            mask = np.asarray(flat[i][1]._keras_mask)
+            leaves[i]._keras_mask = trace.new_param(TensorType(mask.shape, mask.dtype.name),
+                                                    "mask:" + leaf_path(flat[i][0]))
+            info.arg_leaves.append(len(flat) + k)
         packed = tree.pack_sequence_as(structure, leaves)
         out = fn(*packed["args"], **packed["kwargs"])
         _finish(trace, out, info)
@@ -352,6 +371,13 @@ def _finish(trace, out, info):
             labels.append(leaf_path(("out",) + tuple(path)))
         else:
             info.out_leaves.append(("static", leaf))
+    # Masks come after the results (and before the variables): eager outputs carry theirs.
+    for i, (path, leaf) in enumerate(flat):
+        mask = getattr(leaf, "_keras_mask", None) if info.out_leaves[i][0] == "graph" else None
+        if mask is not None:
+            info.out_masks.append((i, len(values)))
+            values.append(trace.lift(mask).ir_value)
+            labels.append("mask:" + leaf_path(("out",) + tuple(path)))
     info.out_tree = tree.pack_sequence_as(out, [None] * len(flat))  # structure only
     for var, value in trace.var_writes.values():
         values.append(value.ir_value)

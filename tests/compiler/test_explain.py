@@ -120,3 +120,17 @@ def test_warning_after_eight_traces(jit_log):
     assert levels == ["INFO"] * 7 + ["WARNING"] * 2  # traces #2..#8 INFO, #9 and #10 WARNING
     info = jf.cache_info()
     assert info["traces"] == 10 and info["misses"] == 10 and len(info["reasons"]) == 9
+
+
+def test_a_retrace_after_a_failed_trace_names_what_changed():
+    def step(x, flag):
+        if flag:
+            raise RuntimeError("user bug")
+        return x * 2.0
+
+    jf = gk.jit(step)
+    x = np.ones(3, np.float32)
+    with pytest.raises(RuntimeError):
+        jf(x, True)
+    jf(x, False)
+    assert jf.cache_info()["reasons"] == ["args[1]: seen static True, now static False"]

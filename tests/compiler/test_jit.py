@@ -1,5 +1,6 @@
 """gk.jit: results and variable updates exactly as eager, the signature cache, static
 arguments, the staged API (lower/as_text/stats/compile), dumps, and when it runs eagerly."""
+import gc
 import os
 
 import numpy as np
@@ -388,3 +389,61 @@ def test_jit_numpy_scalar_argument_is_weak_as_in_eager(x_dtype, scalar):
     assert eager.dtype == x_dtype
     assert compiled.dtype == np.dtype(x_dtype)
     np.testing.assert_array_equal(compiled, eager.numpy())
+
+
+def test_an_entry_keyed_by_a_freed_objects_id_is_not_reused():
+    class Cfg:
+        def __init__(self, k):
+            self.k = k
+
+    jf = gk.jit(lambda cfg, x: x * cfg.k)
+    x = np.ones(3, np.float32)
+    first = Cfg(1.0)
+    jf(first, x)
+    old_id = id(first)
+    del first
+    gc.collect()
+    keep = []   # allocate until CPython hands the freed address to a new Cfg
+    for _ in range(10000):
+        c = Cfg(5.0)
+        if id(c) == old_id:
+            break
+        keep.append(c)
+    assert id(c) == old_id
+    np.testing.assert_allclose(jf(c, x).numpy(), x * 5.0)
+
+
+def test_static_values_equal_in_python_but_of_other_types_trace_again():
+    def f(x, n):
+        return ops.cast(x, "int32") * n, n
+
+    jf = gk.jit(f, static_argnames=("n",))
+    x = np.ones(3, np.float32)
+    jf(x, n=2)
+    out, n = jf(x, n=2.0)
+    assert out.dtype == f(x, 2.0)[0].dtype == "float32"
+    assert type(n) is float
+    assert type(jf(x, n=(True,))[1][0]) is bool and type(jf(x, n=(1,))[1][0]) is int
+    assert jf.cache_info()["traces"] == 4
+
+
+def test_the_dump_holds_the_llvm_ir_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHKIT_DUMP_IR", str(tmp_path))
+    jf = gk.jit(lambda x: x * 3.0, backend="llvm")
+    jf(np.ones(3, np.float32))
+    folder = tmp_path / os.listdir(tmp_path)[0]
+    assert "08_llvm.ll" in os.listdir(folder)
+    assert jf.lower(np.ones(3, np.float32)).as_text("llvm") == (folder / "08_llvm.ll").read_text()
+
+
+def test_masks_of_arguments_and_results_are_kept_as_in_eager(backend=None):
+    tokens = np.array([[1, 2, 0, 0], [3, 0, 0, 0]])
+    emb = layers.Embedding(5, 4, mask_zero=True)
+    pool = layers.GlobalAveragePooling1D()
+    masked = emb(tokens)
+    jf = gk.jit(lambda t: pool(t), backend=backend)
+    np.testing.assert_allclose(jf(masked).numpy(), pool(masked).numpy(), rtol=1e-6)
+    unmasked = gk.ops.convert_to_tensor(masked.numpy())
+    np.testing.assert_allclose(jf(unmasked).numpy(), pool(unmasked).numpy(), rtol=1e-6)
+    out = gk.jit(lambda t: emb(t), backend=backend)(tokens)
+    np.testing.assert_array_equal(out._keras_mask.numpy(), tokens != 0)

@@ -1,11 +1,13 @@
 """The Layer base class: names, weights, tracking, build, losses, call context, masks,
 input specs, configs, weights I/O, stateless calls and dtype policies."""
 
+import re
+
 import numpy as np
 import pytest
 
 import graphkit as gk
-from graphkit import ops
+from graphkit import layers, ops
 from graphkit.layers.input_spec import InputSpec
 
 
@@ -612,3 +614,13 @@ def test_dense_input_spec_error_of_the_internals_walkthrough():
                                          "layer: expected axis -1 of input shape to have "
                                          "value 5, but received input with shape \\(10, 4\\)"):
         layer(np.random.rand(10, 4))
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: layers.Conv2D(2, 3), "conv2d"),
+    (lambda: layers.MaxPooling2D(), "max_pooling2d"),
+    (lambda: layers.GlobalAveragePooling1D(), "global_average_pooling1d"),
+    (lambda: layers.MultiHeadAttention(2, 2), "multi_head_attention"),
+])
+def test_automatic_names_follow_keras_3(make, name):
+    assert re.fullmatch(rf"{name}(_\d+)?", make().name)
