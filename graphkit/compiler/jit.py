@@ -39,6 +39,7 @@ and takes small outputs from an `executable.OutputRing`.
 import contextlib
 import functools
 import gc
+import inspect
 import logging
 import weakref
 
@@ -155,6 +156,7 @@ class JitFunction:
         self.backend = backend
         self.pipeline = pipeline
         self._positional_names = cache_key.positional_names(fn)
+        _check_static_names(fn, self.static_argnames)
         functools.update_wrapper(self, fn, updated=())
         if not hasattr(self, "__name__"):
             self.__name__ = getattr(fn, "name", type(fn).__name__)
@@ -363,6 +365,24 @@ def _donated_params(graph, info, call, donate_argnums):
         if 0 <= j < len(flat_ranges):
             donated.update(flat_ranges[j])
     return {graph.params[k].name for k, leaf in enumerate(info.arg_leaves) if leaf in donated}
+
+
+def _check_static_names(fn, names):
+    """A static name that `fn` does not take would silently be traced: a typo, say so."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins and C callables: nothing to check against
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for name in names:
+        if name not in params:
+            from graphkit.errors import close_matches
+            near = close_matches(name, list(params))
+            hint = f" Did you mean {near[0]!r}?" if near else ""
+            raise ValueError(f"gk.jit: static_argnames names {name!r}, which "
+                             f"{getattr(fn, '__name__', 'the function')} does not take "
+                             f"(its parameters: {list(params)}).{hint}")
 
 
 def _as_tuple(value, what, kind):

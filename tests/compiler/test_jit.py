@@ -447,3 +447,11 @@ def test_masks_of_arguments_and_results_are_kept_as_in_eager(backend=None):
     np.testing.assert_allclose(jf(unmasked).numpy(), pool(unmasked).numpy(), rtol=1e-6)
     out = gk.jit(lambda t: emb(t), backend=backend)(tokens)
     np.testing.assert_array_equal(out._keras_mask.numpy(), tokens != 0)
+
+
+def test_static_argnames_that_the_function_does_not_take_are_named():
+    def scale(x, factor):
+        return x * factor
+    with pytest.raises(ValueError, match="'factr', which scale does not take.*'factor'"):
+        gk.jit(scale, static_argnames=("factr",))
+    gk.jit(lambda x, **kw: x, static_argnames=("anything",))  # **kwargs takes any name
