@@ -2,6 +2,7 @@
 SPEC's rule (keras -> graphkit, tf.* -> graphkit.ops.*), up to "The Model class". Each test
 asserts what the guide prints or asserts."""
 import numpy as np
+import pytest
 
 import graphkit as gk
 from graphkit import ops
@@ -335,3 +336,35 @@ def test_add_loss_with_fit():
     model.compile(optimizer="adam")
     history = model.fit(x, y, verbose=0)
     np.testing.assert_allclose(history.history["loss"][0], 1e-2 * np.mean(x), rtol=1e-4)
+
+
+# -- the Sampling layer of the VAE, in a Functional model -----------------------------------------
+
+class SeededSampling(gk.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = gk.random.SeedGenerator(1337)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        batch = ops.shape(z_mean)[0]
+        dim = ops.shape(z_mean)[1]
+        epsilon = gk.random.normal(shape=(batch, dim), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+def test_sampling_layer_builds_a_functional_model_with_an_unknown_batch():
+    inputs = gk.Input(shape=(6,))
+    z_mean = gk.layers.Dense(3)(inputs)
+    z_log_var = gk.layers.Dense(3)(inputs)
+    z = SeededSampling()((z_mean, z_log_var))
+    assert z.shape == (None, 3) and z.dtype == "float32"
+    encoder = gk.Model(inputs, [z_mean, z_log_var, z])
+    mean, log_var, sample = encoder(np.ones((5, 6), np.float32))
+    assert sample.shape == (5, 3)
+    assert not np.allclose(sample.numpy(), mean.numpy())  # noise was added
+
+
+def test_random_shape_with_unknown_dims_is_still_refused_outside_a_layer():
+    with pytest.raises(ValueError, match="fully known"):
+        gk.random.normal(shape=(None, 3))

@@ -88,6 +88,14 @@ class KerasTensor(OperatorMixin):
     def __index__(self):
         raise self._no_data("using it as an index")
 
+    def __contains__(self, item):
+        raise self._no_data("testing membership (`in`)")
+
+    def __format__(self, spec):
+        if spec:
+            raise self._no_data(f"formatting its value (format spec {spec!r})")
+        return str(self)
+
     def __repr__(self):
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse={self.sparse}, "
                 f"name={self.name}>")

@@ -40,8 +40,10 @@ class OperatorMixin:
     def __le__(self, o): return _o().less_equal(self, o)
     def __gt__(self, o): return _o().greater(self, o)
     def __ge__(self, o): return _o().greater_equal(self, o)
-    def __eq__(self, o): return _o().equal(self, o)
-    def __ne__(self, o): return _o().not_equal(self, o)
+    # `x == None` is a Python identity test in user code (`if mask == None`), never data:
+    # as TF and JAX, it answers False instead of failing to convert None.
+    def __eq__(self, o): return False if o is None else _o().equal(self, o)
+    def __ne__(self, o): return True if o is None else _o().not_equal(self, o)
     __hash__ = object.__hash__
 
     def __getitem__(self, key): return _o().getitem(self, key)

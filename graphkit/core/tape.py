@@ -261,6 +261,11 @@ def value_and_grad(fn, argnums=0, has_aux=False):
             for i in nums:
                 tape.watch(args[i])
             out = fn(*args, **kwargs)
+        if has_aux and not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(
+                f"value_and_grad(has_aux=True): `{getattr(fn, '__name__', fn)}` must return a "
+                f"pair (value, aux), received {type(out).__name__}"
+                + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
         value, aux = (out if has_aux else (out, None))
         grads = tape.gradient(value, [args[i] for i in nums], unconnected_gradients="zero")
         g = grads[0] if isinstance(argnums, int) else tuple(grads)

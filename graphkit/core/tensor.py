@@ -19,7 +19,8 @@ _UFUNC_TO_OP = {
     "equal": "equal", "not_equal": "not_equal", "less": "less", "greater": "greater",
     "less_equal": "less_equal", "greater_equal": "greater_equal", "matmul": "matmul",
     "floor": "floor", "logical_and": "logical_and", "logical_or": "logical_or",
-    "logical_not": "logical_not",
+    "logical_not": "logical_not", "logical_xor": "logical_xor", "floor_divide": "floor_divide",
+    "remainder": "mod",
 }
 
 
@@ -131,13 +132,17 @@ class Tensor(OperatorMixin):
         return bool(self._array)
 
     def __float__(self):
-        return float(self._array)
+        return float(_one_element(self._array, "float"))
 
     def __int__(self):
-        return int(self._array)
+        return int(_one_element(self._array, "int"))
 
     def __index__(self):
-        return int(self._array)
+        a = self._array
+        if a.ndim != 0 or a.dtype.kind not in "iu":  # as NumPy: a float is never truncated
+            raise TypeError(f"only integer scalar tensors can be used as an index, received "
+                            f"shape {a.shape}, dtype {a.dtype.name}")
+        return int(a)
 
     def __repr__(self):
         body = np.array2string(self._array, separator=", ", precision=6, threshold=200)
@@ -146,6 +151,19 @@ class Tensor(OperatorMixin):
             f"<Tensor: shape={self.shape}, dtype={self.dtype}, numpy={body}>"
 
     __str__ = __repr__
+
+    def __format__(self, spec):
+        # f"{loss:.4f}" in a training loop formats the value, as for NumPy and TF scalars.
+        return format(self._array, spec) if spec else str(self)
+
+
+def _one_element(array, what):
+    """The single value of a one-element array, as a 0-d array (NumPy 2 only converts 0-d
+    arrays to Python scalars)."""
+    if array.size != 1:
+        raise TypeError(f"{what}() needs a tensor with one element, received a tensor of "
+                        f"shape {array.shape}")
+    return array.reshape(())
 
 
 def _new_tensor(out):

@@ -34,6 +34,9 @@ class Variable(OperatorMixin):
         self._value = self._initial_value(initializer, shape, dtype)
 
     def _initial_value(self, initializer, shape, dtype):
+        if isinstance(initializer, str):  # as Keras: Variable("zeros", shape=(3,))
+            from graphkit import initializers
+            initializer = initializers.get(initializer)
         if callable(initializer) and not hasattr(initializer, "_bind_priority"):
             if shape is None:
                 raise ValueError(
@@ -76,14 +79,16 @@ class Variable(OperatorMixin):
         v = state[-1].read(self) if state else None
         if v is None:
             v = self._value
-        if self.autocast:
-            cast_to = local.autocast[-1] if local.autocast else None
-            if cast_to is not None and cast_to != self.dtype and dtypes.is_float(self.dtype):
-                v = _o().cast(v, cast_to)
+        # Tapes see the stored value, before any autocast: the cast is then recorded, so a
+        # gradient has the variable's dtype (float32 under "mixed_float16"), as in Keras.
         tapes = _ACTIVE_TAPES
         if tapes:
             for tape in tapes:
                 tape._on_variable_read(self, v)
+        if self.autocast:
+            cast_to = local.autocast[-1] if local.autocast else None
+            if cast_to is not None and cast_to != self.dtype and dtypes.is_float(self.dtype):
+                v = _o().cast(v, cast_to)
         return v
 
     def numpy(self):
@@ -92,10 +97,12 @@ class Variable(OperatorMixin):
         return np.array(self.value, copy=True)
 
     def __array__(self, dtype=None, copy=None):
+        # A copy unless the caller asks for none, as numpy(): `w = np.asarray(v); w *= 0.5`
+        # must not change the variable behind assign()'s back (Keras's arrays never alias it).
         a = np.asarray(self.value)
-        if dtype is not None:
-            a = a.astype(dtype)
-        return a.copy() if copy else a
+        if copy is False:
+            return a if dtype is None else a.astype(dtype, copy=False)
+        return np.array(a, dtype=dtype, copy=True)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return self._value.__array_ufunc__(ufunc, method, *[
@@ -118,16 +125,19 @@ class Variable(OperatorMixin):
         return int(np.prod(self._value.shape))
 
     def __len__(self):
-        return self._value.shape[0]
+        return len(self._value)  # a 0-d variable raises TypeError, as a 0-d tensor does
 
     def __bool__(self):
         return bool(self.value)
 
     def __float__(self):
-        return float(np.asarray(self.value))
+        return float(self.value)
 
     def __int__(self):
-        return int(np.asarray(self.value))
+        return int(self.value)
+
+    def __format__(self, spec):
+        return format(self.value, spec) if spec else str(self)
 
     # -- writes -----------------------------------------------------------------------------
     def assign(self, value):

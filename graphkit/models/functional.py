@@ -233,7 +233,13 @@ class Functional(Model):
     def _convert_input(self, x, ref, index):
         from graphkit import ops
         got = getattr(x, "dtype", None)
-        got = dtypes.standardize_dtype(got) if got is not None else None
+        try:
+            got = dtypes.standardize_dtype(got) if got is not None else None
+        except ValueError:  # strings, objects (pandas mixed columns): name the input
+            raise ValueError(
+                f"Model '{self.name}': input '{self._input_names()[index]}' (input {index}) "
+                f"has dtype {ref.dtype}, but received data of dtype {got}, which is not a "
+                "numeric dtype. Convert the data to numbers first.") from None
         if got is not None and dtypes.is_float(got) and not dtypes.is_float(ref.dtype):
             raise ValueError(
                 f"Model '{self.name}': input '{self._input_names()[index]}' (input {index}) "

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from graphkit import config, dtypes, ops
+from graphkit.core import keras_tensor
 from graphkit.ops.random import bits_to_unit_float, random_bits
 from graphkit.random.seed_generator import draw_key
 
@@ -58,14 +59,27 @@ def _shape(shape, op):
         shape = (shape,)
     shape = tuple(shape)
     if any(d is None for d in shape):
-        raise ValueError(f"gk.random.{op}: `shape` must be fully known, received {shape}")
+        # A layer called on KerasTensors (building a Functional model) may ask for a
+        # sample shaped like its input, whose batch dim is unknown (`ops.shape(x)[0]`).
+        if keras_tensor.is_recording_nodes():
+            raise ValueError(f"gk.random.{op}: `shape` must be fully known, received {shape}")
+        return tuple(None if d is None else int(d) for d in shape)
     return tuple(int(d) for d in shape)
+
+
+def _symbolic_sample(shape, dtype, seed, op):
+    """The spec of a sample whose shape has unknown dims: only its shape and dtype matter
+    while a layer's output spec is found. The seed is still checked."""
+    draw_key(seed, f"gk.random.{op}")
+    return keras_tensor.KerasTensor(shape, dtype)
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Uniform floats in [minval, maxval)."""
     dtype = _float_dtype(dtype, "uniform")
     shape = _shape(shape, "uniform")
+    if None in shape:
+        return _symbolic_sample(shape, dtype, seed, "uniform")
     unit = bits_to_unit_float(random_bits(draw_key(seed, "gk.random.uniform"), shape),
                               _compute_dtype(dtype))
     if isinstance(minval, (int, float)) and isinstance(maxval, (int, float)):
@@ -101,6 +115,8 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Normally distributed floats."""
     dtype = _float_dtype(dtype, "normal")
     shape = _shape(shape, "normal")
+    if None in shape:
+        return _symbolic_sample(shape, dtype, seed, "normal")
     z = _standard_normal(draw_key(seed, "gk.random.normal"), shape, _compute_dtype(dtype))
     return _affine(z, stddev, mean, dtype)
 
@@ -123,6 +139,8 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """
     dtype = _float_dtype(dtype, "truncated_normal")
     shape = _shape(shape, "truncated_normal")
+    if None in shape:
+        return _symbolic_sample(shape, dtype, seed, "truncated_normal")
     key = draw_key(seed, "gk.random.truncated_normal")
     compute = _compute_dtype(dtype)
     unit = bits_to_unit_float(random_bits(key, shape), compute)

@@ -78,3 +78,18 @@ def test_value_and_grad_argnums_and_aux():
 
 def test_cast_of_python_scalar_does_not_round_through_floatx():
     assert gk.ops.cast(0.9, "float64").numpy() == 0.9
+
+
+def test_mixed_precision_gradients_have_the_variable_dtype():
+    layer = gk.layers.Dense(2, dtype="mixed_float16")
+    x = np.ones((3, 4), np.float32)
+    with gk.GradientTape() as tape:
+        loss = ops.sum(ops.cast(layer(x), "float32"))
+    grads = tape.gradient(loss, layer.trainable_weights)
+    assert [g.dtype for g in grads] == ["float32", "float32"]
+    np.testing.assert_allclose(grads[0].numpy(), np.full((4, 2), 3.0))
+
+
+def test_value_and_grad_has_aux_requires_a_pair():
+    with pytest.raises(TypeError, match=r"pair \(value, aux\)"):
+        gk.value_and_grad(lambda a: a * a, has_aux=True)(3.0)

@@ -41,6 +41,8 @@ def test_input_argument_errors():
     (lambda t: bool(t), "Python bool"),
     (lambda t: [v for v in t], "iterating"),
     (lambda t: float(t), "Python float"),
+    (lambda t: f"{t:.3f}", "format spec"),
+    (lambda t: 1.0 in t, "membership"),
 ])
 def test_keras_tensor_refuses_data_access_and_names_itself(action, what):
     x = gk.Input(shape=(3,), name="pixels")
@@ -349,3 +351,11 @@ def test_duplicate_layer_names_are_refused():
 def test_non_keras_tensor_inputs_are_refused():
     with pytest.raises(ValueError, match="all `inputs` must be KerasTensors"):
         gk.Model(np.ones((2, 2)), gk.Input(shape=(2,)))
+
+
+@pytest.mark.parametrize("data", [np.array([[1.0, 2.0]], dtype=object), np.array([["a", "b"]])])
+def test_non_numeric_input_data_names_the_model_and_the_input(data):
+    inp = gk.Input((2,), name="features")
+    model = gk.Model(inp, gk.layers.Dense(1)(inp), name="regressor")
+    with pytest.raises(ValueError, match="Model 'regressor': input 'features'.*not a numeric"):
+        model(data)
