@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from graphkit.callbacks.callback import Callback
+from graphkit.callbacks.monitor import monitor_direction
 
 
 class ReduceLROnPlateau(Callback):
@@ -30,14 +31,18 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def _reset(self):
-        # As in Keras, 'auto' maximizes only monitors that look like accuracies.
-        self._maximize = self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor)
-        self.best = -np.inf if self._maximize else np.inf
+        self.best = None
         self.cooldown_counter = 0
         self.wait = 0
 
     def _improved(self, current):
-        if self._maximize:
+        # As in Keras 3, 'auto' takes the direction from the monitored metric (AUC and
+        # precision go up, not only names containing "acc").
+        direction = monitor_direction(self.monitor, self.mode, self.model,
+                                      "ReduceLROnPlateau")
+        if self.best is None:
+            return True
+        if direction == "max":
             return current > self.best + self.min_delta
         return current < self.best - self.min_delta
 

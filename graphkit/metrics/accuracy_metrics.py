@@ -89,6 +89,11 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     return _top_k_matches(labels, y_pred, k)
 
 
+ACCURACY_FUNCTIONS = (accuracy, binary_accuracy, categorical_accuracy,
+                      sparse_categorical_accuracy, top_k_categorical_accuracy,
+                      sparse_top_k_categorical_accuracy)
+
+
 class _AccuracyMetric(MeanMetricWrapper):
     """Accuracies are maximized; their config is the constructor's arguments."""
 

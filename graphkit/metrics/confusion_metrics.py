@@ -57,7 +57,9 @@ def update_confusion_matrix_variables(variables, y_true, y_pred, thresholds, top
     if top_k is not None:
         y_pred = _keep_top_k(y_pred, top_k)
     if class_id is not None:
-        y_pred, y_true = y_pred[..., class_id], y_true[..., class_id]
+        # Keep the class axis (as Keras), so that (batch, 1) sample weights still line up.
+        y_pred = y_pred[..., class_id:class_id + 1]
+        y_true = y_true[..., class_id:class_id + 1]
     if tuple(y_true.shape) != tuple(y_pred.shape):
         y_true = ops.reshape(y_true, y_pred.shape) if int(np.prod(y_true.shape)) == int(
             np.prod(y_pred.shape)) else ops.broadcast_to(y_true, y_pred.shape)

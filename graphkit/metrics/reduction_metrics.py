@@ -5,6 +5,7 @@ import numpy as np
 from graphkit import ops
 from graphkit.core.tensor import Tensor
 from graphkit.ops import primitive
+from graphkit.losses import losses
 from graphkit.losses.loss import (apply_mask, divide_no_nan, get_keras_mask,
                                   squeeze_or_expand_to_same_rank)
 from graphkit.metrics.metric import Metric
@@ -128,6 +129,9 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
+        direction = _direction_of(fn)
+        if direction is not None:
+            self._direction = direction
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         mask = get_keras_mask(y_pred)
@@ -143,3 +147,15 @@ class MeanMetricWrapper(Mean):
                 f"MeanMetricWrapper '{self.name}': a metric wrapping the function "
                 f"{self._fn!r} cannot be serialized; register a Metric subclass instead")
         return config
+
+
+def _direction_of(fn):
+    """Which way callbacks in mode 'auto' should follow a metric wrapping `fn`: "down" for a
+    built-in loss (as Keras), "up" for a built-in accuracy (Keras compiles the strings
+    "accuracy", "binary_accuracy", ... as accuracy classes, which go up); None otherwise."""
+    from graphkit.metrics import accuracy_metrics  # here: that module imports this one
+    if any(fn is f for f in losses.ALL_FUNCTIONS.values()):
+        return "down"
+    if any(fn is f for f in accuracy_metrics.ACCURACY_FUNCTIONS):
+        return "up"
+    return None

@@ -143,6 +143,11 @@ class CompileLoss:
             metric.update_state(value, sample_weight=batch_size)
 
 
+def _output_prefixed(name, output_names, i):
+    """A metric's name, after its output's name when the model has several outputs."""
+    return f"{output_names[i]}_{name}" if len(output_names) > 1 else name
+
+
 def _resolve_metric(identifier, y_true, y_pred, loss):
     """A Metric object for a metric identifier, "accuracy" and "crossentropy" resolved from
     the shapes of the targets and predictions (and the loss), as in Keras."""
@@ -216,8 +221,9 @@ class CompileMetrics:
         flat_true, flat_pred = _pair_structures(y_true, y_pred, names)
         losses = losses or [None] * len(names)
         seen = set()
+        taken = set()  # the unweighted metrics' names
 
-        def make(groups, prefix_weighted):
+        def make(groups, weighted):
             built = []
             for i, ids in enumerate(groups):
                 ms = []
@@ -227,11 +233,13 @@ class CompileMetrics:
                         raise ValueError(f"compile: the metric object {m!r} is used twice; "
                                          "give each output its own metric instance")
                     seen.add(id(m))
-                    name = m.name
-                    if prefix_weighted:
-                        name = "weighted_" + name
-                    if len(names) > 1:
-                        name = f"{names[i]}_{name}"
+                    name = _output_prefixed(m.name, names, i)
+                    # As in Keras, "weighted_" only tells a weighted metric from an
+                    # unweighted one of the same name.
+                    if weighted and name in taken:
+                        name = _output_prefixed("weighted_" + m.name, names, i)
+                    elif not weighted:
+                        taken.add(name)
                     m.name = name
                     ms.append(m)
                 built.append(ms)

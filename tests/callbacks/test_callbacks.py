@@ -105,6 +105,20 @@ def test_reduce_lr_on_plateau_with_cooldown_and_min_lr():
         callbacks.ReduceLROnPlateau(factor=1.5)
 
 
+def test_reduce_lr_on_plateau_auto_mode_maximizes_auc():
+    # Keras 3 takes the direction from the metric, not from "acc" in the monitor's name:
+    # a rising AUC is improving, so the rate is only halved after the dip at epoch 3.
+    cb = callbacks.ReduceLROnPlateau(monitor="val_auc", factor=0.5, patience=1, min_delta=0.0)
+    model = FakeModel(lr=0.1)
+    cb.set_model(model)
+    cb.on_train_begin()
+    lrs = []
+    for epoch, value in enumerate([0.5, 0.6, 0.7, 0.65]):
+        cb.on_epoch_end(epoch, {"val_auc": value})
+        lrs.append(float(model.optimizer.learning_rate.numpy()))
+    np.testing.assert_allclose(lrs, [0.1, 0.1, 0.1, 0.05], rtol=1e-6)
+
+
 def test_learning_rate_scheduler_one_and_two_argument_schedules():
     model = FakeModel(lr=0.1)
     cb = callbacks.LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1))
@@ -242,3 +256,21 @@ def test_csv_logger_in_fit(model, tmp_path):
     rows = list(csv.DictReader(open(path)))
     assert [r["epoch"] for r in rows] == ["0", "1"]
     assert set(rows[0]) == {"epoch", "loss", "val_loss"}
+
+
+def test_auto_mode_follows_metrics_compiled_from_strings():
+    # Keras compiles "accuracy" and "mae" as metrics with a direction (up, down), so
+    # EarlyStopping and ModelCheckpoint in mode "auto" can monitor them.
+    model = gk.Sequential([layers.Input((2,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy",
+                  metrics=["accuracy", "binary_accuracy", "mae"])
+    model.fit(np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32"), verbose=0)
+    # Values that improve, worsen, then improve: patience 1 stops at epoch 2, the worse one.
+    for name, values in (("val_accuracy", [0.5, 0.6, 0.55, 0.7]),
+                         ("val_binary_accuracy", [0.5, 0.6, 0.55, 0.7]),
+                         ("val_mae", [0.5, 0.4, 0.45, 0.3])):
+        fake = FakeModel()
+        fake.metrics = model.metrics
+        ran, _ = run_epochs(callbacks.EarlyStopping(monitor=name, patience=1), values,
+                            key=name, model=fake)
+        assert ran == [0, 1, 2], name

@@ -243,3 +243,17 @@ def test_get_by_name():
     assert metrics.get("accuracy") is metrics.accuracy
     with pytest.raises(ValueError, match="Did you mean"):
         metrics.get("acuracy")
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 1)])
+def test_precision_recall_class_id_with_sample_weight(shape):
+    rng = np.random.default_rng(5)
+    y_pred = rng.uniform(size=(6, 3))
+    y_true = np.eye(3)[rng.integers(0, 3, 6)]
+    w = rng.uniform(0.5, 2.0, 6)
+    pred_pos, label_pos = y_pred[:, 1] > 0.5, y_true[:, 1] != 0
+    tp = np.sum(w * (pred_pos & label_pos))
+    for cls, other in ((metrics.Precision, pred_pos), (metrics.Recall, label_pos)):
+        m = cls(class_id=1, dtype="float64")
+        m.update_state(y_true, y_pred, sample_weight=w.reshape(shape))
+        np.testing.assert_allclose(float(m.result()), tp / np.sum(w * other), rtol=1e-12)

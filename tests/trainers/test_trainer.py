@@ -371,3 +371,17 @@ def test_bad_arguments_are_named():
         model.compile(optimizer="sgdd")
     with pytest.raises(ValueError, match="same number of samples"):
         model.fit(np.ones((3, 3)), np.ones((2, 2)), verbose=0)
+
+
+def test_weighted_metrics_keep_their_name_unless_an_unweighted_one_has_it():
+    model = linear_model()
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    w = np.array([1.0, 0.0, 2.0, 1.0, 0.0, 1.0])
+    model.compile(optimizer="sgd", loss="mse", weighted_metrics=["mse"])
+    pred = model.predict(x, verbose=0).astype(np.float64)
+    per = np.mean((pred - y) ** 2, -1)
+    logs = model.evaluate(x, y, sample_weight=w, batch_size=4, return_dict=True, verbose=0)
+    # Keras 3 adds "weighted_" only to tell it from an unweighted metric of the same name.
+    assert set(logs) == {"loss", "mse"}
+    assert logs["mse"] == pytest.approx((per * w).sum() / w.sum(), rel=1e-5)
