@@ -799,9 +799,13 @@ def _is_array_index(k):
 
 def getitem(x, key):
     """NumPy basic indexing (ints, slices with steps, None, Ellipsis) plus one integer
-    array index along one axis (a `take`)."""
+    array index along one axis (a `take`), or a concrete boolean mask (below)."""
     x = to_value(x)
     key = key if isinstance(key, tuple) else (key,)
+    key = _boolean_masks_as_indices(x, key)
+    if len(key) == 1 and isinstance(key[0], _LeadingMask):
+        flat = reshape(x, (-1,) + tuple(x.shape[key[0].ndim:]))
+        return take(flat, key[0].positions, axis=0)
     n_real = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
     if builtins.sum(1 for k in key if k is Ellipsis) > 1:
         raise IndexError("getitem: an index can only have a single ellipsis ('...')")
@@ -876,6 +880,60 @@ def getitem(x, key):
         kept = [kd for kd in kinds if kd != "int"]
         result = take(result, array_index, axis=kept.index("array"))
     return result
+
+
+class _LeadingMask:
+    """A boolean mask over x's first `ndim` axes, as the flat positions of its True
+    entries (x[mask] of NumPy: those axes merged, then taken)."""
+
+    def __init__(self, mask):
+        self.ndim = mask.ndim
+        self.positions = np.flatnonzero(mask).astype(np.int32)
+
+
+def _boolean_masks_as_indices(x, key):
+    """NumPy's boolean-mask indexing, where the mask is data (eager): its result's shape
+    depends on the mask's values, so a mask that is symbolic or traced is refused. A 1-D
+    mask becomes the integer index of its True entries; a mask over several leading axes,
+    alone in the key, a `_LeadingMask`."""
+    out = []
+    for i, k in enumerate(key):
+        mask = _concrete_bool(k)
+        if mask is None:
+            out.append(k)
+            continue
+        if mask.ndim > 1 and len(key) == 1:
+            if tuple(mask.shape) != tuple(x.shape[:mask.ndim]):
+                raise IndexError(f"getitem: a boolean mask of shape {mask.shape} does not "
+                                 f"match the leading axes of a tensor of shape "
+                                 f"{tuple(x.shape)}")
+            return (_LeadingMask(mask),)
+        axis = builtins.sum(1 for j in key[:i] if j is not None and j is not Ellipsis)
+        if mask.ndim != 1 or builtins.any(j is Ellipsis for j in key[:i]) \
+                or axis >= x.ndim or mask.shape[0] != x.shape[axis]:
+            raise IndexError(f"getitem: a boolean mask of shape {mask.shape} at index "
+                             f"position {i} does not fit a tensor of shape {tuple(x.shape)} "
+                             "(supported: one 1-D mask per axis, or one mask over the "
+                             "leading axes)")
+        out.append(np.flatnonzero(mask).astype(np.int32))
+    return tuple(out)
+
+
+def _concrete_bool(k):
+    """A boolean index's values as a NumPy array, when it has them (eager); None for any
+    other index. A symbolic or traced boolean index cannot have them: refused."""
+    if isinstance(k, list) and k and builtins.all(isinstance(v, (bool, np.bool_)) for v in k):
+        return np.asarray(k)
+    if isinstance(k, np.ndarray):
+        return k if k.dtype == bool else None
+    if hasattr(type(k), "_bind_priority") and getattr(k, "dtype", None) == "bool":
+        array = getattr(k, "_array", None)
+        if array is None:
+            raise IndexError("getitem: boolean mask indexing has a data-dependent shape, "
+                             "which a symbolic or compiled graph cannot have; use "
+                             "gk.ops.where instead")
+        return array
+    return None
 
 
 def hstack(xs):

@@ -73,8 +73,7 @@ def test_getitem_with_tensor_index_and_errors():
         t[3]
     with pytest.raises(IndexError, match="too many indices"):
         t[0, 0, 0, 0]
-    with pytest.raises(IndexError, match="boolean mask"):
-        t[X > 0]
+    np.testing.assert_array_equal(t[X > 0].numpy(), X[X > 0])   # eager: the mask is data
     with pytest.raises(IndexError, match="only one integer-array index"):
         t[[0], [1]]
 
@@ -253,3 +252,33 @@ def test_triangles_of_unknown_sizes_name_the_op(op):
     with pytest.raises(ShapeError, match=f"{op}: the last two dims must be known"):
         getattr(ops, op)(s, k=1)
     assert getattr(ops, op)(gk.Input(shape=(3, 4))).shape == (None, 3, 4)
+
+
+@pytest.mark.parametrize("key", [
+    lambda a: a > 5,                                   # a mask of x's shape
+    lambda a: a[:, :, 0] > 5,                          # over the leading axes
+    lambda a: (np.array([True, False]),),              # one axis
+    lambda a: (slice(None), np.array([True, False, True])),
+    lambda a: (0, np.array([True, False, True]), slice(1, 3)),
+    lambda a: ([True, False],),                        # a list of bools is a mask too
+])
+def test_boolean_masks_index_eagerly_like_numpy(key):
+    a = np.arange(24.0, dtype="float32").reshape(2, 3, 4)
+    x = ops.convert_to_tensor(a)
+    np.testing.assert_array_equal(x[key(a)].numpy(), a[key(a)])
+
+
+def test_boolean_mask_gradient_and_refusal_where_shapes_are_static():
+    a = np.arange(24.0, dtype="float32").reshape(2, 3, 4)
+    x = ops.convert_to_tensor(a)
+    with gk.GradientTape() as tape:
+        tape.watch(x)
+        y = ops.sum(x[x > 10.0] * 2.0)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), np.where(a > 10, 2.0, 0.0))
+    with pytest.raises(IndexError, match="data-dependent shape"):
+        gk.jit(lambda x: x[x > 1.0])(a)
+    i = gk.Input((3,))
+    with pytest.raises(IndexError, match="data-dependent shape"):
+        i[i > 0]
+    with pytest.raises(IndexError, match="does not fit"):
+        x[np.array([True, False, True])]
