@@ -11,6 +11,7 @@ It returns `((x_train, y_train), (x_test, y_test))` as Keras does: uint8 images 
 """
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -27,11 +28,23 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
                0x0E: ">f8"}
 
 
+def _read_bytes(filepath):
+    """The file's bytes, gunzipped when it ends in .gz. A cut-short or non-gzip .gz file
+    raises a ValueError naming it (gzip's own EOFError names neither file nor cause)."""
+    if not str(filepath).endswith(".gz"):
+        with open(filepath, "rb") as f:
+            return f.read()
+    try:
+        with gzip.open(filepath, "rb") as f:
+            return f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise ValueError(f"{filepath}: truncated or corrupt gzip file ({e}); download it "
+                         f"again") from e
+
+
 def read_idx(filepath):
     """An IDX file (gzipped when it ends in .gz) as a NumPy array."""
-    opener = gzip.open if str(filepath).endswith(".gz") else open
-    with opener(filepath, "rb") as f:
-        data = f.read()
+    data = _read_bytes(filepath)
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{filepath}: not an IDX file (bad magic number)")
     type_code, ndim = data[2], data[3]

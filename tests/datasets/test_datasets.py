@@ -83,3 +83,14 @@ def test_truncated_idx_file_is_reported(tmp_path):
     target.write_bytes(target.read_bytes()[:-10])
     with pytest.raises(ValueError, match="truncated or corrupt"):
         mnist.load_data(path=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["cut", "not_gzip"])
+def test_damaged_gzip_file_is_named(tmp_path, damage):
+    # gzip raises a bare EOFError (cut short) or BadGzipFile: the error must name the file.
+    make_mnist(tmp_path, gz=True)
+    target = tmp_path / "train-labels-idx1-ubyte.gz"
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2] if damage == "cut" else b"plain bytes")
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: truncated or corrupt"):
+        mnist.load_data(path=tmp_path)
