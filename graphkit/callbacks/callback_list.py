@@ -1,5 +1,7 @@
 """`CallbackList`: calls every hook on every callback, in order, and adds the History and
-ProgbarLogger callbacks that `fit` always has (unless the user passed their own)."""
+ProgbarLogger callbacks that `fit` always has (unless the user passed their own).
+
+As in Keras 3, every hook gets a logs dict (`{}` when there are none), its keys sorted."""
 from graphkit.callbacks.callback import Callback
 from graphkit.callbacks.history import History
 from graphkit.callbacks.progbar_logger import ProgbarLogger
@@ -16,6 +18,8 @@ class CallbackList(Callback):
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None,
                  **params):
         super().__init__()
+        if isinstance(callbacks, Callback):
+            callbacks = [callbacks]  # Keras takes `callbacks=cb` as well as a list
         callbacks = list(callbacks or [])
         for c in callbacks:
             if not isinstance(c, Callback):
@@ -27,8 +31,9 @@ class CallbackList(Callback):
             self._history = History()
             self.callbacks.append(self._history)
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in callbacks):
-            # First, so that its lines come before whatever other callbacks print.
-            self.callbacks.insert(0, ProgbarLogger())
+            # Last, as in Keras: the epoch line then shows what other callbacks add to the
+            # logs (LearningRateScheduler's and ReduceLROnPlateau's "learning_rate").
+            self.callbacks.append(ProgbarLogger())
         if model is not None:
             self.set_model(model)
         if params:
@@ -53,11 +58,30 @@ class CallbackList(Callback):
 
 
 def _dispatch(name):
-    def hook(self, *args, **kwargs):
-        for c in self.callbacks:
-            getattr(c, name)(*args, **kwargs)
+    if "batch" in name:
+        def hook(self, batch, logs=None):
+            logs = _sorted_logs(logs)
+            for c in self.callbacks:
+                getattr(c, name)(batch, logs=logs)  # by keyword for batch hooks, as Keras
+    elif "epoch" in name:
+        def hook(self, epoch, logs=None):
+            logs = _sorted_logs(logs)
+            for c in self.callbacks:
+                getattr(c, name)(epoch, logs)
+    else:
+        def hook(self, logs=None):
+            logs = _sorted_logs(logs)
+            for c in self.callbacks:
+                getattr(c, name)(logs)
     hook.__name__ = name
     return hook
+
+
+def _sorted_logs(logs):
+    """A new dict, shared by the hook's callbacks (what one adds, the next ones see), as
+    Keras's `pythonify_logs` makes it: so `lambda epoch, logs: ...` always gets a dict, and
+    the progress bar and History list the keys in Keras's order."""
+    return {} if logs is None else dict(sorted(logs.items()))
 
 
 for _name in _HOOKS:

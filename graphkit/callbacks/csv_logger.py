@@ -1,4 +1,5 @@
-"""`CSVLogger`: one CSV row per epoch (the epoch, then the logs in sorted key order)."""
+"""`CSVLogger`: one CSV row per epoch (the epoch, then the logs in sorted key order, with
+a `val_` column for each key when the first epoch has none, as in Keras)."""
 import csv
 import os
 
@@ -38,6 +39,10 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                # As in Keras: with validation_freq > 1 the first epoch has no `val_` keys,
+                # yet the columns are fixed now; later rows fill them ("NA" before).
+                self.keys += ["val_" + k for k in self.keys]
         if self._writer is None:
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys,
                                           delimiter=self.sep)

@@ -69,7 +69,10 @@ class ProgbarLogger(Callback):
     def _finalize(self, logs):
         if self.progbar is None:
             return
-        if self.target is None:  # a generator of unknown length: the count is known now
+        if self.target is None:
+            # A generator of unknown length: the count is known now. Kept, as Keras keeps
+            # it, so that later epochs show n/N and an ETA.
+            self.target = self.seen or None
             self.progbar.target = self.seen
         self.progbar.update(self.progbar.target or self.seen, list((logs or {}).items()),
                             finalize=True)

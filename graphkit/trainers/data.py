@@ -116,7 +116,11 @@ def _path_text(label, path):
 # -- class weights ----------------------------------------------------------------------------
 
 def class_weight_to_sample_weight(y, class_weight):
-    """Per-sample weights `class_weight[label]`, labels from integer or one-hot `y`."""
+    """Per-sample weights `class_weight[label]`, labels from integer or one-hot `y`; as in
+    Keras, a class the dict leaves out gets weight 1 (`{1: 10.0}` up-weights class 1)."""
+    if not isinstance(class_weight, dict):
+        raise ValueError("`class_weight` must be a dict mapping class indices to weights, "
+                         f"received {type(class_weight).__name__}: {class_weight!r}")
     if isinstance(y, (dict, list, tuple)):
         raise ValueError("`class_weight` is only supported for models with a single output "
                          "(received several `y` arrays)")
@@ -125,19 +129,10 @@ def class_weight_to_sample_weight(y, class_weight):
     y = np.asarray(y)
     labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
     labels = np.round(labels).astype(np.int64)
-    keys = {int(k) for k in class_weight}
-    expected = set(range(max(keys) + 1)) if keys else set()
-    missing = sorted(expected - keys)
-    if missing:
-        raise ValueError("Expected `class_weight` to be a dict with keys from 0 to one less "
-                         f"than the number of classes; classes {missing} are missing")
-    unknown = sorted(set(np.unique(labels).tolist()) - keys)
-    if unknown:
-        raise ValueError(f"`class_weight` has no weight for class(es) {unknown} found in `y`")
-    table = np.zeros(max(keys) + 1, dtype=config.floatx())
+    weights = np.ones(len(labels), dtype=config.floatx())
     for k, w in class_weight.items():
-        table[int(k)] = w
-    return table[labels]
+        weights[labels == int(k)] = w
+    return weights
 
 
 def _with_class_weight(batch, class_weight):
@@ -183,11 +178,11 @@ class ArrayDataAdapter:
     generator, which `gk.utils.set_random_seed` seeds)."""
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False,
-                 class_weight=None):
+                 class_weight=None, steps=None):
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"`shuffle` must be True, False or 'batch', received {shuffle!r}")
-        batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
             raise ValueError(f"`batch_size` must be a positive integer, received "
                              f"{batch_size!r}")
         self.x = tree.map_structure(lambda a: standardize_array(a, "x"), x)
@@ -201,6 +196,10 @@ class ArrayDataAdapter:
                 raise ValueError("You cannot use `class_weight` and `sample_weight` at the "
                                  "same time")
             self.sample_weight = class_weight_to_sample_weight(self.y, class_weight)
+        if batch_size is None:
+            # As in Keras: given `steps` and no batch size, the steps cover the data once.
+            batch_size = max(1, math.ceil(self.num_samples / steps)) if steps \
+                else DEFAULT_BATCH_SIZE
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
 
@@ -319,7 +318,7 @@ class IterableDataAdapter:
 
 
 def get_data_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False,
-                     class_weight=None):
+                     class_weight=None, steps=None):
     """The adapter for `x` (and `y`, `sample_weight` when `x` holds arrays)."""
     if isinstance(x, PyDataset) or (not _is_array_structure(x) and hasattr(x, "__iter__")
                                     and not isinstance(x, (dict, list, tuple, str))):
@@ -335,27 +334,36 @@ def get_data_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=Fal
         raise ValueError("No input data: `x` is None")
     x = tree.map_structure(lambda a: a if _is_array_like(a) or a is None else np.asarray(a), x)
     return ArrayDataAdapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
-                            class_weight=class_weight)
+                            class_weight=class_weight, steps=steps)
 
 
 class EpochIterator:
-    """Runs over an adapter epoch by epoch; `steps_per_epoch` caps (or sets) the length."""
+    """Runs over an adapter epoch by epoch; `steps_per_epoch` caps (or sets) the length.
+
+    With `repeat` (fit), a finite source is read again when the steps ask for more batches
+    than it holds; without (evaluate, predict), as in Keras, the data is read once and the
+    steps stop at its end, so no sample is counted or predicted twice.
+    `steps_name` is the caller's name for `steps_per_epoch`, for errors."""
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, steps_per_epoch=None,
-                 shuffle=False, class_weight=None):
-        if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int)
-                                            or steps_per_epoch < 1):
-            raise ValueError("`steps_per_epoch` must be a positive integer or None, received "
-                             f"{steps_per_epoch!r}")
+                 shuffle=False, class_weight=None, repeat=True, steps_name="steps_per_epoch"):
+        if steps_per_epoch is not None:
+            if not isinstance(steps_per_epoch, (int, np.integer)) or \
+                    isinstance(steps_per_epoch, bool) or steps_per_epoch < 1:
+                raise ValueError(f"`{steps_name}` must be a positive integer or None, "
+                                 f"received {steps_per_epoch!r}")
+            steps_per_epoch = int(steps_per_epoch)  # NumPy integers too, as Keras takes them
         self.adapter = get_data_adapter(x, y, sample_weight, batch_size=batch_size,
-                                        shuffle=shuffle, class_weight=class_weight)
+                                        shuffle=shuffle, class_weight=class_weight,
+                                        steps=steps_per_epoch)
         self.steps_per_epoch = steps_per_epoch
+        self.repeat = repeat
         self._iterator = None
         self.ran_out_of_data = False
         if steps_per_epoch is None and self.adapter.num_batches is None and isinstance(
                 self.adapter, PyDatasetAdapter):
-            raise ValueError("This PyDataset has no __len__ (it is endless): pass "
-                             "`steps_per_epoch` (or `steps`)")
+            raise ValueError(f"This PyDataset has no __len__ (it is endless): pass "
+                             f"`{steps_name}`")
 
     @property
     def num_batches(self):
@@ -387,8 +395,9 @@ class EpochIterator:
             try:
                 batch = next(self._iterator)
             except StopIteration:
-                can_restart = not isinstance(self.adapter, IterableDataAdapter) or \
-                    self.adapter.reiterable
+                can_restart = self.repeat and (
+                    not isinstance(self.adapter, IterableDataAdapter) or
+                    self.adapter.reiterable)
                 if restarted or not can_restart:
                     self._ran_out()
                     return

@@ -180,10 +180,11 @@ class Trainer:
 
     @property
     def metrics_names(self):
-        """The names of `metrics`, in the order `evaluate` returns values.
+        """The names of `metrics` (evaluate's list order for a single-output model; see
+        `_flatten_in_order`).
 
         Keras 3 reports the compiled metrics under one name ("compile_metrics"); graphkit
-        lists each metric, so the names line up with evaluate's values.
+        lists each metric, so the names line up with the logs' keys.
         """
         return [m.name for m in self.metrics]
 
@@ -218,6 +219,10 @@ class Trainer:
         for loss in extra:
             term = ops.sum(ops.cast(loss, config.floatx()))
             total = term if total is None else ops.add(total, term)
+        if total is None and y is None and self._compile_loss is not None:
+            raise ValueError(f"Target data is missing: the model was compiled with "
+                             f"loss={self.loss!r}, so it needs targets `y` (or batches of "
+                             "`(x, y)`); received y=None")
         if total is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`, "
                              "or add losses in `call()` with `self.add_loss()`.")
@@ -419,9 +424,11 @@ class Trainer:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        """Train for `epochs` epochs; returns the `History`. `batch_size` defaults to 32."""
+        """Train for `epochs` epochs; returns the `History`. `batch_size` defaults to 32 (with
+        array data and `steps_per_epoch`, to what covers the data in that many steps)."""
         self._assert_compiled("fit")
         _check_verbose(verbose)
+        _check_validation_freq(validation_freq)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = data_module.train_validation_split(
                 (x, y, sample_weight), validation_split)
@@ -446,7 +453,7 @@ class Trainer:
                     self._prepare(batch, for_training=True)
                     prepared = True
                 callbacks.on_train_batch_begin(step)
-                logs = _pythonify(self._run("train", batch), self.metrics_names)
+                logs = _pythonify(self._run("train", batch))
                 callbacks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -474,7 +481,8 @@ class Trainer:
         self._assert_compiled("evaluate")
         _check_verbose(verbose)
         iterator = data_module.EpochIterator(x, y, sample_weight, batch_size=batch_size,
-                                             steps_per_epoch=steps, shuffle=False)
+                                             steps_per_epoch=steps, shuffle=False,
+                                             repeat=False, steps_name="steps")
         if not isinstance(callbacks, callbacks_module.CallbackList):
             callbacks = self._callback_list(callbacks, verbose, 1, iterator.num_batches)
         self.reset_metrics()
@@ -483,14 +491,27 @@ class Trainer:
         for step, batch in iterator.enumerate_epoch():
             self._prepare(batch, for_training=False)
             callbacks.on_test_batch_begin(step)
-            logs = _pythonify(self._run("test", batch), self.metrics_names)
+            logs = _pythonify(self._run("test", batch))
             callbacks.on_test_batch_end(step, logs)
-        logs = _pythonify(self.get_metrics_result(), self.metrics_names) if logs else logs
+        logs = _pythonify(self._metrics_result_or_logs(logs)) if logs else logs
         callbacks.on_test_end(logs)
         return logs if return_dict else self._flatten_in_order(logs)
 
-    def _flatten_in_order(self, logs, names=None):
-        names = self.metrics_names if names is None else names
+    def _metrics_result_or_logs(self, logs):
+        """The metrics' results; or, as in Keras, the last step's logs when their keys are
+        not the metrics' (a custom `test_step` returning logs of its own)."""
+        results = self.get_metrics_result()
+        return results if set(results) == set(logs) else logs
+
+    def _flatten_in_order(self, logs):
+        """Keras 3's list order: the values of `metrics_names`, then the other keys, sorted.
+        Keras keys a multi-output model's compiled metrics `<output>_<metric>` in the logs
+        only, so its names miss them: they come after the per-output losses, sorted."""
+        names = self.metrics_names
+        compiled = self._compile_metrics
+        if compiled is not None and len(compiled.output_names) > 1:
+            prefixed = {m.name for m in compiled.metrics}
+            names = [n for n in names if n not in prefixed]
         values = [logs[n] for n in names if n in logs]
         values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
@@ -500,7 +521,7 @@ class Trainer:
         """Outputs for every sample of `x`, batched; NumPy arrays in the outputs' structure."""
         _check_verbose(verbose)
         iterator = data_module.EpochIterator(x, batch_size=batch_size, steps_per_epoch=steps,
-                                             shuffle=False)
+                                             shuffle=False, repeat=False, steps_name="steps")
         callbacks = self._callback_list(callbacks, verbose, 1, iterator.num_batches)
         callbacks.on_predict_begin()
         batches = []
@@ -534,9 +555,8 @@ class Trainer:
             batch = data_module.standardize_batch((x, y, sample_weight))
             self._prepare(batch, for_training=True)
             logs = self._run("train", batch)
-        names = self.metrics_names
-        logs = _pythonify(logs, names)
-        return logs if return_dict else self._flatten_in_order(logs, names)
+        logs = _pythonify(logs)
+        return logs if return_dict else self._flatten_in_order(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
@@ -546,7 +566,7 @@ class Trainer:
             batch = data_module.standardize_batch((x, y, sample_weight))
             self._prepare(batch, for_training=False)
             logs = self._run("test", batch)
-        logs = _pythonify(logs, self.metrics_names)
+        logs = _pythonify(logs)
         return logs if return_dict else self._flatten_in_order(logs)
 
     def _reset_batch_metrics(self, kind):
@@ -988,13 +1008,13 @@ def _batch_size(x):
     return 1
 
 
-def _pythonify(logs, order=()):
+def _pythonify(logs):
     """Logs as Python floats (NumPy arrays for non-scalar results), as callbacks expect,
-    in metric order (a compiled step may return its dict in another order)."""
+    with their keys sorted as Keras 3's `pythonify_logs` sorts them (its History, progress
+    bar and `return_dict` results read "accuracy", then "loss")."""
     logs = logs or {}
-    keys = [k for k in order if k in logs] + [k for k in logs if k not in order]
     out = {}
-    for k in keys:
+    for k in sorted(logs):
         v = logs[k]
         a = v._array if type(v) is Tensor else np.asarray(v)
         out[k] = a.item() if a.ndim == 0 else a
@@ -1007,9 +1027,21 @@ def _current(scope, variable, old):
 
 
 def _should_validate(epoch, validation_freq):
-    if isinstance(validation_freq, int):
+    if isinstance(validation_freq, (int, np.integer)):
         return (epoch + 1) % validation_freq == 0
     return (epoch + 1) in validation_freq
+
+
+def _check_validation_freq(validation_freq):
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool):
+        if validation_freq >= 1:
+            return
+    elif isinstance(validation_freq, (list, tuple, set)) and all(
+            isinstance(e, (int, np.integer)) for e in validation_freq):
+        return
+    raise ValueError("`validation_freq` must be a positive integer (validate every that many "
+                     "epochs) or a list of 1-based epoch numbers, received "
+                     f"{validation_freq!r}")
 
 
 def _check_verbose(verbose):

@@ -13,13 +13,16 @@ import time
 _BOLD, _GREEN, _GREY, _RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"
 
 
-def format_value(value):
-    """Keras's metric formatting: 4 decimals, or scientific notation for tiny values."""
+def format_value(value, signed=False):
+    """Keras's metric formatting: 4 decimals, or scientific notation for tiny values. The bar
+    tests the magnitude; Keras's verbose=2 line (`signed`) tests the value itself, so a
+    negative one is in scientific notation there (the seeds' `loss: -3.3344e-03`)."""
     try:
         value = float(value)
     except (TypeError, ValueError):
         return f" {value}"
-    return f" {value:.4f}" if abs(value) > 1e-3 else f" {value:.4e}"
+    large = value > 1e-3 if signed else abs(value) > 1e-3
+    return f" {value:.4f}" if large else f" {value:.4e}"
 
 
 def format_time_per_unit(seconds, unit_name):
@@ -133,11 +136,11 @@ class Progbar:
             self._time_after_first_step = now
         return per_step
 
-    def _metrics_text(self):
+    def _metrics_text(self, signed=False):
         parts = []
         for name in self._order:
             total, count = self._values[name]
-            parts.append(f" - {name}:" + format_value(total / max(1, count)))
+            parts.append(f" - {name}:" + format_value(total / max(1, count), signed))
         return "".join(parts)
 
     def _count_text(self, current):
@@ -150,7 +153,8 @@ class Progbar:
     def _summary_line(self, current, per_step, now):
         """The plain one-line form: `32/32 - 1s - 4ms/step - loss: 0.1234`."""
         return (f"{self._count_text(current)} - {now - self._start:.0f}s - "
-                f"{format_time_per_unit(per_step, self.unit_name)}" + self._metrics_text())
+                f"{format_time_per_unit(per_step, self.unit_name)}" +
+                self._metrics_text(signed=self.verbose == 2))
 
     def _redraw(self, current, per_step, now, finalize):
         count = self._count_text(current)

@@ -138,10 +138,11 @@ def test_csv_logger_writes_and_appends(tmp_path):
     cb = callbacks.CSVLogger(path)
     run_epochs(cb, [0.5, 0.25], key="loss")
     rows = list(csv.reader(open(path)))
-    assert rows == [["epoch", "loss"], ["0", "0.5"], ["1", "0.25"]]
+    # Keras 3 adds a val_ column for each key when the first epoch has none.
+    assert rows == [["epoch", "loss", "val_loss"], ["0", "0.5", "NA"], ["1", "0.25", "NA"]]
     cb = callbacks.CSVLogger(path, append=True, separator=";")
     run_epochs(cb, [0.125], key="loss")
-    assert open(path).read().splitlines()[-1] == "0;0.125"
+    assert open(path).read().splitlines()[-1] == "0;0.125;NA"
 
 
 def test_terminate_on_nan():
@@ -191,6 +192,17 @@ def test_callback_list_adds_history_and_progbar_once():
         callbacks.CallbackList([print])
 
 
+def test_a_single_callback_needs_no_list(model):
+    # Keras flattens `callbacks`, so `fit(..., callbacks=cb)` works.
+    seen = []
+    cb = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch),
+                                  on_test_end=lambda logs: seen.append("test"))
+    x, y = data(4)
+    model.fit(x, y, epochs=2, callbacks=cb, verbose=0)
+    model.evaluate(x, y, callbacks=cb, verbose=0)
+    assert seen == [0, 1, "test"]
+
+
 # -- inside fit ----------------------------------------------------------------------------
 
 @pytest.fixture
@@ -224,6 +236,67 @@ def test_hooks_are_called_in_order_during_fit(model):
     assert calls == ["train_begin", "epoch_begin0", "batch0", "batch1", "test_begin",
                      "epoch_end0", "epoch_begin1", "batch0", "batch1", "test_begin",
                      "epoch_end1", "train_end"]
+
+
+def test_progbar_epoch_line_shows_what_other_callbacks_add(model, capsys):
+    # Keras appends the ProgbarLogger after the user's callbacks, so the epoch line shows
+    # the "learning_rate" a LearningRateScheduler puts in the logs.
+    x, y = data()
+    sched = callbacks.LearningRateScheduler(lambda epoch, lr: 0.005)
+    model.fit(x, y, epochs=1, callbacks=[sched], verbose=2)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("1/1 - ") and line.endswith(" - learning_rate: 0.0050")
+
+
+def test_every_hook_gets_a_logs_dict(model):
+    # Keras passes {} where there are no logs, so `lambda epoch, logs: ...` works.
+    seen = []
+
+    def record(name):
+        if "batch" in name or "epoch" in name:
+            return lambda index, logs: seen.append((name, type(logs).__name__))
+        return lambda logs: seen.append((name, type(logs).__name__))
+    hooks = ["on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_test_begin",
+             "on_test_batch_begin", "on_train_end", "on_predict_begin",
+             "on_predict_batch_begin", "on_predict_end"]
+    cb = callbacks.LambdaCallback(**{h: record(h) for h in hooks})
+    x, y = data(4)
+    model.fit(x, y, batch_size=4, validation_data=(x, y), callbacks=[cb], verbose=0)
+    model.predict(x, batch_size=4, callbacks=[cb], verbose=0)
+    assert sorted(name for name, _ in seen) == sorted(hooks)
+    assert all(kind == "dict" for _, kind in seen), seen
+
+
+def test_csv_logger_keeps_val_columns_with_validation_freq(model, tmp_path):
+    # The first epoch has no val_ keys when validation_freq=2; Keras still makes the
+    # columns, so epoch 2's val_loss is written (NA in the other rows).
+    x, y = data()
+    path = tmp_path / "train.csv"
+    h = model.fit(x, y, epochs=3, validation_data=(x, y), validation_freq=2,
+                  callbacks=[callbacks.CSVLogger(path)], verbose=0)
+    rows = list(csv.DictReader(open(path)))
+    assert list(rows[0]) == ["epoch", "loss", "val_loss"]
+    assert [r["val_loss"] for r in rows[::2]] == ["NA", "NA"]
+    assert float(rows[1]["val_loss"]) == pytest.approx(h.history["val_loss"][0])
+
+
+def test_progbar_keeps_the_length_an_unknown_sized_epoch_turned_out_to_have(model, capsys):
+    # Keras's ProgbarLogger keeps the step count of the first epoch of a generator of
+    # unknown length, so later epochs show "1/3" and an ETA, not "1/Unknown".
+    x, y = data(12)
+
+    class ThreeBatches:  # re-iterable, without __len__
+        def __iter__(self):
+            for i in range(3):
+                yield x[4 * i:4 * i + 4], y[4 * i:4 * i + 4]
+
+    bar = callbacks.ProgbarLogger()
+    seen_targets = []
+    probe = callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen_targets.append(bar.progbar.target))
+    model.fit(ThreeBatches(), epochs=2, callbacks=[bar, probe], verbose=1)
+    capsys.readouterr()
+    assert seen_targets == [None, None, None, 3, 3, 3]
 
 
 def test_early_stopping_stops_fit(model):

@@ -68,11 +68,32 @@ def test_class_weight_becomes_sample_weight():
     np.testing.assert_allclose(
         data.class_weight_to_sample_weight(onehot, {0: 1.0, 1: 2.0, 2: 0.5}),
         [1.0, 2.0, 2.0, 0.5])
-    with pytest.raises(ValueError, match="classes \\[1\\] are missing"):
-        data.class_weight_to_sample_weight(y, {0: 1.0, 2: 1.0})
     with pytest.raises(ValueError, match="at the same time"):
         data.EpochIterator(np.zeros((4, 1)), y, sample_weight=np.ones(4),
                            class_weight={0: 1.0, 1: 1.0, 2: 1.0})
+
+
+def test_class_weight_leaves_classes_it_does_not_list_at_weight_one():
+    # As in Keras 3 (`class_weight.get(label, 1.0)`): {1: 10.0} up-weights class 1 only.
+    y = np.array([0, 1, 1, 2])
+    np.testing.assert_allclose(data.class_weight_to_sample_weight(y, {0: 0.5, 2: 3.0}),
+                               [0.5, 1.0, 1.0, 3.0])
+    it = data.EpochIterator(np.zeros((4, 1)), y, batch_size=4, class_weight={1: 10.0})
+    (batches,) = epochs(it, 1)
+    np.testing.assert_allclose(batches[0][2], [1.0, 10.0, 10.0, 1.0])
+    with pytest.raises(ValueError, match="`class_weight` must be a dict.*received list"):
+        data.class_weight_to_sample_weight(y, [1.0, 2.0, 3.0])
+
+
+def test_steps_without_batch_size_cover_the_arrays_once():
+    # Keras: batch_size = ceil(num_samples / steps) when only the steps are given.
+    x = np.arange(10, dtype="float32").reshape(10, 1)
+    it = data.EpochIterator(x, x[:, 0], steps_per_epoch=3)
+    (batches,) = epochs(it, 1)
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), x[:, 0])
+    it = data.EpochIterator(x, batch_size=5, steps_per_epoch=3)  # a batch size wins
+    assert [len(b[0]) for b in epochs(it, 1)[0]] == [5, 5, 5]
 
 
 def test_validation_split_takes_the_tail_before_shuffling():

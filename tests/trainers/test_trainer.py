@@ -295,6 +295,34 @@ def test_a_stateful_train_step_override_runs_as_written():
     assert h.history["loss"][1] < h.history["loss"][0]
 
 
+class OwnTestLogs(gk.Model):
+    """A test_step returning logs of its own, not the metrics' results."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1, kernel_initializer="ones")
+
+    def call(self, x):
+        return self.dense(x)
+
+    def test_step(self, data):
+        x, y = data
+        return {"sq_err": gk.ops.mean(gk.ops.square(self(x) - y))}
+
+
+def test_evaluate_returns_a_custom_test_steps_own_logs():
+    # Keras returns the last step's logs when their keys are not the metrics' (rather
+    # than the untouched loss tracker), so fit reports them as val_ logs too.
+    model = OwnTestLogs()
+    model.compile(optimizer=gk.optimizers.SGD(0.0), loss="mse")
+    x = np.arange(6, dtype="float32").reshape(6, 1)
+    y = np.zeros((6, 1), "float32")
+    logs = model.evaluate(x, y, batch_size=4, return_dict=True, verbose=0)
+    assert logs == {"sq_err": pytest.approx(np.mean(x[4:] ** 2))}  # the last batch's
+    h = model.fit(x, y, batch_size=4, validation_data=(x, y), verbose=0)
+    assert h.history["val_sq_err"] == [pytest.approx(np.mean(x[4:] ** 2))]
+
+
 def test_jit_compile_true_without_the_compiler_is_a_clear_error():
     model = linear_model()
     model.compile(optimizer="sgd", loss="mse", jit_compile=True)
@@ -385,3 +413,102 @@ def test_weighted_metrics_keep_their_name_unless_an_unweighted_one_has_it():
     # Keras 3 adds "weighted_" only to tell it from an unweighted metric of the same name.
     assert set(logs) == {"loss", "mse"}
     assert logs["mse"] == pytest.approx((per * w).sum() / w.sum(), rel=1e-5)
+
+
+def two_output_model():
+    inp = gk.Input((3,))
+    zz = layers.Dense(2, name="zz", kernel_initializer="ones")(inp)
+    aa = layers.Dense(1, activation="sigmoid", name="aa", kernel_initializer="ones")(inp)
+    return gk.Model(inp, [zz, aa])
+
+
+def test_multi_output_evaluate_lists_losses_then_sorted_metrics():
+    # Keras 3's order: loss, the per-output losses, then the compiled metrics (keyed
+    # `<output>_<metric>`), sorted; train_on_batch and test_on_batch list the same way.
+    model = two_output_model()
+    model.compile(optimizer=gk.optimizers.SGD(0.0), loss=["mse", "binary_crossentropy"],
+                  metrics={"aa": ["accuracy"], "zz": ["mse", "mae"]})
+    rng = np.random.default_rng(8)
+    x, y1 = rng.normal(size=(10, 3)), rng.normal(size=(10, 2))
+    y2 = (rng.uniform(size=(10, 1)) > 0.5).astype("float32")
+    logs = model.evaluate(x, [y1, y2], return_dict=True, verbose=0)
+    order = ["loss", "zz_loss", "aa_loss", "aa_accuracy", "zz_mae", "zz_mse"]
+    assert set(logs) == set(order)
+    expected = [logs[k] for k in order]
+    assert model.evaluate(x, [y1, y2], verbose=0) == pytest.approx(expected)
+    assert model.test_on_batch(x, [y1, y2]) == pytest.approx(expected)
+    assert model.train_on_batch(x, [y1, y2]) == pytest.approx(expected)
+
+
+def test_logs_keys_are_sorted_as_keras_sorts_them(capsys):
+    # Keras 3 sorts the logs (`pythonify_logs`): History, the progress line and
+    # return_dict results read "accuracy" before "loss".
+    model = gk.Sequential([layers.Input((2,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+    x, y = np.zeros((4, 2), "float32"), np.ones((4, 1), "float32")
+    h = model.fit(x, y, validation_data=(x, y), verbose=2)
+    assert list(h.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert [part.split(":")[0] for part in line.split(" - ")[3:]] == list(h.history)
+    assert list(model.evaluate(x, y, return_dict=True, verbose=0)) == ["accuracy", "loss"]
+    assert list(model.train_on_batch(x, y, return_dict=True)) == ["accuracy", "loss"]
+    # The list form keeps metrics_names' order.
+    logs = model.evaluate(x, y, return_dict=True, verbose=0)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx([logs["loss"], logs["accuracy"]])
+
+
+def test_bad_validation_freq_is_named():
+    model = linear_model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((2, 3)), np.ones((2, 2))
+    for bad in (0, "2", 1.5):
+        with pytest.raises(ValueError, match=f"`validation_freq`.*received {bad!r}"):
+            model.fit(x, y, validation_data=(x, y), validation_freq=bad, verbose=0)
+    h = model.fit(x, y, epochs=3, validation_data=(x, y), validation_freq=[1, 3], verbose=0)
+    assert len(h.history["val_loss"]) == 2
+    h = model.fit(x, y, epochs=2, validation_data=(x, y), validation_freq=np.int64(2),
+                  verbose=0)
+    assert len(h.history["val_loss"]) == 1
+
+
+def test_missing_targets_name_y():
+    # A compiled loss with no `y` (or validation_data without targets) is missing data,
+    # not a missing loss.
+    model = linear_model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((2, 3)), np.ones((2, 2))
+    with pytest.raises(ValueError, match="Target data is missing.*loss='mse'.*y=None"):
+        model.fit(x, verbose=0)
+    with pytest.raises(ValueError, match="Target data is missing"):
+        model.fit(x, y, validation_data=(x,), verbose=0)
+
+
+def test_evaluate_and_predict_steps_past_the_data_read_it_once():
+    # As in Keras, `steps` beyond the data's batches stop at its end (with a warning):
+    # no sample is predicted twice or counted twice in the metrics.
+    model = linear_model()
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(10, 3)), rng.normal(size=(10, 2))
+    with pytest.warns(UserWarning, match="ran out of data"):
+        pred = model.predict(x, batch_size=4, steps=5, verbose=0)
+    assert pred.shape == (10, 2)
+    with pytest.warns(UserWarning, match="ran out of data"):
+        loss = model.evaluate(x, y, batch_size=4, steps=5, verbose=0)
+    assert loss == pytest.approx(np.mean((pred.astype(np.float64) - y) ** 2), rel=1e-5)
+
+
+def test_steps_take_numpy_integers_and_errors_name_the_argument():
+    # Keras takes `steps_per_epoch=np.int64(2)` (e.g. from np.ceil(...).astype(int)).
+    model = linear_model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((10, 3)), np.ones((10, 2))
+    model.fit(x, y, batch_size=4, steps_per_epoch=np.int64(2), verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 2
+    assert model.predict(x, batch_size=4, steps=np.int64(2), verbose=0).shape == (8, 2)
+    with pytest.raises(ValueError, match="`steps` must be a positive integer.*received 0"):
+        model.evaluate(x, y, steps=0, verbose=0)
+    with pytest.raises(ValueError, match="`steps` must be a positive integer.*received 1.5"):
+        model.predict(x, steps=1.5, verbose=0)
+    with pytest.raises(ValueError, match="`steps_per_epoch` must be a positive integer"):
+        model.fit(x, y, steps_per_epoch=True, verbose=0)

@@ -71,6 +71,17 @@ def test_value_formatting():
     assert format_value(2e-5) == " 2.0000e-05"
 
 
+def test_verbose_2_line_formats_negative_values_as_keras_does():
+    # Keras's verbose=2 line tests `value > 1e-3`, not its magnitude: the seeds' fit output
+    # on an add_loss-only model reads "loss: -3.3344e-03". The bar (verbose=1) shows -0.0033.
+    line = drive(io.StringIO(), 2, target=1, values=lambda i: [("loss", -3.3344e-3)])
+    assert line.strip().endswith(" - loss: -3.3344e-03")
+    bar = drive(FakeTTY(), 1, target=1, values=lambda i: [("loss", -3.3344e-3)])
+    assert "loss: -0.0033" in bar
+    assert drive(io.StringIO(), 1, target=1, values=lambda i: [("loss", -0.5)]).strip() \
+        .endswith(" - loss: -0.5000")
+
+
 def test_real_pipe_has_no_control_characters(tmp_path):
     script = textwrap.dedent("""
         from graphkit.utils.progbar import Progbar
