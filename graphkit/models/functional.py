@@ -49,11 +49,14 @@ class Functional(Model):
         self._outputs = tree.flatten(outputs)
         self._nodes, self._nodes_by_depth, self._operations = _map_graph(
             self._inputs, self._outputs)
+        if trainable is not None:
+            # Set before the layers are tracked, as Keras does: the model's flag must not
+            # overwrite its layers' own (from_config passes trainable=True, and a frozen
+            # layer in the config must stay frozen).
+            self.trainable = trainable
         for op in self._operations:
             if isinstance(op, Layer):
                 self._tracker.add_to_store("layers", op)
-        if trainable is not None:
-            self.trainable = trainable
         self._graph = None
         self.built = True
         self._convert_input_args = False
@@ -345,6 +348,8 @@ def _map_refs(structure, tensor_ref):
         return tensor_ref(structure)
     if isinstance(structure, dict):
         return {k: _map_refs(v, tensor_ref) for k, v in structure.items()}
+    if isinstance(structure, tuple):  # kept, as Keras: from_config gives a tuple back
+        return tuple(_map_refs(v, tensor_ref) for v in structure)
     return [_map_refs(v, tensor_ref) for v in structure]
 
 
@@ -534,6 +539,8 @@ def functional_from_config(cls, config, custom_objects=None):
             return tensor_from_ref(refs)
         if isinstance(refs, dict):
             return {k: resolve(v) for k, v in refs.items()}
+        if isinstance(refs, tuple):
+            return tuple(resolve(r) for r in refs)
         return [resolve(r) for r in refs]
 
     inputs = resolve(config.pop("input_layers"))

@@ -74,9 +74,14 @@ class Sequential(Model):
 
     def _maybe_rebuild(self):
         self._forget_structure()
-        if self._sequence and isinstance(self._sequence[0], InputLayer) and \
-                len(self._sequence) > 1:
+        if len(self._sequence) < 2:
+            return
+        if isinstance(self._sequence[0], InputLayer):
             self.build(self._sequence[0].batch_shape)
+        elif _single_model_input(self._sequence[0]) is not None:
+            # As Keras: a first layer that knows its input shape (a model, such as a
+            # pretrained base) builds the stack at once.
+            self.build(_single_model_input(self._sequence[0]).shape)
 
     # -- build and call --------------------------------------------------------------------------
     def build(self, input_shape=None):
@@ -95,7 +100,7 @@ class Sequential(Model):
                                  f"so it cannot be built for input shape {input_shape}")
         else:
             first = InputLayer(batch_shape=(None,) + input_shape[1:],
-                               dtype=self._sequence[0].input_dtype)
+                               dtype=_input_dtype(self._sequence[0]))
             self._sequence.insert(0, first)
             self._tracker.add_to_store("layers", first)
         x = self._sequence[0].output
@@ -182,6 +187,22 @@ class Sequential(Model):
         elif config.get("build_input_shape") is not None:
             model.build(tuple(config["build_input_shape"]))
         return model
+
+
+def _single_model_input(layer):
+    """The input tensor of a model with one input (Functional, or a built Sequential)."""
+    from graphkit.models.functional import Functional
+    if isinstance(layer, Functional) or getattr(layer, "_functional", None) is not None:
+        inputs = layer.inputs
+        return inputs[0] if len(inputs) == 1 else None
+    return None
+
+
+def _input_dtype(layer):
+    """The dtype the stack's input takes: a model's own input dtype (the int ids of a text
+    model, say), else the first layer's."""
+    model_input = _single_model_input(layer)
+    return model_input.dtype if model_input is not None else layer.input_dtype
 
 
 def _is_shape(s):

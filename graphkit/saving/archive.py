@@ -104,6 +104,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                                          f"'{config.get('class_name')}'") from e
     if not compile and getattr(model, "optimizer", None) is not None:
         arrays = {k: v for k, v in arrays.items() if not k.startswith("optimizer/")}
+    if "compile_config" in config and not getattr(model, "compiled", False):
+        # A custom compile() was not replayed (Trainer.compile_from_config warns): the state
+        # it made (a GAN's two optimizers, say) has no object to go to and is left out.
+        claimed = variable_store.claimed_keys(model, arrays)
+        arrays = {k: v for k, v in arrays.items() if k in claimed}
     variable_store.restore_state(model, arrays, f"{path}: {WEIGHTS}")
     return model
 

@@ -149,6 +149,8 @@ def collect_state(model):
 
 def restore_state(model, arrays, source, skip_mismatch=False):
     """Assign the saved `arrays` to the model's variables; every mismatch is named by path."""
+    if not skip_mismatch:
+        _check_before_loading(model, arrays, source)
     consumed = set()
     for path, obj in walk(model):
         store = PathStore(arrays, _vars_prefix(path), consumed)
@@ -160,6 +162,29 @@ def restore_state(model, arrays, source, skip_mismatch=False):
             warnings.warn(f"{e} (skipped: skip_mismatch=True)", stacklevel=3)
             consumed.update(store._key(k) for k in store.keys())
     _check_leftovers(arrays, consumed, model, source, skip_mismatch)
+
+
+def claimed_keys(model, arrays):
+    """The saved keys that an object of `model` reads: those under its walk paths."""
+    claimed = set()
+    for path, _ in walk(model):
+        store = PathStore(arrays, _vars_prefix(path))
+        claimed.update(store._key(k) for k in store.keys())
+    return claimed
+
+
+def _check_before_loading(model, arrays, source):
+    """Raise on a count, shape or leftover mismatch before any variable is assigned, so
+    that a file that does not fit leaves the model as it was, not half-loaded."""
+    claimed = claimed_keys(model, arrays)
+    for path, obj in walk(model):
+        store = PathStore(arrays, _vars_prefix(path))
+        own = None if isinstance(obj, Optimizer) else _default_variables(obj)
+        if own is not None:
+            _check_counts_and_shapes(path, obj, own, store, source)
+    # The optimizer's entries are checked (or skipped) when it loads.
+    claimed.update(k for k in arrays if k.startswith("optimizer/"))
+    _check_leftovers(arrays, claimed, model, source, skip_mismatch=False)
 
 
 def _restore_one(model, path, obj, store, source):
@@ -229,6 +254,14 @@ def _restore_optimizer(model, path, optimizer, store, source):
         # Saved before its first step: only the step count and the learning rate exist, and
         # the slots are still at their initial values.
         own = own[:n_saved]
+    if n_saved != len(own):
+        # As Keras: the state of another optimizer (or of another configuration of this
+        # one) is skipped with a warning. The model's weights still load.
+        warnings.warn(f"'{source}': skipping the optimizer state at '{_vars_prefix(path)}': "
+                      f"it holds {n_saved} variables, but {_describe(optimizer)} has "
+                      f"{len(own)}. The optimizer keeps its initial state.", stacklevel=4)
+        store.consumed.update(store._key(k) for k in store.keys())
+        return
     _check_counts_and_shapes(path, optimizer, own, store, source)
     for i, variable in enumerate(own):
         variable.assign(store[str(i)])

@@ -233,11 +233,15 @@ class CompileMetrics:
                         raise ValueError(f"compile: the metric object {m!r} is used twice; "
                                          "give each output its own metric instance")
                     seen.add(id(m))
-                    name = _output_prefixed(m.name, names, i)
+                    # The name the user gave, kept: building again (a second compile) must
+                    # not prefix it twice, and the compile config saves it (see
+                    # serialize_metric).
+                    base = m.__dict__.setdefault("_compile_base_name", m.name)
+                    name = _output_prefixed(base, names, i)
                     # As in Keras, "weighted_" only tells a weighted metric from an
                     # unweighted one of the same name.
                     if weighted and name in taken:
-                        name = _output_prefixed("weighted_" + m.name, names, i)
+                        name = _output_prefixed("weighted_" + base, names, i)
                     elif not weighted:
                         taken.add(name)
                     m.name = name
@@ -259,6 +263,17 @@ class CompileMetrics:
                 m.update_state(yt, yp)
             for m in self._weighted[i]:
                 m.update_state(yt, yp, sample_weight=weights[i])
+
+
+def serialize_metric(metric):
+    """A compiled metric's config under the name the user gave it, not the output-prefixed
+    one, so that a model loaded from it names its metrics as the saved one did."""
+    config = metrics_module.serialize(metric)
+    base = getattr(metric, "_compile_base_name", None)
+    if base is not None and isinstance(config, dict) and isinstance(config.get("config"),
+                                                                      dict):
+        config["config"] = {**config["config"], "name": base}
+    return config
 
 
 def identifier_config(spec, serialize):

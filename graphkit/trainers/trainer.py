@@ -142,14 +142,25 @@ class Trainer:
         return {
             "optimizer": optimizers_module.serialize(self.optimizer),
             "loss": compile_utils.identifier_config(c["loss"], losses_module.serialize),
-            "metrics": compile_utils.identifier_config(c["metrics"], metrics_module.serialize),
+            "metrics": compile_utils.identifier_config(c["metrics"],
+                                                       compile_utils.serialize_metric),
             "loss_weights": c["loss_weights"],
             "weighted_metrics": compile_utils.identifier_config(c["weighted_metrics"],
-                                                                metrics_module.serialize),
+                                                                compile_utils.serialize_metric),
             "run_eagerly": c["run_eagerly"], "jit_compile": c["jit_compile"],
         }
 
     def compile_from_config(self, config):
+        if type(self).compile is not Trainer.compile:
+            # As Keras: a custom compile() (a GAN's, with its own arguments) cannot take the
+            # saved arguments; the model loads uncompiled.
+            warnings.warn(
+                f"{type(self).__name__}: compile() was not called as part of model loading "
+                "because the model's compile() method is custom. A subclass that overrides "
+                "compile() should also override get_compile_config() and "
+                "compile_from_config(config), or call compile() after loading.",
+                stacklevel=2)
+            return
         config = dict(config)
         config["optimizer"] = optimizers_module.deserialize(config["optimizer"])
         for key, module in (("loss", losses_module), ("metrics", metrics_module),

@@ -1,9 +1,14 @@
 """`model.summary()`: a plain-text table of layers, output shapes, parameter counts and (for
 graphs that are not a simple stack) what each layer is connected to, as Keras prints it.
 """
+import re
 import textwrap
 
 import numpy as np
+
+
+# The "Trainable" column: its header (9 characters) plus the cell padding, unwrapped.
+_TRAINABLE_WIDTH = 12
 
 
 def readable_memory_size(nbytes):
@@ -28,11 +33,12 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         headers.append("Connected to")
     if show_trainable:
         headers.append("Trainable")
-    line_length = line_length or (100 if connected else 72) + (10 if show_trainable else 0)
+    line_length = line_length or (100 if connected else 72) + (
+        _TRAINABLE_WIDTH if show_trainable else 0)
     positions = _positions(positions, len(headers), line_length, connected, show_trainable)
     widths = [b - a for a, b in zip([0] + positions[:-1], positions)]
-    rows = _rows(model, connected, show_trainable, expand_nested, depth=0)
-    rows = _apply_range(rows, layer_range)
+    layers = _apply_range(_summary_layers(model), layer_range)
+    rows = _rows(model, connected, show_trainable, expand_nested, depth=0, layers=layers)
     lines = [f'Model: "{model.name}"', "_" * line_length,
              _format_row(headers, widths), "=" * line_length]
     for i, row in enumerate(rows):
@@ -40,12 +46,23 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         if i < len(rows) - 1:
             lines.append("")
     lines.append("=" * line_length)
-    lines.append(f" Total params: {weights_summary(model.weights)}")
+    # As Keras: once the optimizer is built, its slots count in the total and get a line.
+    optimizer_weights = _optimizer_weights(model)
+    lines.append(f" Total params: {weights_summary(model.weights + optimizer_weights)}")
     lines.append(f" Trainable params: {weights_summary(model.trainable_weights)}")
     lines.append(f" Non-trainable params: {weights_summary(model.non_trainable_weights)}")
+    if optimizer_weights:
+        lines.append(f" Optimizer params: {weights_summary(optimizer_weights)}")
     lines.append("_" * line_length)
     for line in lines:
         print_fn(line)
+
+
+def _optimizer_weights(model):
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or not getattr(optimizer, "built", False):
+        return []
+    return list(optimizer.variables)
 
 
 def _shows_connections(model):
@@ -57,20 +74,22 @@ def _shows_connections(model):
 
 
 def _is_plain_stack(model):
-    """A single chain of single-call layers: Keras prints no "Connected to" for those."""
+    """A single chain of single-call layers: Keras prints no "Connected to" for those.
+    As Keras: one node per depth, none with several inputs and no layer called twice; the
+    chain may have several outputs (a layer's return_state, or tensors along the chain)."""
     from graphkit.models.graph import nodes_in_model
-    for op in model.operations:
-        nodes = nodes_in_model(model, op)
-        if len(nodes) != 1 or len(nodes[0].input_tensors) > 1:
+    for nodes in model._nodes_by_depth.values():
+        if len(nodes) > 1 or len(nodes[0].input_tensors) > 1:
             return False
-    return len(model.inputs) == 1 and len(model.outputs) == 1
+    return all(len(nodes_in_model(model, op)) == 1 for op in model.operations)
 
 
 def _positions(positions, n, line_length, connected, show_trainable):
     if positions is None:
         positions = [.33, .55, .67, 1.0] if connected else [.45, .80, 1.0]
         if show_trainable:
-            positions = [p * (line_length - 10) / line_length for p in positions] + [1.0]
+            positions = [p * (line_length - _TRAINABLE_WIDTH) / line_length
+                         for p in positions] + [1.0]
     if len(positions) != n:
         raise ValueError(f"summary: `positions` needs {n} entries (one per column), "
                          f"received {positions}")
@@ -92,24 +111,32 @@ def _format_row(cells, widths):
     return "\n".join(lines)
 
 
-def _rows(model, connected, show_trainable, expand_nested, depth):
+def _rows(model, connected, show_trainable, expand_nested, depth, layers=None):
     rows = []
     prefix = "  " * depth + ("└ " if depth else "")
-    for layer in _summary_layers(model):
+    for layer in _summary_layers(model) if layers is None else layers:
         row = [f"{prefix}{layer.name} ({type_name(layer)})", _output_shape(model, layer),
                _param_count(layer)]
         if connected:
             row.append(_connections(model, layer))
         if show_trainable:
-            row.append("Y" if getattr(layer, "trainable", False) else "N")
+            row.append(_trainable_flag(layer))
         rows.append(row)
         if expand_nested and hasattr(layer, "layers") and layer is not model:
             inner_connected = connected and _shows_connections(layer)
-            for inner in _rows(layer, connected, show_trainable, True, depth + 1):
+            for inner in _rows(layer, inner_connected, show_trainable, True, depth + 1):
                 if connected and not inner_connected:
                     inner = inner[:3] + [""] + inner[3:]
                 rows.append(inner)
     return rows
+
+
+def _trainable_flag(layer):
+    """Y or N for a layer with weights; "-" (as Keras) for one without, where it means
+    nothing (an InputLayer, a merge layer, an op)."""
+    if not getattr(layer, "weights", None):
+        return "-"
+    return "Y" if layer.trainable else "N"
 
 
 def type_name(op):
@@ -142,7 +169,22 @@ def _output_shape(model, layer):
     if nodes:
         outs = [tuple(t.shape) for t in nodes[0].output_tensors]
         return str(outs[0] if len(outs) == 1 else outs)
-    return "?"
+    return _built_output_shape(layer)
+
+
+def _built_output_shape(layer):
+    """As Keras: a layer only called eagerly (in a subclassed model) has no node, but it
+    was built for some input shapes, from which it computes its output shape."""
+    from graphkit.models.functional import Functional
+    if isinstance(layer, Functional) or getattr(layer, "_functional", None) is not None:
+        return str(layer.output_shape)  # a model knows its own (as in Keras)
+    shapes = getattr(layer, "_build_shapes_dict", None)
+    if not shapes:
+        return "?"
+    try:
+        return str(layer.compute_output_shape(**shapes))
+    except Exception:  # noqa: BLE001 - a layer that cannot tell still gets its row
+        return "?"
 
 
 def _param_count(layer):
@@ -165,16 +207,22 @@ def _connections(model, layer):
     return ", ".join(refs) if refs else "-"
 
 
-def _apply_range(rows, layer_range):
+def _apply_range(layers, layer_range):
+    """The top-level layers from the first whose name matches `layer_range[0]` to the last
+    whose name matches `layer_range[1]` (regular expressions, as Keras; nested layers go
+    with their model)."""
     if layer_range is None:
-        return rows
-    if len(layer_range) != 2:
-        raise ValueError(f"summary: `layer_range` must be [first_name, last_name], received "
-                         f"{layer_range}")
-    names = [r[0].strip().lstrip("└ ").split(" (")[0] for r in rows]
-    for n in layer_range:
-        if n not in names:
-            raise ValueError(f"summary: layer_range names '{n}', which is not a layer of the "
-                             f"model ({names})")
-    start, end = names.index(layer_range[0]), names.index(layer_range[1])
-    return rows[start:end + 1]
+        return layers
+    if len(layer_range) != 2 or not all(isinstance(n, str) for n in layer_range):
+        raise ValueError(f"summary: `layer_range` must be [first_name, last_name] (names or "
+                         f"regular expressions), received {layer_range}")
+    names = [layer.name for layer in layers]
+    first = [i for i, n in enumerate(names) if re.match(layer_range[0], n)]
+    last = [i for i, n in enumerate(names) if re.match(layer_range[1], n)]
+    if not first or not last:
+        missing = layer_range[0] if not first else layer_range[1]
+        raise ValueError(f"summary: layer_range names '{missing}', which matches no layer of "
+                         f"the model ({names})")
+    if min(first) > max(last):  # given in reverse order: Keras swaps them
+        first, last = last, first
+    return layers[min(first):max(last) + 1]

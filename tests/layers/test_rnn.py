@@ -146,6 +146,14 @@ def test_rnn_configs_have_keras_keys():
         layers.LSTM(0)
 
 
+@pytest.mark.parametrize("name", ["SimpleRNNCell", "LSTMCell", "GRUCell"])
+def test_cell_configs_keep_the_seed(name):
+    # As Keras 3: every cell's config has `seed` (only the SimpleRNN layer's lacks it).
+    cell = getattr(layers, name)(3, dropout=0.2, seed=7)
+    assert cell.get_config()["seed"] == 7
+    assert assert_config_roundtrip(cell).seed == 7
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("name", ["LSTM", "GRU", "SimpleRNN"])
 def test_keras_parity(name):

@@ -120,3 +120,29 @@ def test_clone_sequential_and_subclassed_models():
     cloned = gk.models.clone_model(seq)
     assert isinstance(cloned, gk.Sequential) and cloned.built
     assert cloned.layers[0] is not seq.layers[0] and cloned.count_params() == 9
+
+
+def test_frozen_layer_stays_frozen_through_from_config_and_clone():
+    # As Keras 3: the model's own `trainable` (True in its config) must not overwrite the
+    # flag of a layer the user froze, and Model(..., trainable=False) leaves the layers' own.
+    x = gk.Input(shape=(3,))
+    frozen = layers.Dense(2, name="frozen")
+    frozen.trainable = False
+    model = gk.Model(x, layers.Dense(1, name="head")(frozen(x)))
+    for rebuilt in (gk.Model.from_config(model.get_config()), gk.models.clone_model(model)):
+        assert rebuilt.get_layer("frozen").trainable is False
+        assert rebuilt.get_layer("head").trainable is True
+        assert len(rebuilt.trainable_weights) == 2
+    locked = gk.Model(x, layers.Dense(1, name="locked_head")(x), trainable=False)
+    assert locked.trainable is False and locked.trainable_weights == []
+    assert locked.get_layer("locked_head").trainable is True
+
+
+def test_tuple_inputs_and_outputs_stay_tuples_through_from_config():
+    # As Keras 3: the config keeps the tuples, so the rebuilt model returns a tuple.
+    a, b = gk.Input(shape=(3,)), gk.Input(shape=(3,))
+    model = gk.Model((a, b), (layers.Dense(1)(a), layers.Dense(2)(b)))
+    rebuilt = gk.Model.from_config(model.get_config())
+    assert isinstance(rebuilt.input, tuple) and isinstance(rebuilt.output, tuple)
+    out = rebuilt((_data(2, 3), _data(2, 3, seed=1)))
+    assert isinstance(out, tuple) and [o.shape for o in out] == [(2, 1), (2, 2)]

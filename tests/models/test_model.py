@@ -122,6 +122,94 @@ def test_summary_of_a_stack_and_expand_nested():
     assert any("dense (Dense)" in line and "0 (unbuilt)" in line for line in lines)
 
 
+def test_summary_counts_the_optimizer_variables_once_it_is_built():
+    # As Keras 3: "Optimizer params" appears, and counts in the total, after a first step.
+    x = gk.Input(shape=(3,))
+    model = gk.Model(x, layers.Dense(2)(x))  # 3*2 + 2 = 8 weights
+    model.compile(gk.optimizers.SGD(momentum=0.9), "mse")
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert not any("Optimizer params" in line for line in lines)
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    n_optimizer = sum(int(np.prod(v.shape)) for v in model.optimizer.variables)
+    assert n_optimizer > 8  # momentum slots, the step count and the learning rate
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert f"Optimizer params: {n_optimizer} " in text
+    assert f"Total params: {8 + n_optimizer} " in text
+    assert "Trainable params: 8 (32.00 B)" in text
+
+
+def test_summary_trainable_column_with_nested_models():
+    inner_in = gk.Input(shape=(3,), name="ii")
+    inner = gk.Model(inner_in, layers.Dense(2, name="idense")(inner_in), name="inner")
+    a, b = gk.Input(shape=(3,), name="a"), gk.Input(shape=(3,), name="b")
+    model = gk.Model([a, b], layers.Add(name="add")([inner(a), inner(b)]), name="outer")
+    model.get_layer("inner").trainable = False
+    lines = []
+    model.summary(print_fn=lines.append, expand_nested=True, show_trainable=True)
+    assert lines[2].rstrip().endswith("Trainable")  # the header is not wrapped
+    cells = {}
+    for line in lines:
+        words = line.replace("\u2514", "").split()
+        if len(words) > 2 and words[1].startswith("("):
+            cells[words[0]] = words
+    # The nested rows keep their columns: no connections in "Trainable", their own flag.
+    assert cells["idense"][-1] == "N" and "ii[0][0]" not in cells["idense"]
+    assert cells["inner"][-1] == "N"
+    # As Keras: "-" for layers without weights.
+    assert cells["a"][-1] == cells["add"][-1] == cells["ii"][-1] == "-"
+
+
+def test_summary_of_a_subclassed_model_shows_built_layers_output_shapes():
+    # As Keras 3: computed from the shapes the layers were built with (batch included).
+    model = TwoLayer(hidden=5)
+    model(np.ones((4, 3), "float32"))
+    lines = []
+    model.summary(print_fn=lines.append)
+    rows = [line for line in lines if "(Dense)" in line]
+    assert "(4, 5)" in rows[0] and "(4, 1)" in rows[1]
+    # A Functional model used as a layer of a subclassed one: its own output shape.
+    x = gk.Input(shape=(5,))
+    wrapper = TwoLayer()
+    wrapper.hidden = gk.Model(x, layers.Dense(2)(x), name="backbone")
+    wrapper(np.ones((4, 5), "float32"))
+    lines = []
+    wrapper.summary(print_fn=lines.append)
+    assert any("backbone (Functional)" in line and "(None, 2)" in line for line in lines)
+
+
+def test_summary_layer_range_takes_regular_expressions_as_keras():
+    # From the first layer matching the first pattern to the last matching the second.
+    x = gk.Input(shape=(3,))
+    h = layers.Dense(4, name="dense_a")(x)
+    h = layers.Dropout(0.1, name="drop")(h)
+    h = layers.Dense(4, name="dense_b")(h)
+    model = gk.Model(x, layers.Dense(1, name="head")(h))
+
+    def shown(layer_range):
+        lines = []
+        model.summary(print_fn=lines.append, layer_range=layer_range)
+        return [line.split()[0] for line in lines if "(Dense)" in line or "(Dropout)" in line]
+
+    assert shown(["dense", "dense"]) == ["dense_a", "drop", "dense_b"]
+    assert shown(["drop", "h.*"]) == ["drop", "dense_b", "head"]
+    assert shown(["head", "drop"]) == ["drop", "dense_b", "head"]
+    with pytest.raises(ValueError, match="matches no layer"):
+        shown(["nothing", "head"])
+
+
+def test_summary_of_a_chain_with_several_outputs_has_no_connections_column():
+    # As Keras 3: a chain stays "sequential-like" with return_state or intermediate outputs.
+    x = gk.Input(shape=(5, 3))
+    seq, h, c = layers.LSTM(4, return_sequences=True, return_state=True)(x)
+    for model in (gk.Model(x, [seq, h, c]), gk.Model(x, [h, layers.Dense(2)(h)])):
+        lines = []
+        model.summary(print_fn=lines.append)
+        assert not any("Connected to" in line for line in lines)
+
+
 def test_model_to_dot_is_valid_dot_text():
     dot = gk.utils.model_to_dot(_branchy(), show_shapes=True, show_dtype=True, rankdir="LR")
     assert dot.startswith('digraph "branchy" {') and dot.rstrip().endswith("}")

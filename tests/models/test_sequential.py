@@ -25,6 +25,21 @@ def test_sequential_with_input_is_built_at_once():
     np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_sequential_on_a_model_is_built_at_once_with_its_input_dtype():
+    # As Keras 3: a first layer that is a model (a pretrained base) gives the input shape.
+    x = gk.Input(shape=(3,))
+    base = gk.Model(x, layers.Dense(4)(x), name="base")
+    model = gk.Sequential([base, layers.Dense(1, name="head")])
+    assert model.built and model.output_shape == (None, 1)
+    assert [l.name for l in model.layers] == ["base", "head"] and len(model.weights) == 4
+    # A base that takes token ids: the stack's input keeps that dtype, so it runs.
+    ids = gk.Input(shape=(5,), dtype="int32")
+    text = gk.Model(ids, layers.GlobalAveragePooling1D()(layers.Embedding(10, 4)(ids)))
+    model = gk.Sequential([text, layers.Dense(1)])
+    assert model.inputs[0].dtype == "int32"
+    assert model.predict(np.array([[1, 2, 3, 4, 5]]), verbose=0).shape == (1, 1)
+
+
 def test_sequential_without_input_builds_on_first_call():
     model = gk.Sequential()
     model.add(layers.Dense(3))

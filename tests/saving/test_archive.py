@@ -259,3 +259,73 @@ def test_load_model_restores_custom_losses_and_metrics(tmp_path, compile_kw, cus
     model.save(tmp_path / "m.keras")
     loaded = gk.models.load_model(tmp_path / "m.keras", custom_objects=custom_objects)
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))
+
+
+def test_metric_of_one_output_keeps_its_name_through_save_and_recompile(tmp_path):
+    # As Keras 3: the logs say "cls_acc" after load_model and after a second compile with
+    # the same metric object (the output prefix is added once).
+    x = gk.Input((3,), name="x")
+    model = gk.Model(x, {"reg": layers.Dense(1, name="reg")(x),
+                         "cls": layers.Dense(3, activation="softmax", name="cls")(x)})
+    acc = gk.metrics.SparseCategoricalAccuracy(name="acc")
+    compile_kw = {"loss": {"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+                  "metrics": {"cls": [acc]}, "weighted_metrics": {"cls": ["mae"]},
+                  "run_eagerly": True}
+    model.compile("sgd", **compile_kw)
+    data = np.random.default_rng(0).random((8, 3)).astype("float32")
+    targets = {"reg": data[:, :1], "cls": np.arange(8).reshape(8, 1) % 3}
+    keys = sorted(model.evaluate(data, targets, verbose=0, return_dict=True))
+    assert "cls_acc" in keys and "cls_mae" in keys
+    model.save(tmp_path / "m.keras")
+    loaded = gk.models.load_model(tmp_path / "m.keras")
+    assert sorted(loaded.evaluate(data, targets, verbose=0, return_dict=True)) == keys
+    model.compile("sgd", **compile_kw)
+    assert sorted(model.evaluate(data, targets, verbose=0, return_dict=True)) == keys
+
+
+def test_model_with_a_frozen_layer_roundtrips_with_its_optimizer_state(tmp_path):
+    # Transfer learning: the frozen base stays frozen, so the optimizer state (kept for the
+    # trainable head only) fits the loaded model, and training resumes identically.
+    gk.utils.set_random_seed(2)
+    inputs = gk.Input((3,))
+    base = layers.Dense(4, name="base")
+    base.trainable = False
+    model = gk.Model(inputs, layers.Dense(1, name="head")(base(inputs)))
+    model.compile(optimizer="adam", loss="mse", run_eagerly=True)
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = gk.models.load_model(tmp_path / "m.keras")
+    assert loaded.get_layer("base").trainable is False
+    assert fit_losses(loaded, x, y, 2) == fit_losses(model, x, y, 2)
+
+
+@gk.saving.register_keras_serializable(package="AuditTest")
+class _TwoOptimizers(gk.Model):
+    """The Keras guide's GAN shape: compile() takes arguments of its own."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = layers.Dense(3)
+        self.discriminator = layers.Dense(1)
+
+    def call(self, x):
+        return self.discriminator(self.generator(x))
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        super().compile()
+        self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+
+
+def test_model_with_a_custom_compile_loads_uncompiled_with_a_warning(tmp_path):
+    # As Keras 3: compile() is not replayed (its arguments are not the saved ones), the
+    # weights load, and the state of the custom compile's optimizers is left out.
+    x = np.ones((2, 3), "float32")
+    model = _TwoOptimizers()
+    model(x)
+    model.compile(gk.optimizers.Adam(), gk.optimizers.SGD(), gk.losses.BinaryCrossentropy())
+    model.save(tmp_path / "gan.keras")
+    with pytest.warns(UserWarning, match="compile\\(\\) was not called"):
+        loaded = gk.models.load_model(tmp_path / "gan.keras")
+    assert isinstance(loaded, _TwoOptimizers) and not loaded.compiled
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -55,6 +55,22 @@ def test_shape_mismatch_is_named_by_path_and_variable(tmp_path):
         np.testing.assert_array_equal(w.numpy(), old)
 
 
+def test_a_file_that_does_not_fit_leaves_the_model_untouched(tmp_path):
+    # The mismatch is in the last layer, or is a layer the model does not have: the layers
+    # walked before it must not be loaded either.
+    small, big = tmp_path / "small.weights.npz", tmp_path / "big.weights.npz"
+    mlp().save_weights(small)
+    mlp(extra_layer=True).save_weights(big)
+    inputs = gk.Input((4,))
+    wider_output = gk.Model(inputs, layers.Dense(3)(layers.Dense(8)(inputs)))
+    for target, path in ((wider_output, small), (mlp(), big)):
+        before = [w.numpy().copy() for w in target.weights]
+        with pytest.raises(saving.WeightsMismatchError):
+            target.load_weights(path)
+        for w, old in zip(target.weights, before):
+            np.testing.assert_array_equal(w.numpy(), old)
+
+
 def test_skip_mismatch_loads_the_rest_with_a_warning(tmp_path):
     path = tmp_path / "w.weights.npz"
     source = mlp(hidden=8)
@@ -100,6 +116,23 @@ def test_optimizer_state_travels_with_the_weights(tmp_path):
     uncompiled = mlp()
     uncompiled.load_weights(path)  # the optimizer entries are ignored without an optimizer
     np.testing.assert_array_equal(uncompiled.weights[0].numpy(), source.weights[0].numpy())
+
+
+def test_state_of_another_optimizer_is_skipped_with_a_warning(tmp_path):
+    # As Keras 3 ("Skipping variable loading for optimizer ..."): the weights still load.
+    x, y = models.data()
+    source = mlp()
+    source.compile(optimizer="adam", loss="mse", run_eagerly=True)
+    source.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    path = tmp_path / "w.weights.npz"
+    source.save_weights(path)
+    target = mlp()
+    target.compile(optimizer=gk.optimizers.SGD(momentum=0.9), loss="mse", run_eagerly=True)
+    with pytest.warns(UserWarning, match="skipping the optimizer state at 'optimizer/vars'"):
+        target.load_weights(path)
+    for a, b in zip(source.weights, target.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert int(target.optimizer.iterations.numpy()) == 0
 
 
 def test_load_weights_from_a_keras_file(tmp_path):

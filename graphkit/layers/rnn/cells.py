@@ -143,11 +143,6 @@ class SimpleRNNCell(_Cell):
         h = self.activation(ops.add(projected, ops.matmul(h_prev, self.recurrent_kernel)))
         return h, [h]
 
-    def get_config(self):
-        config = super().get_config()
-        del config["seed"]  # Keras's SimpleRNN config has no seed either
-        return config
-
 
 class LSTMCell(_Cell):
     """Gates i, f, c, o; `unit_forget_bias` starts the forget-gate bias at one."""

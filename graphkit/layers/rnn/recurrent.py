@@ -128,6 +128,11 @@ class SimpleRNN(_RNN):
 
     cell_class = SimpleRNNCell
 
+    def get_config(self):
+        config = super().get_config()
+        del config["seed"]  # Keras's SimpleRNN config has no seed (its SimpleRNNCell's has)
+        return config
+
 
 class LSTM(_RNN):
     """Long Short-Term Memory (Hochreiter & Schmidhuber, 1997), Keras 3 weights."""
