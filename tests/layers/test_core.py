@@ -205,9 +205,25 @@ def test_lambda_calls_function_with_arguments():
     layer = layers.Lambda(square_plus, arguments={"offset": 1.5})
     np.testing.assert_allclose(np.asarray(layer(x)), x * x + 1.5)
     assert layer.compute_output_shape((None, 3)) == (None, 3)
-    clone = assert_config_roundtrip(layer)
+    with gk.saving.SafeModeScope(False):  # an unregistered function: only outside safe mode
+        clone = assert_config_roundtrip(layer)
     assert clone.function is square_plus
     np.testing.assert_allclose(np.asarray(clone(x)), x * x + 1.5)
+
+
+def test_lambda_in_safe_mode_loads_only_registered_functions():
+    # A config may name any function of any imported module (os.system): as in Keras,
+    # safe mode refuses it, and takes registered functions, custom_objects and graphkit's.
+    config = layers.Lambda(square_plus).get_config()
+    with pytest.raises(ValueError, match=r"'square_plus'.*safe_mode=False"):
+        layers.Lambda.from_config(config)
+    evil = {**config, "function": {**config["function"], "module": "os", "config": "system"}}
+    with pytest.raises(ValueError, match=r"'system' of module 'os'.*not registered"):
+        layers.Lambda.from_config(evil)
+    assert layers.Lambda.from_config(
+        config, custom_objects={"square_plus": square_plus}).function is square_plus
+    own = layers.Lambda(ops.relu).get_config()
+    assert layers.Lambda.from_config(own).function is ops.relu
 
 
 def test_lambda_output_shape_mask_and_training():

@@ -2,7 +2,9 @@
 
 Saving differs from Keras on purpose: graphkit never stores or loads Python bytecode, so a
 `Lambda` is serializable only when its function is a named, importable (or registered)
-function. A Python `lambda` raises an error from `get_config` that says so.
+function. A Python `lambda` raises an error from `get_config` that says so. Loading, as in
+Keras's safe mode, takes registered functions (and graphkit's own); a function found by its
+module's name only with safe mode off.
 """
 import inspect
 import sys
@@ -59,6 +61,13 @@ def _deserialize_function(arg, config):
                 found = get_registered_object(key)
                 if found is not None:
                     return found
+    if not _may_look_in(module):
+        raise ValueError(
+            f"Lambda.from_config: the function {name!r} of module {module!r} for `{arg}` is "
+            "not registered, and safe mode loads only registered functions (a file could "
+            "name any function of any imported module). Register it with "
+            "@gk.saving.register_keras_serializable(), pass it in `custom_objects`, or, "
+            "for a file you trust, load with safe_mode=False.")
     mod = sys.modules.get(module)
     fn = getattr(mod, name, None) if mod is not None else None
     if fn is None:
@@ -67,6 +76,18 @@ def _deserialize_function(arg, config):
             f"for `{arg}`. Import that module first, or register the function with "
             "@gk.saving.register_keras_serializable().")
     return fn
+
+
+def _may_look_in(module):
+    """graphkit's own modules always; any other imported module only outside safe mode
+    (`safe_mode=False`, a SafeModeScope(False) or enable_unsafe_deserialization())."""
+    if isinstance(module, str) and (module == "graphkit" or module.startswith("graphkit.")):
+        return True
+    try:
+        from graphkit.saving import serialization
+    except ImportError:
+        return True
+    return not serialization.in_safe_mode()
 
 
 def _check_plain(layer, arg, value):
