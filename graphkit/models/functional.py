@@ -175,6 +175,15 @@ class Functional(Model):
     def _input_names(self):
         return [x._keras_history.operation.name for x in self._inputs]
 
+    def _warn_extra_keys(self, inputs, expected):
+        # As Keras ("The structure of `inputs` doesn't match"): data under a key that no
+        # input has is dropped, which is most often a misspelled input name.
+        extra = sorted(str(k) for k in inputs if k not in expected)
+        if extra:
+            warnings.warn(f"Model '{self.name}': the inputs dict has keys {extra} that match "
+                          f"no input and are ignored; the inputs are {sorted(expected)}",
+                          stacklevel=4)
+
     def _match_structure(self, inputs):
         struct = self._inputs_struct
         names = self._input_names()
@@ -184,6 +193,7 @@ class Functional(Model):
                 raise ValueError(
                     f"Model '{self.name}': missing data for input '{missing[0]}'. Received a "
                     f"dict with keys {sorted(inputs)}; expected the keys {names}")
+            self._warn_extra_keys(inputs, names)
             return [inputs[n] for n in names]
         if isinstance(struct, dict) and isinstance(inputs, dict):
             missing = [k for k in struct if k not in inputs]
@@ -191,6 +201,7 @@ class Functional(Model):
                 raise ValueError(
                     f"Model '{self.name}': missing data for input '{missing[0]}'. Received a "
                     f"dict with keys {sorted(inputs)}; expected the keys {sorted(struct)}")
+            self._warn_extra_keys(inputs, struct)
             inputs = {k: inputs[k] for k in struct}
         elif _is_leaf(inputs) and len(self._inputs) == 1:
             return [inputs]

@@ -132,6 +132,18 @@ def test_dict_inputs_and_outputs():
         model({"x": x})
 
 
+@pytest.mark.parametrize("dict_inputs", [True, False])
+def test_data_under_a_key_no_input_has_is_ignored_with_a_warning(dict_inputs):
+    # As Keras: a misspelled input name must not pass silently.
+    x_in, y_in = gk.Input(shape=(2,), name="x"), gk.Input(shape=(2,), name="y")
+    model = gk.Model({"x": x_in, "y": y_in} if dict_inputs else [x_in, y_in],
+                     ops.subtract(x_in, y_in))
+    x, y = _data(3, 2), _data(3, 2, seed=1)
+    with pytest.warns(UserWarning, match=r"keys \['y_extra'\] that match no input"):
+        out = model({"x": x, "y": y, "y_extra": y})
+    np.testing.assert_allclose(out.numpy(), x - y)
+
+
 def test_a_list_for_dict_inputs_is_taken_in_key_order_with_a_warning():
     """As Keras: unambiguous only when the dict's keys were sorted; else an error."""
     x, y = _data(3, 2), _data(3, 2, seed=1)
