@@ -38,13 +38,18 @@ def relu6(x):
 
 def leaky_relu(x, negative_slope=0.2):
     x = _float(x)
-    return _o().where(x > 0, x, x * negative_slope)
+    # x >= 0, as Keras (JAX): the gradient at 0 is 1, not the slope.
+    return _o().where(x >= 0, x, x * negative_slope)
 
 
 def elu(x, alpha=1.0):
+    ops = _o()
     x = _float(x)
-    # expm1 of min(x, 0): the branch not taken must not overflow (its gradient would be nan).
-    return _o().where(x > 0, x, _o().expm1(_o().minimum(x, 0)) * alpha)
+    # expm1 of x where x <= 0, else of 0: the branch not taken must not overflow (its
+    # gradient would be nan). Not minimum(x, 0), whose tie at 0 would pass x no gradient:
+    # the gradient at 0 is alpha, as in Keras (1, the derivative, for the default alpha).
+    negative = ops.where(x > 0, ops.zeros_like(x), x)
+    return ops.where(x > 0, x, ops.expm1(negative) * alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -512,7 +517,9 @@ def _conv_operands(op, inputs, kernel, data_format):
     fmt = _data_format(data_format)
     x, w = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
     if not dtypes.is_float(x.dtype):
-        x = ops.cast(x, config.floatx())
+        # Keras's result type: integer inputs (uint8 images) take a float kernel's dtype,
+        # so a float16 layer's conv stays float16.
+        x = ops.cast(x, w.dtype if dtypes.is_float(w.dtype) else config.floatx())
     w = ops.cast(w, x.dtype)
     _check_spatial_rank(op, x)
     x = _to_channels_last(x, fmt)

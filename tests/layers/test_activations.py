@@ -118,6 +118,25 @@ def test_activation_gradient_matches_finite_differences(name, x64):
     np.testing.assert_allclose(np.asarray(g), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_gradients_at_zero_follow_keras():
+    # ELU is differentiable at 0 for alpha=1 (derivative 1); Keras (JAX) takes the x <= 0
+    # branch there for elu/selu (alpha, scale * alpha) and the x >= 0 one for leaky_relu.
+    def grad_at_zero(fn):
+        x = gk.Variable(np.zeros(1))
+        with gk.GradientTape() as tape:
+            y = gk.ops.sum(fn(x))
+        return float(np.asarray(tape.gradient(y, x))[0])
+
+    # the one-sided derivatives of elu at 0 are both 1: a central difference agrees
+    eps = 1e-6
+    central = (np.expm1(-eps) * -1 + eps) / (2 * eps)  # (elu(eps) - elu(-eps)) / 2eps
+    assert grad_at_zero(activations.elu) == pytest.approx(central, rel=1e-6)
+    assert grad_at_zero(lambda x: activations.elu(x, alpha=0.5)) == pytest.approx(0.5)
+    assert grad_at_zero(activations.selu) == pytest.approx(SELU_SCALE * SELU_ALPHA)
+    assert grad_at_zero(activations.leaky_relu) == 1.0
+    assert grad_at_zero(lambda x: activations.relu(x, negative_slope=0.1)) == 1.0
+
+
 def test_get_and_serialize():
     assert activations.get(None) is activations.linear
     assert activations.get("swish") is activations.silu

@@ -72,6 +72,53 @@ def test_attention_mask_and_causal_mask():
         rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("policy", ["float16", "mixed_float16"])
+def test_fully_masked_rows_are_not_nan_in_half_precision(policy):
+    # -1e9 is -inf in float16; Keras masks half-precision logits with -3e4 instead, so a
+    # query that may attend to nothing (a padded one) gets uniform scores, not NaN.
+    q = _x((1, 3, 4)).astype("float32")
+    layer = layers.MultiHeadAttention(2, 2, dtype=policy)
+    mask = np.array([[[1, 1, 0], [0, 0, 0], [1, 0, 1]]], bool)
+    out, scores = layer(q, q, attention_mask=mask, return_attention_scores=True)
+    scores = np.asarray(scores, np.float64)
+    np.testing.assert_allclose(scores[0, :, 1], np.full((2, 3), 1 / 3), rtol=1e-3)
+    np.testing.assert_array_equal(scores[0, :, 0, 2], 0.0)
+    assert np.isfinite(np.asarray(out, np.float64)).all()
+
+
+def test_attention_mask_of_any_rank_broadcasts_like_keras():
+    # Keras expands a lower-rank mask at axis -3: (T_q, T_k) for every example and head,
+    # (batch, heads, T_q, T_k) per head.
+    q = _x((2, 4, 6))
+    layer, weights = _built(q, q)
+    tril = np.tril(np.ones((4, 4), bool))
+    ref, ref_scores = _mha_ref(q, q, weights, 2, 3, np.broadcast_to(tril, (2, 4, 4)))
+    out, scores = layer(q, q, attention_mask=tril, return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(scores), ref_scores, rtol=1e-10, atol=1e-12)
+    per_head = np.random.default_rng(4).random((2, 2, 4, 4)) > 0.4
+    per_head[..., 0] = True
+    _, scores = layer(q, q, attention_mask=per_head, return_attention_scores=True)
+    for h in range(2):  # each head follows its own mask
+        _, ref_scores = _mha_ref(q, q, weights, 2, 3, per_head[:, h])
+        np.testing.assert_allclose(np.asarray(scores)[:, h], ref_scores[:, h], rtol=1e-10,
+                                   atol=1e-12)
+
+
+def test_key_and_value_of_different_lengths_name_the_layer_and_arguments():
+    q, v, k = _x((2, 4, 6)), _x((2, 5, 3)), _x((2, 6, 3))
+    match = r"MultiHeadAttention 'multi_head_attention.*`value` and `key`.*" \
+            r"value_shape=\(2, 5, 3\), key_shape=\(2, 6, 3\)"
+    with pytest.raises(ValueError, match=match):
+        layers.MultiHeadAttention(2, 3)(q, v, k)
+    layer = layers.MultiHeadAttention(2, 3)
+    layer(q, v, v)
+    with pytest.raises(ValueError, match="`value` and `key`"):  # after build too
+        layer(q, v, k)
+    with pytest.raises(ValueError, match="`value` and `key`"):
+        layers.MultiHeadAttention(2, 3)(gk.Input((4, 6)), gk.Input((5, 3)), gk.Input((6, 3)))
+
+
 def test_gradients_match_finite_differences():
     q = _x((1, 3, 4))
     layer = layers.MultiHeadAttention(2, 2, dtype="float64", bias_initializer="ones")

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import graphkit as gk
 from graphkit import layers
 from tests.layers.keras_reference import keras_or_skip
 from tests.layers.layer_checks import assert_config_roundtrip, check_weight_grads
@@ -97,6 +98,45 @@ def test_conv_config_round_trip_and_errors():
         layers.Conv2D(4, 3, groups=2)(np.ones((1, 4, 4, 3)))
     with pytest.raises(ValueError, match="`padding`"):
         layers.Conv2D(4, 3, padding="causal")
+
+
+def test_valid_conv_larger_than_its_input_is_an_error_not_an_empty_output():
+    # Keras: "Computed output size would be zero or negative", at build and symbolically.
+    with pytest.raises(ValueError, match=r"Conv2D 'conv2d.*zero or negative.*"
+                                         r"input_shape=\(2, 2, 2, 4\).*kernel_size=\(3, 3\)"):
+        layers.Conv2D(3, 3)(np.ones((2, 2, 2, 4), "float32"))
+    with pytest.raises(ValueError, match="Conv1D .*zero or negative.*dilation_rate=\\(2,\\)"):
+        layers.Conv1D(3, 3, dilation_rate=2)(gk.Input((4, 2)))
+    # "same"/"causal" padding and unknown lengths still work.
+    assert layers.Conv2D(3, 3, padding="same")(np.ones((2, 2, 2, 4))).shape == (2, 2, 2, 3)
+    assert layers.Conv1D(3, 3, padding="causal")(np.ones((1, 1, 2))).shape == (1, 1, 3)
+    assert tuple(layers.Conv1D(3, 5)(gk.Input((None, 2))).shape) == (None, None, 3)
+
+
+def test_conv_on_inputs_of_another_rank_names_the_layer():
+    # The input spec is min_ndim (as Keras); Keras's compute_output_shape then rejects a
+    # rank that does not match the kernel, instead of inventing an output shape.
+    with pytest.raises(ValueError, match=r"Conv1D 'conv1d.*rank 3.*\(None, 5, 5, 3\)"):
+        layers.Conv1D(2, 3)(gk.Input((5, 5, 3)))
+    with pytest.raises(ValueError, match=r"Conv1D .*rank 3.*\(1, 5, 5, 3\)"):
+        layers.Conv1D(2, 3)(np.ones((1, 5, 5, 3)))
+    with pytest.raises(ValueError, match=r"Conv2D .*rank 4"):
+        layers.Conv2D(2, 3).compute_output_shape((None, 5, 3))
+
+
+@pytest.mark.parametrize("policy", ["float16", "mixed_float16"])
+def test_half_precision_conv_on_integer_images_stays_half(policy):
+    # Integer inputs are not autocast; as in Keras the conv takes the float16 kernel's
+    # dtype, which is also what the layer's symbolic output says.
+    images = np.random.default_rng(0).integers(0, 255, size=(2, 4, 4, 1)).astype("uint8")
+    layer = layers.Conv2D(2, 3, dtype=policy)
+    out = layer(images)
+    assert out.dtype == "float16"
+    assert layers.Conv2D(2, 3, dtype=policy)(gk.Input((4, 4, 1), dtype="uint8")).dtype == \
+        "float16"
+    k, b = (w.astype(np.float64) for w in layer.get_weights())
+    ref = _conv2d_reference(images.astype(np.float64), k, b, (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(np.asarray(out, np.float64), ref, rtol=2e-3, atol=0.5)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

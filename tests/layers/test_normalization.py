@@ -62,6 +62,26 @@ def test_batch_norm_inference_uses_moving_stats_and_does_not_update():
     np.testing.assert_array_equal(layer.moving_mean.numpy(), mm)
 
 
+def test_batch_norm_integer_inputs_use_float_statistics():
+    # Integer inputs are not autocast; Keras computes in result_type(x, float32), so the
+    # moving statistics must not be truncated to the inputs' int dtype.
+    x = np.array([[0, 1, 2], [3, 4, 7], [1, 1, 5], [2, 6, 0]], "int32")
+    layer = layers.BatchNormalization(momentum=0.5)
+    layer.build(x.shape)
+    mm, mv = np.array([0.5, 1.5, 2.25]), np.array([0.75, 2.5, 4.5])
+    layer.set_weights([np.full(3, 1.5), np.full(3, 0.25), mm, mv])
+    out = layer(x)
+    assert out.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(out), (x - mm) / np.sqrt(mv + 1e-3) * 1.5 + 0.25,
+                               rtol=1e-5)
+    layer(x, training=True)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * mm + 0.5 * x.mean(0),
+                               rtol=1e-6)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.5 * mv + 0.5 * x.var(0),
+                               rtol=1e-6)
+    assert layers.BatchNormalization(dtype="float16")(x).dtype == "float16"
+
+
 def test_batch_norm_axis_and_rank_4():
     x = _x((3, 2, 5, 4))
     layer = layers.BatchNormalization(axis=1, dtype="float64")
@@ -181,3 +201,23 @@ def test_normalization_with_mixed_precision_keeps_float32_weights():
     np.testing.assert_allclose(
         np.asarray(y, "float32"),
         (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3), atol=5e-3)
+
+
+def test_layer_norm_with_float16_policy_computes_in_float32():
+    # Keras computes in result_type(x, float32): in float16 `x * inv + shift` cancels for
+    # inputs with a large mean, and the rms_scaling variance overflows (|x| ~ 400).
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(2, 8)) * 100 + 2000).astype("float16")
+    xf = x.astype(np.float64)
+    out = layers.LayerNormalization(dtype="float16")(x)
+    assert out.dtype == "float16"
+    np.testing.assert_allclose(
+        np.asarray(out, np.float64),
+        (xf - xf.mean(-1, keepdims=True)) / np.sqrt(xf.var(-1, keepdims=True) + 1e-3),
+        atol=2e-3)
+    big = (rng.normal(size=(2, 8)) * 400).astype("float16")
+    bf = big.astype(np.float64)
+    rms = layers.LayerNormalization(dtype="float16", rms_scaling=True)(big)
+    np.testing.assert_allclose(np.asarray(rms, np.float64),
+                               bf / np.sqrt(bf.var(-1, keepdims=True) + 1e-3),
+                               rtol=2e-3, atol=2e-3)

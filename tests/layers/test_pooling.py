@@ -97,3 +97,14 @@ def test_pooling_bad_arguments_name_the_layer():
         layers.MaxPooling2D(padding="full")
     with pytest.raises(ValueError, match="AveragePooling2D: `pool_size`"):
         layers.AveragePooling2D(pool_size=(2, 2, 2))
+
+
+def test_valid_pooling_window_larger_than_a_known_input_is_an_error():
+    # Keras's symbolic shape rule raises "Computed output size would be zero or negative".
+    with pytest.raises(ValueError, match=r"MaxPooling1D 'max_pooling1d.*zero or negative.*"
+                                         r"input_shape=\(None, 3, 2\), pool_size=\(5,\)"):
+        layers.MaxPooling1D(5)(gk.Input((3, 2)))
+    with pytest.raises(ValueError, match="AveragePooling2D .*zero or negative"):
+        layers.AveragePooling2D((2, 4))(gk.Input((3, 3, 2)))
+    assert tuple(layers.MaxPooling1D(5, padding="same")(gk.Input((3, 2))).shape) == (None, 1, 2)
+    assert tuple(layers.MaxPooling1D(5)(gk.Input((None, 2))).shape) == (None, None, 2)

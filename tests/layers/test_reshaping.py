@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import graphkit as gk
 from graphkit import layers
 from tests.layers.layer_checks import assert_config_roundtrip
 
@@ -61,3 +62,22 @@ def test_repeat_vector():
         layer(X)
     with pytest.raises(TypeError, match="n"):
         layers.RepeatVector(2.5)
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_repeat_vector_needs_a_positive_n(n):
+    # Keras: "Argument `n` should be a positive integer", not an empty or failing output.
+    with pytest.raises(ValueError, match=rf"RepeatVector: `n` must be a positive .*n={n}"):
+        layers.RepeatVector(n)
+
+
+@pytest.mark.parametrize("layer, shape", [(lambda: layers.Reshape((2, 3)), (6,)),
+                                          (lambda: layers.Permute((2, 1)), (2, 3)),
+                                          (lambda: layers.Flatten(), (2, 3))])
+@pytest.mark.parametrize("dtype", ["int32", "uint8"])
+def test_reshaping_keeps_integer_dtype_symbolically_as_eagerly(layer, shape, dtype):
+    # Keras's compute_output_spec passes the inputs' dtype through; the eager output is
+    # integer too, so the graph must not claim a float output.
+    symbolic = layer()(gk.Input(shape, dtype=dtype))
+    eager = layer()(np.arange(12).reshape((2,) + shape).astype(dtype))
+    assert symbolic.dtype == eager.dtype == dtype

@@ -44,6 +44,15 @@ def _gru_ref(x, k, rk, b):
     return h
 
 
+def _gru_step_ref(x, h, k, rk, b):
+    u = rk.shape[0]
+    xi, hr = x @ k + b[0], h @ rk + b[1]
+    z = _sig(xi[:, :u] + hr[:, :u])
+    r = _sig(xi[:, u:2 * u] + hr[:, u:2 * u])
+    hh = np.tanh(xi[:, 2 * u:] + r * hr[:, 2 * u:])
+    return z, z * h + (1 - z) * hh
+
+
 def _randomize(layer, seed=1):
     layer.set_weights([_x(w.shape, seed + i) * 0.5 for i, w in enumerate(layer.get_weights())])
     return layer.get_weights()
@@ -152,6 +161,72 @@ def test_cell_configs_keep_the_seed(name):
     cell = getattr(layers, name)(3, dropout=0.2, seed=7)
     assert cell.get_config()["seed"] == 7
     assert assert_config_roundtrip(cell).seed == 7
+
+
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+def test_positional_arguments_follow_keras_order(name):
+    # Keras: RNN(units, activation, ...); `return_sequences` comes much later.
+    x = _x((2, 4, 3))
+    layer = getattr(layers, name)(2, "relu", dtype="float64")
+    assert layer.cell.activation is gk.activations.relu
+    assert not layer.return_sequences
+    assert layer(x).shape == (2, 2)
+    k, rk = layer.cell.kernel.numpy(), layer.cell.recurrent_kernel.numpy()
+    if name == "SimpleRNN":  # relu, not tanh, is what the layer computes
+        h = np.zeros((2, 2))
+        for t in range(4):
+            h = np.maximum(x[:, t] @ k + h @ rk + layer.cell.bias.numpy(), 0)
+        np.testing.assert_allclose(np.asarray(layer(x)), h, rtol=1e-12)
+    with pytest.raises(TypeError, match="multiple values for argument 'activation'"):
+        getattr(layers, name)(2, "relu", activation="tanh")
+
+
+def test_lstm_and_gru_take_keras_positional_and_use_cudnn_arguments():
+    lstm = layers.LSTM(3, "tanh", "hard_sigmoid", False)
+    assert lstm.cell.recurrent_activation is gk.activations.hard_sigmoid
+    assert not lstm.cell.use_bias
+    gru = layers.GRU(3, use_cudnn=False)
+    assert gru.get_config()["reset_after"] is True and "use_cudnn" not in gru.get_config()
+
+
+@pytest.mark.parametrize("name, n_states", [("LSTM", 2), ("GRU", 1), ("SimpleRNN", 1)])
+def test_bad_initial_state_mask_and_feature_size_name_the_layer_and_argument(name, n_states):
+    x = _x((2, 5, 3))
+    layer = getattr(layers, name)(4)
+    with pytest.raises(ValueError, match=rf"{name} '.*`initial_state\[0\]` must have shape "
+                                         r"\(batch, 4\).*Received: .*\(2, 3\)"):
+        layer(x, initial_state=[np.zeros((2, 3))] * n_states)
+    with pytest.raises(ValueError, match=r"initial_state\[0\].*\(3, 4\)"):
+        layer(x, initial_state=[np.zeros((3, 4))] * n_states)
+    layer(x, initial_state=[np.zeros((2, 4))] * n_states)
+    with pytest.raises(ValueError, match=rf"layer '{layer.name}'.*axis -1.*value 3.*"
+                                         r"\(2, 5, 4\)"):
+        layer(_x((2, 5, 4)))
+    with pytest.raises(ValueError, match=rf"{name} '.*the mask must have shape \(batch, "
+                                         r"timesteps\) = \(2, 5\).*\(2, 4\)"):
+        layer(x, mask=np.ones((2, 4), bool))
+
+
+def test_one_state_cells_take_a_bare_state_tensor():
+    # Keras: `states[0] if nested else states`; indexing a bare tensor would take row 0.
+    x, h = _x((3, 4)), _x((3, 5), 1)
+    cell = layers.SimpleRNNCell(5, dtype="float64")
+    cell.build(x.shape)
+    _randomize(cell)
+    out, state = cell(x, h)
+    ref = np.tanh(x @ cell.kernel.numpy() + h @ cell.recurrent_kernel.numpy()
+                  + cell.bias.numpy())
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(state), ref, rtol=1e-12)
+    gru = layers.GRUCell(5, dtype="float64")
+    gru.build(x.shape)
+    weights = _randomize(gru)
+    out, state = gru(x, h)
+    assert state.shape == (3, 5)
+    _, ref_h = _gru_step_ref(x, h, *weights)
+    np.testing.assert_allclose(np.asarray(out), ref_h, rtol=1e-12)
+    with pytest.raises(ValueError, match="LSTMCell .*`states` must be a list of 2"):
+        layers.LSTMCell(5)(x, h)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

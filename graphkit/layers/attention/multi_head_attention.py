@@ -12,8 +12,12 @@ from graphkit import constraints, initializers, ops, random, regularizers
 from graphkit.layers.core.einsum_dense import EinsumDense
 from graphkit.layers.layer import Layer, get_keras_mask, set_keras_mask
 
-# Keras's additive mask value for float32 softmax (large, finite: no NaN for empty rows).
-_MASKED_LOGIT = -1e9
+
+def _masked_logit(dtype):
+    """Keras's large negative logit for masked positions: finite in the logits' dtype, so
+    a fully masked row (a padded query) gets a uniform softmax, not NaN (-1e9 is -inf in
+    float16)."""
+    return -3e4 if dtype == "float16" else -1e9
 
 
 class MultiHeadAttention(Layer):
@@ -72,6 +76,7 @@ class MultiHeadAttention(Layer):
                 raise ValueError(f"MultiHeadAttention '{self.name}': `{arg}` must have shape "
                                  f"(batch, steps, dim) with a known dim. Received: "
                                  f"{tuple(shape)}")
+        self._check_key_and_value(value_shape, key_shape)
         h = self.num_heads
         self._query_dense = self._dense("query", "abc,cde->abde", (None, h, self.key_dim),
                                         "de")
@@ -88,6 +93,13 @@ class MultiHeadAttention(Layer):
             with layer._name_scope():
                 layer.build(shape)
         self.built = True
+
+    def _check_key_and_value(self, value_shape, key_shape):
+        """As Keras: keys and values pair up step by step (else einsum fails, unnamed)."""
+        if not _same_dims(value_shape[:-1], key_shape[:-1]):
+            raise ValueError(f"MultiHeadAttention '{self.name}': all dimensions of `value` "
+                             f"and `key`, except the last one, must be equal. Received: "
+                             f"value_shape={tuple(value_shape)}, key_shape={tuple(key_shape)}")
 
     def _attention_mask(self, query, value, key, query_mask, value_mask, key_mask,
                         attention_mask, use_causal_mask):
@@ -117,6 +129,7 @@ class MultiHeadAttention(Layer):
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False):
         key = value if key is None else key
+        self._check_key_and_value(value.shape, key.shape)
         mask = self._attention_mask(query, value, key, query_mask, value_mask, key_mask,
                                     attention_mask, use_causal_mask)
         q = ops.multiply(_unmasked_call(self._query_dense, query), 1.0 / math.sqrt(self.key_dim))
@@ -124,8 +137,13 @@ class MultiHeadAttention(Layer):
         v = _unmasked_call(self._value_dense, value)
         logits = ops.einsum("aecd,abcd->acbe", k, q)  # (batch, heads, T_q, T_k)
         if mask is not None:
-            keep = ops.expand_dims(mask, 1)  # broadcast over heads
-            logits = ops.where(keep, logits, ops.full_like(logits, _MASKED_LOGIT))
+            # As Keras: a mask of lower rank gains axes before (T_q, T_k), the heads axis
+            # for (batch, T_q, T_k), the batch axis too for a (T_q, T_k) mask.
+            keep = mask
+            for _ in range(len(logits.shape) - len(mask.shape)):
+                keep = ops.expand_dims(keep, -3)
+            masked = ops.full_like(logits, _masked_logit(logits.dtype))
+            logits = ops.where(keep, logits, masked)
         scores = ops.softmax(logits, axis=-1)
         dropped = scores
         if training and self.dropout:
@@ -168,6 +186,11 @@ class MultiHeadAttention(Layer):
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed,
         }
+
+
+def _same_dims(a, b):
+    """Equal shapes, an unknown (None) dim matching any size."""
+    return all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
 def _unmasked_call(layer, x):

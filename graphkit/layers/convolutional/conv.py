@@ -6,8 +6,9 @@ is `(filters,)` and named `bias`, so `set_weights(keras_layer.get_weights())` wo
 from graphkit import activations, constraints, initializers, ops, regularizers
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
-from graphkit.layers.pooling.arguments import (normalize_data_format, normalize_padding,
-                                               normalize_tuple, window_output_length)
+from graphkit.layers.pooling.arguments import (check_output_size, normalize_data_format,
+                                               normalize_padding, normalize_tuple,
+                                               window_output_length)
 
 
 class _Conv(Layer):
@@ -61,6 +62,7 @@ class _Conv(Layer):
             raise ValueError(f"{where}: the number of input channels ({channels}) must be "
                              f"divisible by `groups` ({self.groups}). "
                              f"Received: input_shape={tuple(input_shape)}")
+        self.compute_output_shape(input_shape)  # as Keras: no zero-size output
         self.kernel = self.add_weight(
             name="kernel", shape=(*self.kernel_size, channels // self.groups, self.filters),
             initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
@@ -89,12 +91,20 @@ class _Conv(Layer):
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
+        if len(shape) != self.rank + 2:  # the input spec only bounds the rank from below
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected inputs of rank "
+                             f"{self.rank + 2}, (batch, *spatial, channels) with {self.rank} "
+                             f"spatial axes. Received: input_shape={tuple(input_shape)}")
         first = 1 if self.data_format == "channels_last" else 2
         for i in range(self.rank):
             padding = "same" if self.padding == "causal" else self.padding
             shape[first + i] = window_output_length(
                 shape[first + i], self.kernel_size[i], self.strides[i], padding,
                 self.dilation_rate[i])
+        check_output_size(f"{type(self).__name__} '{self.name}'", input_shape,
+                          shape[first:first + self.rank], self.padding,
+                          kernel_size=self.kernel_size, strides=self.strides,
+                          dilation_rate=self.dilation_rate)
         shape[self._channel_axis()] = self.filters
         return tuple(shape)
 

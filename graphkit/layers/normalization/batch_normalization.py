@@ -4,9 +4,6 @@ from graphkit import config, constraints, dtypes, initializers, ops, regularizer
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
 
-# Batch statistics overflow in half precision, so they are computed in float32 (as Keras).
-_HALF = ("float16", "bfloat16")
-
 
 class BatchNormalization(Layer):
     """`gamma * (x - mean) / sqrt(var + epsilon) + beta` along `axis`.
@@ -85,10 +82,10 @@ class BatchNormalization(Layer):
                 f"BatchNormalization '{self.name}': the mask must have one dimension less "
                 f"than the inputs. Received: mask.shape={tuple(mask.shape)}, "
                 f"inputs.shape={tuple(inputs.shape)}")
-        input_dtype = dtypes.standardize_dtype(inputs.dtype)
-        if input_dtype in _HALF:
-            inputs = ops.cast(inputs, "float32")
-        dtype = inputs.dtype
+        # As Keras: at least float32, so that half-precision statistics do not overflow and
+        # integer inputs (which are not autocast) do not truncate the moving statistics.
+        dtype = dtypes.result_type(inputs.dtype, "float32")
+        inputs = ops.cast(inputs, dtype)
         moving_mean = ops.cast(self.moving_mean, dtype)
         moving_variance = ops.cast(self.moving_variance, dtype)
         if training and self.trainable:
@@ -106,9 +103,7 @@ class BatchNormalization(Layer):
             offset=ops.cast(self.beta, dtype) if self.center else None,
             scale=ops.cast(self.gamma, dtype) if self.scale else None,
             epsilon=self.epsilon)
-        if input_dtype in _HALF:
-            outputs = ops.cast(outputs, input_dtype)
-        return outputs
+        return ops.cast(outputs, self.compute_dtype)
 
     def _moments(self, inputs, mask):
         """Mean and biased variance over every axis but `axis`, masked positions left out."""

@@ -1,5 +1,5 @@
 """`LayerNormalization`: normalizes each example over the feature axes (Ba et al., 2016)."""
-from graphkit import constraints, initializers, ops, regularizers
+from graphkit import constraints, dtypes, initializers, ops, regularizers
 from graphkit.layers.layer import Layer
 
 
@@ -67,9 +67,9 @@ class LayerNormalization(Layer):
     def call(self, inputs):
         inputs = ops.cast(inputs, self.compute_dtype)
         input_dtype = inputs.dtype
-        if input_dtype in ("float16", "bfloat16") and self.dtype == "float32":
-            # Mixed precision: compute the statistics in float32.
-            inputs = ops.cast(inputs, "float32")
+        # As Keras, in at least float32, float16 policies included: in half precision the
+        # variance overflows and `x * inv + shift` cancels away the result.
+        inputs = ops.cast(inputs, dtypes.result_type(input_dtype, "float32"))
         ndim = len(inputs.shape)
         axes = self._axes(ndim)
         broadcast_shape = [1] * ndim

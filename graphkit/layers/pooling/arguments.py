@@ -45,3 +45,14 @@ def window_output_length(length, window, stride, padding, dilation=1):
         return (length + stride - 1) // stride
     span = dilation * (window - 1) + 1
     return (length - span) // stride + 1 if length >= span else 0
+
+
+def check_output_size(where, input_shape, spatial_output, padding, **arguments):
+    """Keras's check: with "valid" padding, a window longer than a known input dim leaves
+    an output dim of zero, which is an error rather than an empty tensor."""
+    if padding != "valid" or all(d is None or d > 0 for d in spatial_output):
+        return
+    received = ", ".join(f"{name}={value}" for name, value in arguments.items())
+    raise ValueError(f"{where}: the computed output size would be zero or negative (with "
+                     f"padding='valid' every window must fit in the input). Received: "
+                     f"input_shape={tuple(input_shape)}, {received}")

@@ -2,8 +2,9 @@
 from graphkit import ops
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
-from graphkit.layers.pooling.arguments import (normalize_data_format, normalize_padding,
-                                               normalize_tuple, window_output_length)
+from graphkit.layers.pooling.arguments import (check_output_size, normalize_data_format,
+                                               normalize_padding, normalize_tuple,
+                                               window_output_length)
 
 
 class _Pooling(Layer):
@@ -34,6 +35,9 @@ class _Pooling(Layer):
         for i in range(self.rank):
             shape[first + i] = window_output_length(shape[first + i], self.pool_size[i],
                                                     self.strides[i], self.padding)
+        check_output_size(f"{type(self).__name__} '{self.name}'", input_shape,
+                          shape[first:first + self.rank], self.padding,
+                          pool_size=self.pool_size, strides=self.strides)
         return tuple(shape)
 
     def get_config(self):

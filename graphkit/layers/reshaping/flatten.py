@@ -2,6 +2,7 @@
 import math
 
 from graphkit import ops
+from graphkit.core.keras_tensor import KerasTensor
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
 
@@ -49,6 +50,11 @@ class Flatten(Layer):
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         return (input_shape[0], _flat_size(input_shape[1:]))
+
+    def compute_output_spec(self, inputs):
+        # As Keras: the inputs' dtype passes through (integer ids stay integer); the base
+        # class would give the layer's float compute dtype.
+        return KerasTensor(self.compute_output_shape(inputs.shape), inputs.dtype)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}

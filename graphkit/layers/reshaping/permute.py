@@ -1,5 +1,6 @@
 """`Permute`: permutes the non-batch axes of the inputs."""
 from graphkit import ops
+from graphkit.core.keras_tensor import KerasTensor
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
 
@@ -23,6 +24,11 @@ class Permute(Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *(input_shape[d] for d in self.dims))
+
+    def compute_output_spec(self, inputs):
+        # As Keras: the inputs' dtype passes through (integer ids stay integer); the base
+        # class would give the layer's float compute dtype.
+        return KerasTensor(self.compute_output_shape(inputs.shape), inputs.dtype)
 
     def get_config(self):
         return {**super().get_config(), "dims": self.dims}

@@ -11,6 +11,8 @@ class RepeatVector(Layer):
         super().__init__(**kwargs)
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"RepeatVector: expected an integer value for `n`, received {n!r}")
+        if n <= 0:
+            raise ValueError(f"RepeatVector: `n` must be a positive integer. Received: n={n}")
         self.n = n
         self.input_spec = InputSpec(ndim=2)
         self.built = True

@@ -2,6 +2,7 @@
 import math
 
 from graphkit import ops
+from graphkit.core.keras_tensor import KerasTensor
 from graphkit.layers.layer import Layer
 
 
@@ -58,6 +59,11 @@ class Reshape(Layer):
         return (input_shape[0],
                 *resolve_target_shape(input_shape[1:], self.target_shape,
                                       f"Reshape '{self.name}'"))
+
+    def compute_output_spec(self, inputs):
+        # As Keras: the inputs' dtype passes through (integer ids stay integer); the base
+        # class would give the layer's float compute dtype.
+        return KerasTensor(self.compute_output_shape(inputs.shape), inputs.dtype)
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}

@@ -109,9 +109,18 @@ class _Cell(Layer):
         return x if bias is None else ops.add(x, bias)
 
     def call(self, inputs, states, dropout_masks=(None, None)):
-        """One step from raw inputs: `step(project_inputs(inputs), states)`."""
-        return self.step(self.project_inputs(inputs, dropout_masks[0]), states,
-                         dropout_masks[1])
+        """One step from raw inputs: `step(project_inputs(inputs), states)`.
+
+        As in Keras, a one-state cell also takes its state as a bare tensor (not a list) and
+        then returns the new state bare; indexing the tensor would take its first row."""
+        nested = isinstance(states, (list, tuple))
+        if not nested and len(self.state_size) != 1:
+            raise ValueError(f"{type(self).__name__} '{self.name}': `states` must be a list of "
+                             f"{len(self.state_size)} tensors. Received: a single tensor of "
+                             f"shape {tuple(states.shape)}")
+        output, new_states = self.step(self.project_inputs(inputs, dropout_masks[0]),
+                                       list(states) if nested else [states], dropout_masks[1])
+        return output, new_states if nested else new_states[0]
 
     def _split(self, z, n):
         return [z[..., i * self.units:(i + 1) * self.units] for i in range(n)]

@@ -16,11 +16,26 @@ _RNN_KEYS = ("return_sequences", "return_state", "go_backwards", "stateful", "un
 
 class _RNN(Layer):
     cell_class = None
+    # The arguments after `units` in the order of Keras's constructor, which lists the
+    # cell's first: `LSTM(4, "relu")` sets the activation, not `return_sequences`.
+    positional = ()
 
-    def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, zero_output_for_mask=False,
-                 activity_regularizer=None, name=None, dtype=None, trainable=True,
-                 **cell_kwargs):
+    def __init__(self, units, *args, **kwargs):
+        if len(args) > len(self.positional):
+            raise TypeError(f"{type(self).__name__}() takes at most "
+                            f"{len(self.positional) + 1} positional arguments "
+                            f"({len(args) + 1} given)")
+        for name, value in zip(self.positional, args):
+            if name in kwargs:
+                raise TypeError(f"{type(self).__name__}() got multiple values for argument "
+                                f"'{name}'")
+            kwargs[name] = value
+        self._setup(units, **kwargs)
+
+    def _setup(self, units, return_sequences=False, return_state=False, go_backwards=False,
+               stateful=False, unroll=False, zero_output_for_mask=False,
+               activity_regularizer=None, name=None, dtype=None, trainable=True,
+               use_cudnn="auto", **cell_kwargs):
         super().__init__(activity_regularizer=activity_regularizer, name=name, dtype=dtype,
                          trainable=trainable)
         if stateful:
@@ -31,6 +46,7 @@ class _RNN(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = False
         self.unroll = bool(unroll)  # always unrolled: the loop is over static steps
+        self.use_cudnn = use_cudnn  # accepted for Keras code; there is no cuDNN here
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.cell = self.cell_class(units, dtype=dtype, **cell_kwargs)
         self.supports_masking = True
@@ -43,6 +59,8 @@ class _RNN(Layer):
     def build(self, sequences_shape, initial_state_shape=None):
         with self.cell._name_scope():
             self.cell.build((sequences_shape[0], sequences_shape[-1]))
+        # Later calls must bring the same features (else the kernel's matmul fails unnamed).
+        self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
         self.built = True
 
     def _initial_states(self, sequences, initial_state):
@@ -54,11 +72,24 @@ class _RNN(Layer):
                     f"{type(self).__name__} '{self.name}': expected "
                     f"{len(self.cell.state_size)} initial state tensor(s), received "
                     f"{len(states)}")
+            states = [ops.convert_to_tensor(s) for s in states]
+            for i, (state, size) in enumerate(zip(states, self.cell.state_size)):
+                self._check_state_shape(i, tuple(state.shape), size, sequences.shape[0])
             return [ops.cast(s, sequences.dtype) for s in states]
         # zeros of shape (batch, size) without needing a static batch size
         column = ops.zeros_like(sequences[:, 0, :1])
         return [ops.add(column, ops.zeros((size,), sequences.dtype))
                 for size in self.cell.state_size]
+
+    def _check_state_shape(self, index, shape, size, batch):
+        """Each initial state is (batch, state size); unknown dims pass."""
+        if len(shape) == 2 and shape[1] in (None, size) and (
+                None in (batch, shape[0]) or shape[0] == batch):
+            return
+        raise ValueError(
+            f"{type(self).__name__} '{self.name}': `initial_state[{index}]` must have shape "
+            f"(batch, {size}) for {self.units} units and inputs with batch size {batch}. "
+            f"Received: initial_state[{index}].shape={shape}")
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         steps = sequences.shape[1]
@@ -66,6 +97,12 @@ class _RNN(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': the number of timesteps "
                              "must be known to unroll the loop. Received inputs of shape "
                              f"{tuple(sequences.shape)}")
+        if mask is not None and (len(mask.shape) != 2 or any(
+                m is not None and d is not None and m != d
+                for m, d in zip(mask.shape, sequences.shape[:2]))):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape "
+                             f"(batch, timesteps) = {tuple(sequences.shape[:2])}. Received: "
+                             f"mask.shape={tuple(mask.shape)}")
         states = self._initial_states(sequences, initial_state)
         dropout_masks = self.cell.dropout_masks(sequences[:, 0, :], states[0], training)
         projected = self.cell.project_inputs(sequences, dropout_masks[0])
@@ -123,10 +160,20 @@ def _serialize_regularizer(regularizer):
     return regularizers.serialize(regularizer)
 
 
+# Runs of Keras's constructor arguments, for the `positional` orders below.
+_INITIALIZERS = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
+_REGULARIZATION = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                   "activity_regularizer", "kernel_constraint", "recurrent_constraint",
+                   "bias_constraint", "dropout", "recurrent_dropout")
+_SEQUENCE_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
+
+
 class SimpleRNN(_RNN):
     """Fully-connected RNN: `h_t = activation(x_t W + h_{t-1} U + b)`."""
 
     cell_class = SimpleRNNCell
+    positional = ("activation", "use_bias", *_INITIALIZERS, *_REGULARIZATION, *_SEQUENCE_ARGS,
+                  "seed")
 
     def get_config(self):
         config = super().get_config()
@@ -138,9 +185,13 @@ class LSTM(_RNN):
     """Long Short-Term Memory (Hochreiter & Schmidhuber, 1997), Keras 3 weights."""
 
     cell_class = LSTMCell
+    positional = ("activation", "recurrent_activation", "use_bias", *_INITIALIZERS,
+                  "unit_forget_bias", *_REGULARIZATION, "seed", *_SEQUENCE_ARGS, "use_cudnn")
 
 
 class GRU(_RNN):
     """Gated Recurrent Unit (Cho et al., 2014), `reset_after=True` by default as Keras."""
 
     cell_class = GRUCell
+    positional = ("activation", "recurrent_activation", "use_bias", *_INITIALIZERS,
+                  *_REGULARIZATION, "seed", *_SEQUENCE_ARGS, "reset_after", "use_cudnn")
