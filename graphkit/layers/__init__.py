@@ -19,6 +19,12 @@ _NAMES = {
     "Embedding": "graphkit.layers.core.embedding",
     "Lambda": "graphkit.layers.core.lambda_layer",
     "Masking": "graphkit.layers.core.masking",
+    # activations
+    "ReLU": "graphkit.layers.activations.relu",
+    "LeakyReLU": "graphkit.layers.activations.leaky_relu",
+    "ELU": "graphkit.layers.activations.elu",
+    "PReLU": "graphkit.layers.activations.prelu",
+    "Softmax": "graphkit.layers.activations.softmax",
     # regularization
     "Dropout": "graphkit.layers.regularization.dropout",
     "ActivityRegularization": "graphkit.layers.regularization.activity_regularization",

@@ -9,15 +9,9 @@ maps `(batch, steps, heads, value_dim)` back with a `(heads, value_dim, out_dim)
 import math
 
 from graphkit import constraints, initializers, ops, random, regularizers
+from graphkit.layers.activations.softmax import masked_logit
 from graphkit.layers.core.einsum_dense import EinsumDense
 from graphkit.layers.layer import Layer, get_keras_mask, set_keras_mask
-
-
-def _masked_logit(dtype):
-    """Keras's large negative logit for masked positions: finite in the logits' dtype, so
-    a fully masked row (a padded query) gets a uniform softmax, not NaN (-1e9 is -inf in
-    float16)."""
-    return -3e4 if dtype == "float16" else -1e9
 
 
 class MultiHeadAttention(Layer):
@@ -142,7 +136,7 @@ class MultiHeadAttention(Layer):
             keep = mask
             for _ in range(len(logits.shape) - len(mask.shape)):
                 keep = ops.expand_dims(keep, -3)
-            masked = ops.full_like(logits, _masked_logit(logits.dtype))
+            masked = ops.full_like(logits, masked_logit(logits.dtype))
             logits = ops.where(keep, logits, masked)
         scores = ops.softmax(logits, axis=-1)
         dropped = scores
