@@ -64,8 +64,15 @@ _NAMES = {
     "Conv1D": "graphkit.layers.convolutional.conv",
     "Conv2D": "graphkit.layers.convolutional.conv",
     # reshaping (spatial)
-    "ZeroPadding2D": "graphkit.layers.reshaping.zero_padding2d",
-    "UpSampling2D": "graphkit.layers.reshaping.up_sampling2d",
+    "ZeroPadding1D": "graphkit.layers.reshaping.zero_padding",
+    "ZeroPadding2D": "graphkit.layers.reshaping.zero_padding",
+    "ZeroPadding3D": "graphkit.layers.reshaping.zero_padding",
+    "Cropping1D": "graphkit.layers.reshaping.cropping",
+    "Cropping2D": "graphkit.layers.reshaping.cropping",
+    "Cropping3D": "graphkit.layers.reshaping.cropping",
+    "UpSampling1D": "graphkit.layers.reshaping.up_sampling",
+    "UpSampling2D": "graphkit.layers.reshaping.up_sampling",
+    "UpSampling3D": "graphkit.layers.reshaping.up_sampling",
     # recurrent
     "SimpleRNNCell": "graphkit.layers.rnn.cells",
     "LSTMCell": "graphkit.layers.rnn.cells",
