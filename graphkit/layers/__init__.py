@@ -28,6 +28,11 @@ _NAMES = {
     # regularization
     "Dropout": "graphkit.layers.regularization.dropout",
     "ActivityRegularization": "graphkit.layers.regularization.activity_regularization",
+    "GaussianNoise": "graphkit.layers.regularization.gaussian_noise",
+    "GaussianDropout": "graphkit.layers.regularization.gaussian_noise",
+    "SpatialDropout1D": "graphkit.layers.regularization.spatial_dropout",
+    "SpatialDropout2D": "graphkit.layers.regularization.spatial_dropout",
+    "SpatialDropout3D": "graphkit.layers.regularization.spatial_dropout",
     # normalization
     "BatchNormalization": "graphkit.layers.normalization.batch_normalization",
     "LayerNormalization": "graphkit.layers.normalization.layer_normalization",

@@ -94,3 +94,49 @@ def test_dropout_stateless_call_returns_the_advanced_seed_state():
     assert not np.array_equal(np.asarray(new_state[0]), before)
     out2, _ = layer.stateless_call([], state, x, training=True)
     np.testing.assert_array_equal(np.asarray(out1), np.asarray(out2))  # same state, same mask
+
+
+# -- GaussianNoise, GaussianDropout, SpatialDropout ------------------------------------------
+
+@pytest.mark.parametrize("cls, level, mean, std", [
+    ("GaussianNoise", 0.3, 2.0, 0.3),                        # x + N(0, 0.3^2), x = 2
+    ("GaussianDropout", 0.2, 2.0, 2.0 * np.sqrt(0.2 / 0.8)),  # x * N(1, 0.2 / 0.8)
+])
+def test_gaussian_noise_layers_draw_keras_noise_in_training_only(cls, level, mean, std):
+    x = np.full((200, 500), 2.0, "float32")
+    layer = getattr(layers, cls)(level, seed=7)
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    y = np.asarray(layer(x, training=True))
+    # 1e5 draws: the sample mean and std are within 4 standard errors
+    assert abs(y.mean() - mean) < 4 * std / np.sqrt(y.size)
+    assert abs(y.std() / std - 1) < 4 / np.sqrt(2 * y.size)
+    assert not np.array_equal(np.asarray(layer(x, training=True)), y)  # the state advances
+    again = getattr(layers, cls)(level, seed=7)
+    np.testing.assert_array_equal(np.asarray(again(x, training=True)), y)
+    config = assert_config_roundtrip(layer).get_config()
+    assert config["seed"] == 7
+    with pytest.raises(ValueError, match=rf"{cls}: .*between 0 and 1. Received: .*=1.5"):
+        getattr(layers, cls)(1.5)
+
+
+@pytest.mark.parametrize("cls, shape, data_format, map_axes", [
+    ("SpatialDropout1D", (40, 6, 30), None, (1,)),
+    ("SpatialDropout2D", (40, 4, 5, 30), None, (1, 2)),
+    ("SpatialDropout2D", (40, 30, 4, 5), "channels_first", (2, 3)),
+    ("SpatialDropout3D", (40, 2, 3, 2, 30), None, (1, 2, 3)),
+])
+def test_spatial_dropout_drops_whole_feature_maps(cls, shape, data_format, map_axes):
+    kwargs = {} if data_format is None else {"data_format": data_format}
+    layer = getattr(layers, cls)(0.4, seed=3, **kwargs)
+    x = np.ones(shape, "float32")
+    y = np.asarray(layer(x, training=True))
+    first = y[tuple(slice(0, 1) if a in map_axes else slice(None) for a in range(len(shape)))]
+    np.testing.assert_array_equal(y, np.broadcast_to(first, shape))  # one draw per map
+    assert set(np.unique(y)) == {0.0, np.float32(1 / 0.6)}
+    kept = (first != 0).mean()  # 1200 draws, keep probability 0.6
+    assert abs(kept - 0.6) < 4 * np.sqrt(0.24 / first.size)
+    config = assert_config_roundtrip(layer).get_config()
+    assert "noise_shape" not in config and "trainable" not in config
+    assert ("data_format" in config) == (cls != "SpatialDropout1D")
+    with pytest.raises(ValueError, match="expected ndim"):
+        layer(np.ones((2, 3), "float32"), training=True)
