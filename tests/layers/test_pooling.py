@@ -108,3 +108,45 @@ def test_valid_pooling_window_larger_than_a_known_input_is_an_error():
         layers.AveragePooling2D((2, 4))(gk.Input((3, 3, 2)))
     assert tuple(layers.MaxPooling1D(5, padding="same")(gk.Input((3, 2))).shape) == (None, 1, 2)
     assert tuple(layers.MaxPooling1D(5)(gk.Input((None, 2))).shape) == (None, None, 2)
+
+
+def _windows_3d(x, p, s):
+    """(batch, d, h, w, channels) -> the valid windows, reduced later over axis 4."""
+    b, d, h, w, c = x.shape
+    od, oh, ow = ((d - p[0]) // s[0] + 1, (h - p[1]) // s[1] + 1, (w - p[2]) // s[2] + 1)
+    out = np.empty((b, od, oh, ow, p[0] * p[1] * p[2], c))
+    for i in range(od):
+        for j in range(oh):
+            for k in range(ow):
+                window = x[:, i * s[0]:i * s[0] + p[0], j * s[1]:j * s[1] + p[1],
+                           k * s[2]:k * s[2] + p[2]]
+                out[:, i, j, k] = window.reshape(b, -1, c)
+    return out
+
+
+@pytest.mark.parametrize("cls, reduce", [("MaxPooling3D", np.max),
+                                         ("AveragePooling3D", np.mean)])
+def test_pooling_3d_matches_numpy(cls, reduce):
+    x = _x((2, 5, 6, 7, 3))
+    layer = getattr(layers, cls)((2, 3, 2), strides=(1, 2, 3), dtype="float64")
+    expected = reduce(_windows_3d(x, (2, 3, 2), (1, 2, 3)), axis=4)
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-12)
+    # channels_first is the same pooling on the transposed input
+    first = getattr(layers, cls)((2, 3, 2), strides=(1, 2, 3), data_format="channels_first",
+                                 dtype="float64")
+    np.testing.assert_allclose(np.asarray(first(np.moveaxis(x, -1, 1))),
+                               np.moveaxis(expected, -1, 1), rtol=1e-12)
+    assert layer.compute_output_shape((None, None, 6, 7, 3)) == (None, None, 2, 2, 3)
+    assert assert_config_roundtrip(layer).pool_size == (2, 3, 2)
+
+
+def test_global_pooling_3d():
+    x = _x((2, 3, 4, 5, 6))
+    np.testing.assert_allclose(
+        np.asarray(layers.GlobalAveragePooling3D(dtype="float64")(x)), x.mean(axis=(1, 2, 3)),
+        rtol=1e-12)
+    layer = layers.GlobalMaxPooling3D(data_format="channels_first", keepdims=True,
+                                      dtype="float64")
+    np.testing.assert_array_equal(np.asarray(layer(x)), x.max(axis=(2, 3, 4), keepdims=True))
+    assert layer.compute_output_shape((None, 3, None, 5, 6)) == (None, 3, 1, 1, 1)
+    assert assert_config_roundtrip(layer).keepdims is True

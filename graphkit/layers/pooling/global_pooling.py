@@ -65,6 +65,10 @@ class GlobalAveragePooling2D(_GlobalPooling):
         return ops.mean(inputs, axis=self._spatial_axes(), keepdims=self.keepdims)
 
 
+class GlobalAveragePooling3D(GlobalAveragePooling2D):
+    rank = 3
+
+
 class GlobalMaxPooling1D(_GlobalPooling):
     rank = 1
 
@@ -77,3 +81,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
 
     def call(self, inputs):
         return ops.max(inputs, axis=self._spatial_axes(), keepdims=self.keepdims)
+
+
+class GlobalMaxPooling3D(GlobalMaxPooling2D):
+    rank = 3

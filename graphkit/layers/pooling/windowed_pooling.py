@@ -79,3 +79,21 @@ class AveragePooling2D(_Pooling):
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  name=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
+
+
+class MaxPooling3D(_Pooling):
+    rank = 3
+    _pool_op = staticmethod(ops.max_pool)
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
+
+
+class AveragePooling3D(_Pooling):
+    rank = 3
+    _pool_op = staticmethod(ops.average_pool)
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
