@@ -90,6 +90,9 @@ _NAMES = {
     "LSTM": "graphkit.layers.rnn.recurrent",
     "GRU": "graphkit.layers.rnn.recurrent",
     "Bidirectional": "graphkit.layers.rnn.bidirectional",
+    # preprocessing
+    "Normalization": "graphkit.layers.preprocessing.normalization",
+    "Rescaling": "graphkit.layers.preprocessing.rescaling",
     # attention
     "MultiHeadAttention": "graphkit.layers.attention.multi_head_attention",
 }

@@ -791,6 +791,8 @@ LAYER_CASES = {
                               rand(2, 3, 5))],
     "Activation": [LayerCase(lambda: layers.Activation("tanh"), rand(3, 5))],
     "Lambda": [LayerCase(lambda: layers.Lambda(lambda x: ops.square(x) + 1.0), rand(3, 4))],
+    "Normalization": [LayerCase(lambda: layers.Normalization(axis=(1, 2)), rand(3, 2, 4))],
+    "Rescaling": [LayerCase(lambda: layers.Rescaling(0.5, offset=-1.0), rand(3, 4))],
     # activation layers: inputs away from the kinks, where one-sided gradients differ
     "ReLU": [LayerCase(lambda: layers.ReLU(max_value=0.6, negative_slope=0.1, threshold=0.2),
                        away_from([0.2, 0.6], 3, 5))],
