@@ -52,7 +52,9 @@ class NonNeg(Constraint):
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
-        return ops.multiply(w, ops.cast(ops.greater_equal(w, 0), w.dtype))
+        # max(w, 0) as in Keras: multiplying by a 0/1 mask would give -0.0 for negative
+        # entries and NaN for -inf.
+        return ops.maximum(w, 0)
 
 
 class UnitNorm(Constraint):

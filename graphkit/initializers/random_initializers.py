@@ -1,8 +1,10 @@
 """Initializers that draw random numbers, with Keras 3's defaults and variance formulas.
 
 `seed` may be an int (the initializer returns the same values on every call), a
-`gk.random.SeedGenerator`, or None (each call draws from the global stream, so
-`gk.utils.set_random_seed` makes it reproducible).
+`gk.random.SeedGenerator` (each call advances it), or None: as in Keras 3, the initializer
+then fixes an int seed of its own when it is made (drawn from Python's `random`, so
+`gk.utils.set_random_seed` makes it reproducible). An unseeded instance therefore returns
+the same values on every call, and two unseeded instances differ.
 """
 import math
 
@@ -13,10 +15,14 @@ from graphkit import random as gk_random
 from graphkit.initializers.initializer import Initializer, normalize_shape
 
 
-def compute_fans(shape):
-    """(fan_in, fan_out) as Keras computes them: dense kernels are (in, out), conv kernels
-    (*kernel_size, in_channels, out_channels) with the receptive field multiplied in."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """(fan_in, fan_out) as Keras computes them: with `input_axes` and `output_axes`, the
+    products of those dims (an einsum kernel's); else dense kernels are (in, out), conv
+    kernels (*kernel_size, in_channels, out_channels) with the receptive field multiplied in."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return (int(math.prod(shape[a] for a in input_axes)),
+                int(math.prod(shape[a] for a in output_axes)))
     if len(shape) < 1:  # a scalar
         return 1, 1
     if len(shape) == 1:
@@ -40,12 +46,16 @@ def _check_seed(seed, who):
 
 class RandomInitializer(Initializer):
     def __init__(self, seed=None):
-        self.seed = _check_seed(seed, type(self).__name__)
+        self._init_seed = _check_seed(seed, type(self).__name__)
+        # Keras's semantics: unseeded means a default int seed, drawn now (the config
+        # keeps None, so a copy made from it draws a seed of its own).
+        self.seed = gk_random.make_default_seed() if self._init_seed is None \
+            else self._init_seed
 
     def _seed_config(self):
-        if isinstance(self.seed, gk_random.SeedGenerator):
-            return {"class_name": "SeedGenerator", "config": self.seed.get_config()}
-        return self.seed
+        if isinstance(self._init_seed, gk_random.SeedGenerator):
+            return {"class_name": "SeedGenerator", "config": self._init_seed.get_config()}
+        return self._init_seed
 
     def get_config(self):
         return {"seed": self._seed_config()}
@@ -111,7 +121,8 @@ _DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
 class VarianceScaling(RandomInitializer):
     """Samples with variance `scale / n`, n the fan-in, the fan-out or their average."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         if not isinstance(scale, (int, float)) or scale <= 0:
             raise ValueError(f"VarianceScaling: `scale` must be a positive float, "
                              f"received scale={scale!r}")
@@ -126,11 +137,13 @@ class VarianceScaling(RandomInitializer):
             raise ValueError(f"VarianceScaling: invalid `distribution` {distribution!r}, "
                              f"expected one of {', '.join(_DISTRIBUTIONS)}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
+        # Keras 3.15's: the axes of the weight that count in the fan-in and the fan-out.
+        self.input_axes, self.output_axes = input_axes, output_axes
         super().__init__(seed)
 
     def variance(self, shape):
         """The target variance of the samples for a weight of `shape`."""
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
         return self.scale / max(1.0, n[self.mode])
 
@@ -149,18 +162,22 @@ class VarianceScaling(RandomInitializer):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                **super().get_config()}
+                **super().get_config(), **self._axes_config()}
+
+    def _axes_config(self):
+        return {"input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _preset(name, scale, mode, distribution, doc):
-    """A VarianceScaling subclass with fixed arguments; only `seed` is configurable."""
+    """A VarianceScaling subclass with fixed arguments; only `seed` and the fan axes are
+    configurable."""
 
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         VarianceScaling.__init__(self, scale=scale, mode=mode, distribution=distribution,
-                                 seed=seed)
+                                 seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self._seed_config()}
+        return {"seed": self._seed_config(), **self._axes_config()}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
                                            "__doc__": doc, "__module__": __name__})

@@ -276,13 +276,16 @@ class Optimizer:
         return grads
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
-        """Variables (or names matching any of `var_names`) that weight decay skips."""
+        """Variables (or names matching any of `var_names`) that weight decay skips.
+
+        As in Keras, each entry of `var_names` is a regular expression searched for in the
+        variable's name (so a plain name matches as a substring, and `"bias$"` works too).
+        """
         if self.built:
             raise ValueError(f"{type(self).__name__}.exclude_from_weight_decay must be "
                              "called before the optimizer is built")
         self._exclude_ids = {id(v) for v in (var_list or [])}
-        self._exclude_pattern = re.compile("|".join(map(re.escape, var_names))) \
-            if var_names else None
+        self._exclude_pattern = re.compile("|".join(var_names)) if var_names else None
 
     def _use_weight_decay(self, variable):
         if id(variable) in self._exclude_ids:

@@ -34,6 +34,13 @@ def test_non_neg():
     _check(constraints.NonNeg()(W), np.where(W64 >= 0, W64, 0.0))
 
 
+def test_non_neg_gives_positive_zero_for_negative_and_infinite_entries():
+    w = np.array([-2.0, -np.inf, 0.0, 3.0, np.inf], np.float32)
+    out = constraints.NonNeg()(w).numpy()
+    np.testing.assert_array_equal(out, [0.0, 0.0, 0.0, 3.0, np.inf])
+    assert not np.signbit(out).any()
+
+
 @pytest.mark.parametrize("axis", [0, 1])
 def test_unit_norm(axis):
     out = constraints.UnitNorm(axis=axis)(W)

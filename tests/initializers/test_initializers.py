@@ -54,11 +54,25 @@ def test_variance_and_bounds_match_keras(init, shape, variance, bound):
         assert np.abs(w).max() <= bound * (1 + 1e-6)
 
 
-def test_seeded_initializers_are_deterministic_and_unseeded_ones_are_not():
+def test_seeded_initializers_are_deterministic():
     a = initializers.GlorotUniform(seed=3)((4, 5)).numpy()
     np.testing.assert_array_equal(a, initializers.GlorotUniform(seed=3)((4, 5)).numpy())
-    init = initializers.GlorotUniform()
-    assert not np.array_equal(init((4, 5)).numpy(), init((4, 5)).numpy())
+
+
+@pytest.mark.parametrize("cls", [initializers.GlorotUniform, initializers.RandomNormal,
+                                 initializers.TruncatedNormal, initializers.Orthogonal])
+def test_unseeded_initializers_follow_keras(cls):
+    # Keras 3: an unseeded instance draws a default seed when it is made, so each of its
+    # calls gives the same values; another instance gives others; the config keeps None.
+    init = cls()
+    a = init((4, 5)).numpy()
+    np.testing.assert_array_equal(a, init((4, 5)).numpy())
+    assert not np.array_equal(a, cls()((4, 5)).numpy())
+    assert init.get_config()["seed"] is None
+    gk.utils.set_random_seed(11)
+    b = cls()((4, 5)).numpy()
+    gk.utils.set_random_seed(11)
+    np.testing.assert_array_equal(b, cls()((4, 5)).numpy())
 
 
 def test_seed_generator_seed_advances():
@@ -87,6 +101,23 @@ def test_orthogonal_needs_2d():
         initializers.Orthogonal()((3,))
 
 
+def test_fan_axes_and_keras_3_15_configs():
+    # Keras 3.15 configs carry `input_axes` and `output_axes`; with both, the fans are the
+    # products of those dims (an einsum kernel (in, heads, key_dim): fan_in 64, fan_out 32).
+    shape = (64, 4, 8)
+    assert compute_fans(shape, input_axes=[0], output_axes=[1, 2]) == (64, 32)
+    init = initializers.deserialize({
+        "module": "keras.initializers", "class_name": "HeUniform", "registered_name": None,
+        "config": {"seed": 5, "input_axes": [0], "output_axes": [1, 2]}})
+    assert init.get_config() == {"seed": 5, "input_axes": [0], "output_axes": [1, 2]}
+    w = init(shape).numpy().astype(np.float64)
+    limit = math.sqrt(6 / 64)
+    assert np.abs(w).max() <= limit * (1 + 1e-6) and np.abs(w).max() > 0.95 * limit
+    vs = initializers.VarianceScaling(1.0, "fan_out", "uniform", seed=1, input_axes=[0],
+                                      output_axes=[1, 2])
+    assert abs(vs(shape).numpy().astype(np.float64).var() / (1 / 32) - 1) < 0.1
+
+
 def test_identity_constant_zeros_ones():
     np.testing.assert_array_equal(initializers.Identity(gain=2.0)((2, 3)).numpy(),
                                   2 * np.eye(2, 3))
@@ -110,8 +141,10 @@ def test_keras_configs():
     assert initializers.TruncatedNormal().get_config() == {"mean": 0.0, "stddev": 0.05,
                                                            "seed": None}
     assert initializers.VarianceScaling().get_config() == {
-        "scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal", "seed": None}
-    assert initializers.GlorotUniform(seed=7).get_config() == {"seed": 7}
+        "scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal", "seed": None,
+        "input_axes": None, "output_axes": None}
+    assert initializers.GlorotUniform(seed=7).get_config() == {
+        "seed": 7, "input_axes": None, "output_axes": None}
     assert initializers.Orthogonal().get_config() == {"gain": 1.0, "seed": None}
     assert initializers.Constant().get_config() == {"value": 0.0}
     assert initializers.Zeros().get_config() == {}
@@ -144,7 +177,7 @@ def test_get_other_identifiers_and_round_trip():
     assert config["class_name"] == "VarianceScaling" and config["module"] == "graphkit.initializers"
     clone = initializers.get(config)
     assert clone.get_config() == {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform",
-                                  "seed": 9}
+                                  "seed": 9, "input_axes": None, "output_axes": None}
     np.testing.assert_array_equal(clone((3, 4)).numpy(),
                                   initializers.deserialize(config)((3, 4)).numpy())
 

@@ -47,6 +47,15 @@ def test_weights_have_keras_names_and_shapes():
         ("multi_head_attention/attention_output/bias", (6,))]
 
 
+def test_sublayers_get_their_own_copy_of_an_unseeded_initializer():
+    # Unseeded initializers give the same values on each call (Keras 3), so the query, key
+    # and value kernels, of equal shapes, only differ if each sublayer gets its own copy.
+    layer = layers.MultiHeadAttention(2, 3, kernel_initializer=gk.initializers.GlorotUniform())
+    layer(np.ones((1, 4, 6), "float32"), np.ones((1, 4, 6), "float32"))
+    q, k, v = (w.numpy() for w in layer.weights[0:6:2])
+    assert not np.array_equal(q, k) and not np.array_equal(k, v)
+
+
 def test_forward_and_scores_match_numpy():
     q, v = _x((2, 4, 6)), _x((2, 5, 3), 9)
     layer, weights = _built(q, v)

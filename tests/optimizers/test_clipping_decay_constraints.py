@@ -50,6 +50,17 @@ def test_weight_decay_on_sgd_and_exclusion_by_name():
     np.testing.assert_allclose(bias.numpy(), [2 - lr, -4 - lr])
 
 
+def test_exclude_from_weight_decay_names_are_regular_expressions():
+    opt = gk.optimizers.SGD(0.5, weight_decay=0.1)
+    kernel = gk.Variable(np.array([2.0, -4.0]), name="kernel")
+    bias = gk.Variable(np.array([2.0, -4.0]), name="bias")
+    opt.exclude_from_weight_decay(var_names=["^bias$", "gam+a"])
+    opt.apply_gradients([(np.ones(2), kernel), (np.ones(2), bias)])
+    lr = float(np.float32(0.5))
+    np.testing.assert_allclose(kernel.numpy(), [2 - 2 * 0.1 * lr - lr, -4 + 4 * 0.1 * lr - lr])
+    np.testing.assert_allclose(bias.numpy(), [2 - lr, -4 - lr])
+
+
 def test_loss_scale_factor_unscales_gradients():
     (w,) = apply(gk.optimizers.SGD(1.0, loss_scale_factor=4.0), [G1], [np.zeros(2)])
     np.testing.assert_allclose(w, -G1 / 4.0)

@@ -86,7 +86,8 @@ def test_lambda_bytecode_config_is_refused_even_unsafe():
 def test_builtin_object_layout():
     data = serialize(gk.initializers.GlorotUniform(seed=3))
     assert data == {"module": "graphkit.initializers", "class_name": "GlorotUniform",
-                    "config": {"seed": 3}, "registered_name": None}
+                    "config": {"seed": 3, "input_axes": None, "output_axes": None},
+                    "registered_name": None}
     back = deserialize(data)
     assert isinstance(back, gk.initializers.GlorotUniform) and back.seed == 3
 

@@ -50,9 +50,13 @@ class MultiHeadAttention(Layer):
         self.supports_masking = True
 
     def _dense(self, name, equation, output_shape, bias_axes):
+        # Each sublayer gets its own copy of the initializers (as in Keras): an unseeded
+        # initializer returns the same values on every call, so a shared one would give
+        # the query, key and value kernels equal values.
         return EinsumDense(
             equation, output_shape=output_shape, bias_axes=bias_axes if self.use_bias else None,
-            kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
+            kernel_initializer=_clone(self.kernel_initializer),
+            bias_initializer=_clone(self.bias_initializer),
             kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
             kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
             dtype=self.dtype_policy, name=name)
@@ -198,3 +202,9 @@ def _unmasked_call(layer, x):
         return layer(x)
     finally:
         set_keras_mask(x, mask)
+
+
+def _clone(initializer):
+    """A new instance from the initializer's config (plain callables are kept as they are)."""
+    return initializer.clone() if isinstance(initializer, initializers.Initializer) \
+        else initializer

@@ -95,6 +95,12 @@ class _EinsumPlan:
                 "dimensions; give them in `output_shape` or in the input shape")
         return shape
 
+    def fan_axes(self):
+        """(input_axes, output_axes): the kernel axes that are input and output units, as
+        Keras counts them (an axis in the output spec is an output one)."""
+        output_axes = [i for i, c in enumerate(self.w) if c in self.out]
+        return [i for i, c in enumerate(self.w) if c not in self.out], output_axes
+
     def _bias_shape(self, bias_axes):
         for char in bias_axes:
             if char not in self.out:
@@ -151,7 +157,8 @@ class EinsumDense(Layer):
         plan = self._plan(input_shape)
         self.full_output_shape = plan.output_shape
         self.kernel = self.add_weight(
-            name="kernel", shape=plan.kernel_shape, initializer=self.kernel_initializer,
+            name="kernel", shape=plan.kernel_shape,
+            initializer=_with_fan_axes(self.kernel_initializer, plan),
             regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
             trainable=True)
         if plan.bias_shape is not None:
@@ -188,3 +195,16 @@ class EinsumDense(Layer):
             "bias_constraint": constraints.serialize(self.bias_constraint),
         }
         return {**super().get_config(), **config}
+
+
+def _with_fan_axes(initializer, plan):
+    """As in Keras 3.15: a VarianceScaling initializer without fan axes gets the kernel's
+    (so a kernel (in, heads, dim) has fans in and heads * dim, not conv-style ones). The
+    copy keeps the concrete seed, so it draws what the original would."""
+    if not isinstance(initializer, initializers.VarianceScaling) or (
+            initializer.input_axes is not None and initializer.output_axes is not None):
+        return initializer
+    config = initializer.get_config()
+    config["seed"] = initializer.seed
+    config["input_axes"], config["output_axes"] = plan.fan_axes()
+    return type(initializer).from_config(config)
