@@ -230,14 +230,17 @@ class Lowerer:
 
     def _minmax(self, op, a, c, dt):
         if dt.startswith("float"):
-            if _non_nan_constant(a) or _non_nan_constant(c):
-                # against a number (relu's 0): keep x where the comparison is false, so a
-                # NaN x stays NaN. One maxps/minps on x86; llvm.maximum takes five there.
-                k, x = (a, c) if _non_nan_constant(a) else (c, a)
-                wins = self.b.fcmp_ordered(">" if op == "maximum" else "<", k, x)
-                return self.b.select(wins, k, x)
-            # NumPy propagates NaN: llvm.maximum/minimum do too
-            return call_intrinsic(self.b, "maximum" if op == "maximum" else "minimum", a, c)
+            # NumPy's maximum: NaN when either operand is, else the first when it is greater
+            # (float32/64 use maxps: a tie, 0.0 vs -0.0, gives the second) or greater or
+            # equal (the float16 loop: a tie gives the first). llvm.maximum orders -0 < +0.
+            sym = (">" if op == "maximum" else "<") + ("=" if dt == "float16" else "")
+            if _non_nan_constant(c):
+                # against a number (relu's 0): one compare; unordered, so a NaN `a` wins
+                return self.b.select(self.b.fcmp_unordered(sym, a, c), a, c)
+            first = self.b.fcmp_ordered(sym, a, c)
+            if not _non_nan_constant(a):
+                first = self.b.or_(first, self.b.fcmp_unordered("uno", a, a))
+            return self.b.select(first, a, c)
         if dt == "bool":
             return (self.b.or_ if op == "maximum" else self.b.and_)(a, c)
         kind = ("s" if is_signed(dt) else "u") + ("max" if op == "maximum" else "min")
@@ -275,7 +278,10 @@ class Lowerer:
         y_odd = b.and_(y_int, b.fcmp_ordered("!=", call_intrinsic(b, "floor", half), half))
         neg = b.fcmp_ordered("<", xd, const(wide, 0.0))
         r = b.select(b.and_(neg, y_odd), b.fneg(mag), mag)
-        r = b.select(b.and_(neg, b.xor(y_int, const(y_int.type, 1))), const(wide, float("nan")), r)
+        # a finite negative x to a non-integer y is NaN; (-inf)^y is +-0 or inf, as above
+        neg_finite = b.and_(neg, b.fcmp_ordered("!=", xd, const(wide, float("-inf"))))
+        r = b.select(b.and_(neg_finite, b.xor(y_int, const(y_int.type, 1))),
+                     const(wide, float("nan")), r)
         zero_x = b.fcmp_ordered("==", xd, const(wide, 0.0))
         # 0^y: +-0 (y > 0, sign kept for odd y), inf (y < 0): exp/log give these except signs
         zero_res = b.select(b.fcmp_ordered("<", yd, const(wide, 0.0)),
@@ -284,8 +290,14 @@ class Lowerer:
                             b.select(y_odd, xd, const(wide, 0.0)))
         r = b.select(b.and_(zero_x, b.fcmp_ordered("!=", yd, const(wide, 0.0))), zero_res, r)
         one = const(wide, 1.0)
-        r = b.select(b.or_(b.fcmp_ordered("==", yd, const(wide, 0.0)),
-                           b.fcmp_ordered("==", xd, one)), one, r)
+        # (-1)^+-inf is 1 as in C pow (y log|x| is inf * 0 = NaN there)
+        minus_one_inf = b.and_(b.fcmp_ordered("==", xd, const(wide, -1.0)),
+                               b.fcmp_ordered("==", call_intrinsic(b, "fabs", yd),
+                                              const(wide, float("inf"))))
+        r = b.select(b.or_(b.or_(b.fcmp_ordered("==", yd, const(wide, 0.0)),
+                                 b.fcmp_ordered("==", xd, one)), minus_one_inf), one, r)
+        if dt == "float16":  # NumPy's half power is powf, rounded to half
+            r = b.fptrunc(r, vector_of(F32, self.lanes))
         return r if dt == "float64" else b.fptrunc(r, x.type)
 
     def _int_power(self, x, y, dt):
@@ -313,7 +325,11 @@ class Lowerer:
         sf, df = src.startswith("float"), dst.startswith("float")
         if sf and df:
             sw, dw = _FBITS[src], _FBITS[dst]
-            return b.fpext(v, dty) if dw > sw else b.fptrunc(v, dty)
+            if dw > sw:
+                return b.fpext(v, dty)
+            if (sw, dw) == (64, 16):  # correctly rounded, as NumPy's npy_double_to_half
+                v = _fptrunc_to_odd_f32(b, v)
+            return b.fptrunc(v, dty)
         if sf:  # saturating: NaN -> 0, out of range -> min/max (no poison)
             name = "fptosi.sat" if is_signed(dst) else "fptoui.sat"
             fn = intrinsic(b.module, f"llvm.{name}.{type_suffix(dty)}.{type_suffix(v.type)}",
@@ -332,6 +348,23 @@ class Lowerer:
 _FBITS = {"float16": 16, "float32": 32, "float64": 64}
 _COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=",
             "greater": ">", "greater_equal": ">="}
+
+
+def _fptrunc_to_odd_f32(b, v):
+    """float64 -> float32 rounded to odd: an inexact result gets an odd last bit. float32
+    keeps 13 more bits than float16, so rounding this to float16 rounds `v` correctly
+    (there is no double -> half instruction, and LLVM's libcall __truncdfhf2 is not linked)."""
+    lanes = v.type.count if isinstance(v.type, ir.VectorType) else 1
+    ty, ity = vector_of(F32, lanes), vector_of(ir.IntType(32), lanes)
+    r = b.fptrunc(v, ty)
+    back = b.fpext(r, v.type)
+    bits = b.bitcast(r, ity)
+    even = b.icmp_unsigned("==", b.and_(bits, const(ity, 1)), const(ity, 0))
+    fix = b.and_(b.fcmp_ordered("!=", back, v), even)
+    # one step toward v in magnitude (sign-magnitude bits: +-1 moves away from / to zero)
+    away = b.fcmp_ordered("<", call_intrinsic(b, "fabs", back), call_intrinsic(b, "fabs", v))
+    step = b.select(away, const(ity, 1), const(ity, -1))
+    return b.bitcast(b.select(fix, b.add(bits, step), bits), ty)
 
 
 def _is_quotient_product(e):
@@ -407,14 +440,19 @@ def _fmod(lw, args, dt):
 
 
 def _imod_or_div(lw, args, dt, want_mod):
-    """Python/NumPy floor semantics for integer // and % (x // 0 = 0, x % 0 = 0)."""
+    """Python/NumPy floor semantics for integer // and % (x // 0 = 0, x % 0 = 0; signed
+    x // -1 = -x wrapping, as NumPy gives MIN // -1 = MIN)."""
     b, a, c = lw.b, args[0], args[1]
     zero = const(a.type, 0)
     safe = b.select(b.icmp_unsigned("==", c, zero), const(a.type, 1), c)
     if not is_signed(dt):
         q, r = b.udiv(a, safe), b.urem(a, safe)
     else:
+        # MIN / -1 overflows: sdiv traps (SIGFPE on x86), so divide by 1 and negate instead
+        minus_one = b.icmp_signed("==", c, const(a.type, -1))
+        safe = b.select(minus_one, const(a.type, 1), safe)
         q, r = b.sdiv(a, safe), b.srem(a, safe)
+        q = b.select(minus_one, b.sub(zero, q), q)
         adjust = b.and_(b.icmp_signed("!=", r, zero),
                         b.icmp_signed("<", b.xor(r, safe), zero))
         q = b.select(adjust, b.sub(q, const(a.type, 1)), q)

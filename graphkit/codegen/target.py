@@ -34,7 +34,8 @@ llvm = _LazyBinding()
 # input (it invalidates every cached object). The cache key also hashes the generator's
 # source (`codegen_source_hash`), so a forgotten bump cannot serve stale object code.
 # 8: AVX2 tiles and stores, row-scratch updates, unrolled epilogues, inlined constants
-CODEGEN_VERSION = 13
+# 14: NumPy's signed-zero ties in maximum/minimum, double -> half without a libcall
+CODEGEN_VERSION = 14
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every module whose text can change the object code emitted for a given graph: the

@@ -57,6 +57,24 @@ KERNELS = {
         m, n, [Operand((DIVMOD_N,), dt)] * 2,
         [ex.apply(op, ex.input(0, dt), ex.input(1, dt)) for op in ("floor_divide", "mod")],
         (DIVMOD_N,)))(dt) for dt in ("float16", "float32", "float64")},
+    **{f"min_div_{dt}": (lambda dt: lambda m, n: emit_elementwise(
+        m, n, [Operand((6,), dt)] * 2,
+        [ex.apply(op, ex.input(0, dt), ex.input(1, dt)) for op in ("floor_divide", "mod")],
+        (6,)))(dt) for dt in ("int8", "int16", "int32", "int64")},
+    "power_specials": lambda m, n: emit_elementwise(
+        m, n, [Operand((12,), F)] * 2, [ex.apply("power", x, y)], (12,)),
+    **{f"minmax_{dt}": (lambda dt: lambda m, n: emit_elementwise(
+        m, n, [Operand((8,), dt)] * 2,
+        [ex.apply(op, *args) for op in ("maximum", "minimum")
+         for args in ((ex.input(0, dt), ex.input(1, dt)), (ex.input(0, dt), c(0.0, dt)),
+                      (c(0.0, dt), ex.input(0, dt)))], (8,)))(dt)
+       for dt in ("float16", "float32", "float64")},
+    "f64_to_f16": lambda m, n: emit_elementwise(
+        m, n, [Operand((64,), "float64")],
+        [ex.apply("cast", ex.input(0, "float64"), dtype="float16")], (64,)),
+    "power_f16": lambda m, n: emit_elementwise(
+        m, n, [Operand((8,), "float16")] * 2,
+        [ex.apply("power", ex.input(0, "float16"), ex.input(1, "float16"))], (8,)),
     "scalar_out": lambda m, n: emit_elementwise(
         m, n, [Operand((), F), Operand((), F)], [ex.apply("divide", x, y)], ()),
 }
@@ -163,6 +181,72 @@ def test_minimum_maximum_against_a_constant_keep_nan_and_inf(kernels):
     expect = [np.maximum(a, 0), np.minimum(1.5, a), np.maximum(-1.0, a), np.minimum(a, -0.5)]
     for o, r in zip(outs, expect):
         np.testing.assert_array_equal(o, r)
+
+
+@pytest.mark.parametrize("dt", ["int8", "int16", "int32", "int64"])
+def test_int_min_floor_divide_by_minus_one_wraps(kernels, dt):
+    """MIN // -1 overflows: NumPy wraps to MIN (and MIN % -1 is 0); a bare sdiv traps."""
+    lo = np.iinfo(dt).min
+    a = np.array([lo, lo, lo + 1, 7, -7, lo], dt)
+    b = np.array([-1, 1, -1, -1, -1, 0], dt)
+    outs = [np.empty(6, dt) for _ in range(2)]
+    call(kernels[f"min_div_{dt}"], [a, b, *outs])
+    with np.errstate(all="ignore"):
+        refs = (a // b, a % b)
+    for o, r in zip(outs, refs):
+        np.testing.assert_array_equal(o, r)
+
+
+def test_power_of_minus_one_and_minus_inf(kernels):
+    """C pow's special cases: (-1)^+-inf is 1, (-inf)^y for non-integer y is 0 or inf."""
+    a = np.array([-1, -1, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -2, -0.5, -1, 1, -2],
+                 np.float32)
+    b = np.array([np.inf, -np.inf, 2.5, -2.5, 3, -3, np.inf, np.inf, np.inf, 2.5, np.inf, 0.5],
+                 np.float32)
+    out = np.empty(12, np.float32)
+    call(kernels["power_specials"], [a, b, out])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(out, np.power(a, b))
+
+
+@pytest.mark.parametrize("dt", ["float16", "float32", "float64"])
+def test_minimum_maximum_signed_zero_ties_are_numpys(kernels, dt):
+    """Bit for bit NumPy's: maximum(0.0, -0.0) is -0.0 in float32 (maxps gives the second
+    operand on a tie) and 0.0 in float16 (its loop gives the first); NaN propagates."""
+    a = np.array([0.0, -0.0, 0.0, -0.0, np.nan, 1.0, np.nan, -1.0], dt)
+    b = np.array([-0.0, 0.0, 0.0, -0.0, 1.0, np.nan, np.nan, -1.0], dt)
+    outs = [np.empty(8, dt) for _ in range(6)]
+    call(kernels[f"minmax_{dt}"], [a, b, *outs])
+    zero = np.zeros((), dt)
+    refs = [f(*args) for f in (np.maximum, np.minimum) for args in ((a, b), (a, zero), (zero, a))]
+    for k, (o, r) in enumerate(zip(outs, refs)):
+        nan = np.isnan(r)
+        np.testing.assert_array_equal(np.isnan(o), nan, err_msg=str(k))
+        np.testing.assert_array_equal(o[~nan].view(f"u{o.itemsize}"),
+                                      r[~nan].view(f"u{r.itemsize}"), err_msg=str(k))
+
+
+def test_float64_to_float16_is_correctly_rounded(kernels):
+    """No instruction (nor linked libcall) narrows double to half: NumPy's rounding, bit
+    for bit, including values just off a half-way point, subnormals and overflow."""
+    h = randn(18).astype(np.float16).astype(np.float64)
+    half_ulp = np.spacing(h.astype(np.float16)).astype(np.float64) / 2
+    a = np.concatenate([h + half_ulp, h + half_ulp * (1 + 2 ** -30),
+                        h - half_ulp * (1 - 2 ** -30),
+                        [65519.99, 65520.0, 1e300, 2 ** -25, 2 ** -25 * (1 + 1e-12), -0.0,
+                         np.inf, np.nan, 1e-320, -1e-7]])
+    out = np.empty(64, np.float16)
+    call(kernels["f64_to_f16"], [a, out])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(out.view(np.uint16), a.astype(np.float16).view(np.uint16))
+
+
+def test_float16_power_is_numpys(kernels):
+    a = np.array([1.5, 2.0, -3.0, 0.1, 7.0, 0.5, -0.5, 3.3], np.float16)
+    b = np.array([1.5, -2.0, 3.0, 2.2, 3.7, 0.5, 2.0, -1.1], np.float16)
+    out = np.empty(8, np.float16)
+    call(kernels["power_f16"], [a, b, out])
+    np.testing.assert_array_equal(out, np.power(a, b))
 
 
 def test_power(kernels):

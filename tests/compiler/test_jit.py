@@ -455,3 +455,18 @@ def test_static_argnames_that_the_function_does_not_take_are_named():
     with pytest.raises(ValueError, match="'factr', which scale does not take.*'factor'"):
         gk.jit(scale, static_argnames=("factr",))
     gk.jit(lambda x, **kw: x, static_argnames=("anything",))  # **kwargs takes any name
+
+
+def test_signed_zeros_and_nan_survive_the_passes_as_in_eager(backend):
+    """x + 0.0 and x - -0.0 are +0.0 for x = -0.0 (only x + -0.0 and x - 0.0 are x), and
+    maximum(0.0, x) differs from maximum(x, 0.0) on a signed-zero tie: neither may be
+    rewritten away."""
+    def f(x):
+        return (x + 0.0, 0.0 + x, x - 0.0, x - (-0.0), x + (-0.0), x * 1.0,
+                ops.maximum(0.0, x), ops.minimum(0.0, x), ops.relu(x), ops.maximum(x, 0.0))
+
+    x = np.array([-0.0, 0.0, 1.5, -2.0, -np.inf, np.nan], np.float32)
+    for got, want in zip(gk.jit(f, backend=backend)(x), f(x)):
+        got, want = np.asarray(got), np.asarray(want)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))

@@ -10,8 +10,10 @@ from graphkit.ir.pattern import Rewriter, is_const, is_uniform
 
 NAME = "canonicalize"
 
-COMMUTATIVE = ("add", "multiply", "maximum", "minimum", "equal", "not_equal", "logical_and",
-               "logical_or", "logical_xor")
+# Not maximum and minimum: NumPy's float maximum(0.0, -0.0) is -0.0 and maximum(-0.0, 0.0)
+# is 0.0 (a tie gives one fixed operand), so swapping their operands changes the result.
+COMMUTATIVE = ("add", "multiply", "equal", "not_equal", "logical_and", "logical_or",
+               "logical_xor")
 
 
 def _constant_second(node, rw):

@@ -1,7 +1,8 @@
 """Algebraic identities, applied only where they are exact in floating point.
 
-- `x + 0`, `x - 0`, `x * 1`, `x / 1` -> `x`, and `x * -1` -> `-x`, when the result has x's
-  type (a constant that broadcasts x to a larger shape keeps the op);
+- `x + (-0.0)`, `x - (+0.0)` (any zero for ints; `-0.0 + 0.0` is `+0.0`), `x * 1`,
+  `x / 1` -> `x`, and `x * -1` -> `-x`, when the result has x's type (a constant that
+  broadcasts x to a larger shape keeps the op);
 - `-(-x)` -> `x`; `stop_gradient(x)` -> `x` (passes run after differentiation);
 - `transpose(transpose(x))` -> one transpose (or `x`); `reshape(reshape(x))` ->
   `reshape(x)`; `broadcast_to(broadcast_to(x))` -> `broadcast_to(x)`;
@@ -25,23 +26,35 @@ def _same_type_operand(node, i):
 
 
 def _is(value, scalar):
-    """`value` is a constant whose every element equals `scalar`. (x + 0 -> x maps -0.0 to
-    -0.0 where IEEE gives +0.0: equal values, a liberty most compilers take.)"""
+    """`value` is a constant whose every element equals `scalar`."""
     s = splat_value(value)
     return s is not None and s == s and s == scalar
 
 
+def _is_zero(value, negative):
+    """`value` is a constant zero, and for floats one of sign `negative`: x + c and x - c
+    are x, bit for bit, for every x only with c = -0.0 and c = +0.0 (-0.0 + 0.0 and
+    -0.0 - -0.0 are +0.0, and eager gives that)."""
+    if not _is(value, 0):
+        return False
+    if not dtypes.is_float(value.type.dtype):
+        return True
+    node = value.producer  # a `full` holds one value: no need to build its array
+    signs = np.signbit(node.attrs["value"] if node.op == "full" else const_array(value))
+    return bool(np.all(signs == negative))
+
+
 def _add(node, rw):
     a, b = node.operands
-    if _is(b, 0):
+    if _is_zero(b, negative=True):
         return _same_type_operand(node, 0)
-    if _is(a, 0):
+    if _is_zero(a, negative=True):
         return _same_type_operand(node, 1)
     return None
 
 
 def _subtract(node, rw):
-    return _same_type_operand(node, 0) if _is(node.operands[1], 0) else None
+    return _same_type_operand(node, 0) if _is_zero(node.operands[1], negative=False) else None
 
 
 def _multiply(node, rw):
