@@ -17,6 +17,7 @@ _NAMES = {
     "Dense": "graphkit.layers.core.dense",
     "EinsumDense": "graphkit.layers.core.einsum_dense",
     "Embedding": "graphkit.layers.core.embedding",
+    "Identity": "graphkit.layers.core.identity",
     "Lambda": "graphkit.layers.core.lambda_layer",
     "Masking": "graphkit.layers.core.masking",
     # activations
@@ -90,6 +91,7 @@ _NAMES = {
     "LSTM": "graphkit.layers.rnn.recurrent",
     "GRU": "graphkit.layers.rnn.recurrent",
     "Bidirectional": "graphkit.layers.rnn.bidirectional",
+    "TimeDistributed": "graphkit.layers.rnn.time_distributed",
     # preprocessing
     "Normalization": "graphkit.layers.preprocessing.normalization",
     "Rescaling": "graphkit.layers.preprocessing.rescaling",

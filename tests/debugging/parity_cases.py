@@ -790,6 +790,7 @@ LAYER_CASES = {
     "EinsumDense": [LayerCase(lambda: layers.EinsumDense("abc,cd->abd", (3, 4), bias_axes="d"),
                               rand(2, 3, 5))],
     "Activation": [LayerCase(lambda: layers.Activation("tanh"), rand(3, 5))],
+    "Identity": [LayerCase(layers.Identity, rand(3, 4), bound=EXACT)],
     "Lambda": [LayerCase(lambda: layers.Lambda(lambda x: ops.square(x) + 1.0), rand(3, 4))],
     "Normalization": [LayerCase(lambda: layers.Normalization(axis=(1, 2)), rand(3, 2, 4))],
     "Rescaling": [LayerCase(lambda: layers.Rescaling(0.5, offset=-1.0), rand(3, 4))],
@@ -926,6 +927,8 @@ LAYER_CASES = {
                           layers.SimpleRNN(units, return_sequences=True)), units=2),
                       _rnn(lambda units: layers.Bidirectional(layers.SimpleRNN(units),
                                                               merge_mode="sum"), units=2)],
+    "TimeDistributed": [LayerCase(lambda: layers.TimeDistributed(layers.Dense(3)),
+                                  rand(2, 3, 4), group="rnn")],
     # -- attention ------------------------------------------------------------------------
     "MultiHeadAttention": [
         LayerCase(lambda: layers.MultiHeadAttention(2, 3), rand(2, 4, 5), rand(2, 6, 5),

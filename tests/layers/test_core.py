@@ -128,6 +128,24 @@ def test_einsum_dense_config_and_errors():
         layers.EinsumDense("ab,bc->ac", 3).build((2, 3, 4))
 
 
+@pytest.mark.parametrize("equation,output_shape,input_shape,fan_in,fan_out", [
+    ("abc,cde->abde", (None, 4, 8), (None, 5, 64), 64, 32),
+    ("abcd,cde->abe", (None, 16), (None, 3, 4, 8), 32, 16),
+])
+def test_einsum_dense_kernel_fans_are_its_input_and_output_axes(
+        equation, output_shape, input_shape, fan_in, fan_out):
+    # Keras 3.15: a VarianceScaling kernel initializer counts the kernel's input axes in the
+    # fan-in and its output axes in the fan-out (not the conv-style fans of its shape).
+    for init, limit in [(gk.initializers.HeUniform(seed=1), np.sqrt(6 / fan_in)),
+                        (gk.initializers.GlorotUniform(seed=1),
+                         np.sqrt(6 / (fan_in + fan_out)))]:
+        layer = layers.EinsumDense(equation, output_shape, kernel_initializer=init)
+        layer.build(input_shape)
+        w = np.abs(layer.kernel.numpy().astype(np.float64))
+        assert 0.95 * limit < w.max() <= limit * (1 + 1e-6)
+        assert init.input_axes is None  # the layer's own initializer is left alone
+
+
 def test_einsum_dense_gradients():
     layer = layers.EinsumDense("abc,cd->abd", (None, 2), bias_axes="d", dtype="float64",
                                bias_initializer="random_normal")
@@ -277,3 +295,14 @@ def test_dense_mixed_precision_computes_in_float16_with_float32_kernel():
     assert y.dtype == "float16" and layer.kernel.dtype == "float32"
     np.testing.assert_allclose(np.asarray(y, "float32"), x @ layer.get_weights()[0],
                                atol=1e-2)
+
+
+def test_identity_returns_its_inputs_and_mask():
+    x = _rng().normal(size=(2, 3)).astype("float32")
+    layer = layers.Identity()
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    inputs = gk.Input((None, 3))
+    masked = layers.Masking()(inputs)
+    out = layer(masked)
+    assert out.shape == (None, None, 3) and out._keras_mask is not None
+    assert set(assert_config_roundtrip(layer).get_config()) == {"name", "trainable", "dtype"}
