@@ -37,6 +37,8 @@ _NAMES = {
     # normalization
     "BatchNormalization": "graphkit.layers.normalization.batch_normalization",
     "LayerNormalization": "graphkit.layers.normalization.layer_normalization",
+    "GroupNormalization": "graphkit.layers.normalization.group_normalization",
+    "UnitNormalization": "graphkit.layers.normalization.unit_normalization",
     # reshaping
     "Flatten": "graphkit.layers.reshaping.flatten",
     "Reshape": "graphkit.layers.reshaping.reshape",
@@ -57,6 +59,8 @@ _NAMES = {
     "maximum": "graphkit.layers.merging.maximum",
     "Minimum": "graphkit.layers.merging.minimum",
     "minimum": "graphkit.layers.merging.minimum",
+    "Dot": "graphkit.layers.merging.dot",
+    "dot": "graphkit.layers.merging.dot",
     # pooling
     "MaxPooling1D": "graphkit.layers.pooling.windowed_pooling",
     "MaxPooling2D": "graphkit.layers.pooling.windowed_pooling",
@@ -73,6 +77,13 @@ _NAMES = {
     # convolutional
     "Conv1D": "graphkit.layers.convolutional.conv",
     "Conv2D": "graphkit.layers.convolutional.conv",
+    "Conv3D": "graphkit.layers.convolutional.conv",
+    "Conv1DTranspose": "graphkit.layers.convolutional.conv_transpose",
+    "Conv2DTranspose": "graphkit.layers.convolutional.conv_transpose",
+    "DepthwiseConv1D": "graphkit.layers.convolutional.depthwise_conv",
+    "DepthwiseConv2D": "graphkit.layers.convolutional.depthwise_conv",
+    "SeparableConv1D": "graphkit.layers.convolutional.separable_conv",
+    "SeparableConv2D": "graphkit.layers.convolutional.separable_conv",
     # reshaping (spatial)
     "ZeroPadding1D": "graphkit.layers.reshaping.zero_padding",
     "ZeroPadding2D": "graphkit.layers.reshaping.zero_padding",
@@ -91,12 +102,16 @@ _NAMES = {
     "LSTM": "graphkit.layers.rnn.recurrent",
     "GRU": "graphkit.layers.rnn.recurrent",
     "Bidirectional": "graphkit.layers.rnn.bidirectional",
+    "RNN": "graphkit.layers.rnn.rnn",
+    "StackedRNNCells": "graphkit.layers.rnn.rnn",
     "TimeDistributed": "graphkit.layers.rnn.time_distributed",
     # preprocessing
     "Normalization": "graphkit.layers.preprocessing.normalization",
     "Rescaling": "graphkit.layers.preprocessing.rescaling",
     # attention
     "MultiHeadAttention": "graphkit.layers.attention.multi_head_attention",
+    "Attention": "graphkit.layers.attention.attention",
+    "AdditiveAttention": "graphkit.layers.attention.additive_attention",
 }
 
 __all__ = sorted(_NAMES)

@@ -14,8 +14,8 @@ import numpy as np
 from graphkit import config, dtypes
 from graphkit.ops.convert import to_value
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
-from graphkit.ops.shape_rules import (canonical_axis, resolve_padding, same_padding,
-                                      window_output_shape)
+from graphkit.ops.shape_rules import (canonical_axis, conv_transpose_geometry,
+                                      resolve_padding, same_padding, window_output_shape)
 
 
 
@@ -565,32 +565,26 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
                    data_format=None, dilation_rate=1):
     """Transposed conv (the gradient of conv with respect to its input). The kernel is
-    (*kernel_size, filters, in_channels), as in Keras."""
+    (*kernel_size, filters, in_channels), and the output length and alignment are Keras's
+    (JAX backend), output_padding included."""
     fmt, x, w, n = _conv_operands("conv_transpose", inputs, kernel, data_format)
     strides = _tuple(strides, n, "strides", "conv_transpose")
     dilation = _tuple(dilation_rate, n, "dilation_rate", "conv_transpose")
-    window = tuple(w.shape[:-2])
     out_pad = (None,) * n if output_padding is None else _tuple(output_padding, n,
                                                                  "output_padding",
                                                                  "conv_transpose")
     if padding not in ("valid", "same"):
         raise ValueError(f"conv_transpose: `padding` must be 'valid' or 'same', "
                          f"received {padding!r}")
+    if any(p is not None and not 0 <= p < s for p, s in zip(out_pad, strides)):
+        raise ValueError(f"conv_transpose: each `output_padding` must be in [0, strides), "
+                         f"received output_padding={output_padding}, strides={strides}")
     spatial, pads = [], []
     for i in range(n):
-        size, k, s, d = x.shape[1 + i], window[i], strides[i], dilation[i]
-        eff = (k - 1) * d + 1
-        # Keras's deconv_output_length: the forward conv of this length gives `size`.
-        if out_pad[i] is None:
-            length = size * s if padding == "same" else size * s + max(eff - s, 0)
-        else:
-            edge = eff // 2 if padding == "same" else 0
-            length = (size - 1) * s + eff - 2 * edge + out_pad[i]
-        pad = same_padding(length, k, s, d) if padding == "same" else (0, 0)
-        if (length + pad[0] + pad[1] - eff) // s + 1 != size:
-            raise ShapeError(f"conv_transpose: output_padding={output_padding} gives an "
-                             f"output length {length} that does not convolve back to {size}")
-        spatial.append(length)
+        tail, pad = conv_transpose_geometry(w.shape[i], strides[i], dilation[i], padding,
+                                            out_pad[i])
+        size = x.shape[1 + i]
+        spatial.append(None if size is None else (size - 1) * strides[i] + tail)
         pads.append(pad)
     out = bind(CONV_INPUT_GRAD, x, w, input_spatial=tuple(spatial), strides=strides,
                padding=tuple(pads), dilation=dilation, groups=1)

@@ -108,3 +108,24 @@ def window_output_shape(spatial, window, strides, dilation, padding):
         else:
             out.append(window_output_size(s, window[i], strides[i], dilation[i], padding[i]))
     return tuple(out)
+
+
+def conv_transpose_geometry(window, stride, dilation, padding, output_padding):
+    """Keras's conv_transpose along one axis, as (tail, (low, high)): the output length is
+    (size - 1) * stride + tail, and (low, high) pads the forward conv whose input gradient
+    this is. Neither depends on the input length, so unknown lengths keep explicit pads."""
+    eff = (window - 1) * dilation + 1
+    if padding == "valid":
+        tail = eff + (max(stride - eff, 0) if output_padding is None else output_padding)
+        low = 0
+    else:
+        # Keras (JAX backend) pads the stride-dilated inputs by `left` before correlating
+        # with the flipped kernel; the forward conv's low pad is then eff - 1 - left.
+        if output_padding is None:
+            tail, pad_len = stride, stride + eff - 2
+        else:
+            tail, pad_len = eff % 2 + output_padding, eff + eff % 2 - 2 + output_padding
+        low = eff - 1 - min(pad_len - pad_len // 2, eff - 1)
+    # The least high pad giving `size` windows; output_padding < stride keeps it > -stride,
+    # where a pad of 0 gives the same number of windows.
+    return tail, (low, max(eff - tail - low, 0))

@@ -55,3 +55,15 @@ def check_weight_grads(layer, x, loss_weights, atol=1e-6, **call_kwargs):
         w.assign(value.copy())
         np.testing.assert_allclose(np.asarray(g), expected, atol=atol, rtol=1e-5,
                                    err_msg=f"gradient of {w.path}")
+
+
+def check_compiled_predict(model, inputs, rtol=1e-5, atol=1e-6):
+    """Under `compile(jit_compile=True)` the model predicts what it computes eagerly, and
+    `gk.debugging.compare` (eager vs compiled) finds no divergence."""
+    gk.debugging.compare(model, inputs).assert_close(rtol=rtol, atol=atol)
+    eager = model(inputs)
+    model.compile(jit_compile=True)
+    compiled = model.predict(inputs, verbose=0)
+    assert model.predict_function.is_compiled
+    for e, c in zip(gk.tree.flatten(eager), gk.tree.flatten(compiled)):
+        np.testing.assert_allclose(np.asarray(c), np.asarray(e), rtol=rtol, atol=atol)

@@ -1,8 +1,10 @@
 """`BatchNormalization`: normalizes with batch statistics in training and with moving
 statistics at inference, as Keras 3 does."""
-from graphkit import config, constraints, dtypes, initializers, ops, regularizers
+from graphkit import config, dtypes, initializers, ops
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
+from graphkit.layers.normalization.arguments import (add_affine_weight, affine_config,
+                                                     set_affine_arguments)
 
 
 class BatchNormalization(Layer):
@@ -34,14 +36,10 @@ class BatchNormalization(Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.synchronized = False
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        set_affine_arguments(self, beta_initializer, gamma_initializer, beta_regularizer,
+                             gamma_regularizer, beta_constraint, gamma_constraint)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -57,15 +55,9 @@ class BatchNormalization(Layer):
                 f"known. Received: input_shape={tuple(input_shape)}")
         shape = (channels,)
         if self.scale:
-            self.gamma = self.add_weight(
-                name="gamma", shape=shape, initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
-                trainable=True, autocast=False)
+            self.gamma = add_affine_weight(self, "gamma", shape)
         if self.center:
-            self.beta = self.add_weight(
-                name="beta", shape=shape, initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer, constraint=self.beta_constraint,
-                trainable=True, autocast=False)
+            self.beta = add_affine_weight(self, "beta", shape)
         self.moving_mean = self.add_weight(
             name="moving_mean", shape=shape, initializer=self.moving_mean_initializer,
             trainable=False, autocast=False)
@@ -131,15 +123,10 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            **affine_config(self),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(
                 self.moving_variance_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
         }
         return {**super().get_config(), **config_}

@@ -1,6 +1,9 @@
 """`LayerNormalization`: normalizes each example over the feature axes (Ba et al., 2016)."""
-from graphkit import constraints, dtypes, initializers, ops, regularizers
+from graphkit import dtypes, ops
 from graphkit.layers.layer import Layer
+from graphkit.layers.normalization.arguments import (add_affine_weight, affine_config,
+                                                     axis_argument, normalized_axes,
+                                                     set_affine_arguments)
 
 
 class LayerNormalization(Layer):
@@ -16,34 +19,18 @@ class LayerNormalization(Layer):
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
-            self.axis = list(axis)
-        elif isinstance(axis, int) and not isinstance(axis, bool):
-            self.axis = axis
-        else:
-            raise TypeError("LayerNormalization: expected an int or a list/tuple of ints for "
-                            f"the argument `axis`, received {axis!r}")
+        self.axis = axis_argument(axis, "LayerNormalization")
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
         self.rms_scaling = rms_scaling
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_affine_arguments(self, beta_initializer, gamma_initializer, beta_regularizer,
+                             gamma_regularizer, beta_constraint, gamma_constraint)
         self.supports_masking = True
         self.autocast = False
 
     def _axes(self, ndim):
-        axes = self.axis if isinstance(self.axis, list) else [self.axis]
-        for a in axes:
-            if not -ndim <= a < ndim:
-                raise ValueError(
-                    f"LayerNormalization '{self.name}': axis {a} is out of bounds for inputs "
-                    f"of rank {ndim}")
-        return sorted(a % ndim for a in axes)
+        return normalized_axes(self, ndim)
 
     def build(self, input_shape):
         axes = self._axes(len(input_shape))
@@ -54,14 +41,10 @@ class LayerNormalization(Layer):
                 f"known sizes. Received: input_shape={tuple(input_shape)}")
         if isinstance(self.axis, int):
             self.axis = [self.axis]  # as Keras: a list once built
-        self.gamma = self.add_weight(
-            name="gamma", shape=shape, initializer=self.gamma_initializer,
-            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
-            trainable=True, autocast=False) if (self.scale or self.rms_scaling) else None
-        self.beta = self.add_weight(
-            name="beta", shape=shape, initializer=self.beta_initializer,
-            regularizer=self.beta_regularizer, constraint=self.beta_constraint,
-            trainable=True, autocast=False) if (self.center and not self.rms_scaling) else None
+        self.gamma = add_affine_weight(self, "gamma", shape) \
+            if (self.scale or self.rms_scaling) else None
+        self.beta = add_affine_weight(self, "beta", shape) \
+            if (self.center and not self.rms_scaling) else None
         self.built = True
 
     def call(self, inputs):
@@ -109,11 +92,6 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            **affine_config(self),
         }
         return {**super().get_config(), **config}

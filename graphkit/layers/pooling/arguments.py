@@ -1,9 +1,10 @@
 """Argument checks shared by the pooling, convolution and reshaping layers."""
 
 
-def normalize_tuple(value, n, name, layer):
-    """An int or a sequence of `n` positive ints -> a tuple of `n` ints (as Keras's
-    `standardize_tuple`); anything else is an error naming the layer and argument."""
+def normalize_tuple(value, n, name, layer, allow_zero=False):
+    """An int or a sequence of `n` positive ints (non-negative with `allow_zero`) -> a
+    tuple of `n` ints (as Keras's `standardize_tuple`); anything else is an error naming
+    the layer and argument."""
     if isinstance(value, int) and not isinstance(value, bool):
         values = (value,) * n
     else:
@@ -15,8 +16,9 @@ def normalize_tuple(value, n, name, layer):
                 isinstance(v, int) and not isinstance(v, bool) for v in values):
             raise ValueError(f"{layer}: `{name}` must be an int or a tuple of {n} ints. "
                              f"Received: {name}={value!r}")
-    if any(v <= 0 for v in values):
-        raise ValueError(f"{layer}: every entry of `{name}` must be positive. "
+    if any(v < 0 or (v == 0 and not allow_zero) for v in values):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{layer}: every entry of `{name}` must be {kind}. "
                          f"Received: {name}={value!r}")
     return values
 

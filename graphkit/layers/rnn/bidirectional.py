@@ -90,7 +90,7 @@ class Bidirectional(Layer):
         else:
             mask = [mask]
         if self.return_state:
-            return mask + [None] * (2 * len(self.forward_layer.cell.state_size))
+            return mask + [None] * (2 * len(self.forward_layer.state_size))
         return mask if self.merge_mode is None else mask[0]
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):

@@ -46,7 +46,7 @@ class _Cell(Layer):
 
     @property
     def state_size(self):
-        return [self.units]
+        return self.units  # an int for one state, as Keras (LSTMCell lists two)
 
     def _bias_shape(self):
         return (self.gates * self.units,)
@@ -114,7 +114,7 @@ class _Cell(Layer):
         As in Keras, a one-state cell also takes its state as a bare tensor (not a list) and
         then returns the new state bare; indexing the tensor would take its first row."""
         nested = isinstance(states, (list, tuple))
-        if not nested and len(self.state_size) != 1:
+        if not nested and isinstance(self.state_size, list):
             raise ValueError(f"{type(self).__name__} '{self.name}': `states` must be a list of "
                              f"{len(self.state_size)} tensors. Received: a single tensor of "
                              f"shape {tuple(states.shape)}")
