@@ -114,17 +114,32 @@ _NAMES = {
     "AdditiveAttention": "graphkit.layers.attention.additive_attention",
 }
 
-__all__ = sorted(_NAMES)
+# Keras's second names for the same classes (`layers.MaxPool2D is layers.MaxPooling2D`).
+ALIASES = {
+    "Convolution1D": "Conv1D", "Convolution2D": "Conv2D", "Convolution3D": "Conv3D",
+    "Convolution1DTranspose": "Conv1DTranspose", "Convolution2DTranspose": "Conv2DTranspose",
+    "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
+    "MaxPool1D": "MaxPooling1D", "MaxPool2D": "MaxPooling2D", "MaxPool3D": "MaxPooling3D",
+    "AvgPool1D": "AveragePooling1D", "AvgPool2D": "AveragePooling2D",
+    "AvgPool3D": "AveragePooling3D",
+    "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
+    "GlobalMaxPool3D": "GlobalMaxPooling3D",
+    "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
+    "GlobalAvgPool3D": "GlobalAveragePooling3D",
+}
+
+__all__ = sorted(set(_NAMES) | set(ALIASES))
 
 
 def __getattr__(name):
-    module = _NAMES.get(name)
+    canonical = ALIASES.get(name, name)
+    module = _NAMES.get(canonical)
     if module is None:
         raise AttributeError(f"module 'graphkit.layers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), canonical)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_NAMES))
+    return sorted(set(globals()) | set(_NAMES) | set(ALIASES))

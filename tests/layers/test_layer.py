@@ -624,3 +624,15 @@ def test_dense_input_spec_error_of_the_internals_walkthrough():
 ])
 def test_automatic_names_follow_keras_3(make, name):
     assert re.fullmatch(rf"{name}(_\d+)?", make().name)
+
+
+def test_keras_second_names_are_the_same_classes():
+    assert layers.MaxPool2D is layers.MaxPooling2D
+    assert layers.GlobalAvgPool1D is layers.GlobalAveragePooling1D
+    assert layers.Convolution2DTranspose is layers.Conv2DTranspose
+    for alias, name in layers.ALIASES.items():
+        assert getattr(layers, alias) is getattr(layers, name), alias
+        assert alias in dir(layers) and alias in layers.__all__
+    # a layer made under the second name saves under the class's own name
+    assert gk.saving.serialize_keras_object(layers.AvgPool2D())["class_name"] == \
+        "AveragePooling2D"
