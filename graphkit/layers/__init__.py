@@ -29,6 +29,7 @@ _NAMES = {
     # regularization
     "Dropout": "graphkit.layers.regularization.dropout",
     "ActivityRegularization": "graphkit.layers.regularization.activity_regularization",
+    "AlphaDropout": "graphkit.layers.regularization.alpha_dropout",
     "GaussianNoise": "graphkit.layers.regularization.gaussian_noise",
     "GaussianDropout": "graphkit.layers.regularization.gaussian_noise",
     "SpatialDropout1D": "graphkit.layers.regularization.spatial_dropout",

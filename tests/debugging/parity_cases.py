@@ -817,6 +817,8 @@ LAYER_CASES = {
                 LayerCase(lambda: layers.Dropout(0.4, noise_shape=(1, 7), seed=6),
                           rand(6, 7), call=lambda layer, x: layer(x, training=True),
                           bound=EXACT)],
+    "AlphaDropout": [LayerCase(lambda: layers.AlphaDropout(0.3, seed=12), rand(6, 7),
+                               call=lambda layer, x: layer(x, training=True), bound=EXACT)],
     "GaussianNoise": [LayerCase(lambda: layers.GaussianNoise(0.3, seed=7), rand(6, 7),
                                 call=lambda layer, x: layer(x, training=True), bound=EXACT)],
     "GaussianDropout": [LayerCase(lambda: layers.GaussianDropout(0.3, seed=8), rand(6, 7),

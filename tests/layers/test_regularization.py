@@ -140,3 +140,25 @@ def test_spatial_dropout_drops_whole_feature_maps(cls, shape, data_format, map_a
     assert ("data_format" in config) == (cls != "SpatialDropout1D")
     with pytest.raises(ValueError, match="expected ndim"):
         layer(np.ones((2, 3), "float32"), training=True)
+
+
+def test_alpha_dropout_keeps_mean_and_variance_of_standardized_inputs():
+    alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+    rate = 0.2
+    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    b = -a * alpha_p * rate
+    x = np.random.default_rng(0).normal(size=(400, 500)).astype("float32")
+    layer = layers.AlphaDropout(rate, seed=4)
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    y = np.asarray(layer(x, training=True)).astype(np.float64)
+    # each entry is a x + b (kept) or a alpha_p + b (dropped), about `rate` of them dropped
+    dropped = np.isclose(y, a * alpha_p + b, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(y[~dropped], a * x[~dropped] + b, rtol=1e-5, atol=1e-6)
+    assert abs(dropped.mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / y.size)
+    assert abs(y.mean()) < 0.01 and abs(y.std() - 1) < 0.01
+    row_noise = layers.AlphaDropout(rate, noise_shape=(None, 1), seed=5)
+    z = np.asarray(row_noise(np.ones((50, 4), "float32"), training=True))
+    assert (z == z[:, :1]).all()  # one draw per row
+    assert assert_config_roundtrip(row_noise).noise_shape == (None, 1)
+    with pytest.raises(ValueError, match=r"AlphaDropout: .*Received: rate=2"):
+        layers.AlphaDropout(2)

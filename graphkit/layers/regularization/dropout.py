@@ -18,8 +18,8 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
             raise ValueError(
-                "Dropout: invalid value received for argument `rate`. Expected a float value "
-                f"between 0 and 1. Received: rate={rate!r}")
+                f"{type(self).__name__}: invalid value received for argument `rate`. Expected "
+                f"a float value between 0 and 1. Received: rate={rate!r}")
         self.rate = rate
         self.seed = seed
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
