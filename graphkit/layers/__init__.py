@@ -109,6 +109,17 @@ _NAMES = {
     # preprocessing
     "Normalization": "graphkit.layers.preprocessing.normalization",
     "Rescaling": "graphkit.layers.preprocessing.rescaling",
+    "CategoryEncoding": "graphkit.layers.preprocessing.category_encoding",
+    "Discretization": "graphkit.layers.preprocessing.discretization",
+    "CenterCrop": "graphkit.layers.preprocessing.center_crop",
+    "Resizing": "graphkit.layers.preprocessing.resizing",
+    "RandomFlip": "graphkit.layers.preprocessing.random_flip",
+    "RandomCrop": "graphkit.layers.preprocessing.random_crop",
+    "RandomContrast": "graphkit.layers.preprocessing.random_contrast",
+    "RandomBrightness": "graphkit.layers.preprocessing.random_brightness",
+    "RandomTranslation": "graphkit.layers.preprocessing.random_affine",
+    "RandomZoom": "graphkit.layers.preprocessing.random_affine",
+    "RandomRotation": "graphkit.layers.preprocessing.random_affine",
     # attention
     "MultiHeadAttention": "graphkit.layers.attention.multi_head_attention",
     "Attention": "graphkit.layers.attention.attention",
