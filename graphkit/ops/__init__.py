@@ -4,31 +4,38 @@ Primitives live in elementwise, reduction, linalg, layout, creation, nn, sorting
 composites (softmax, gelu, cross-entropies, mean, var, einsum, ...) are written with them.
 """
 from graphkit.ops.convert import convert_to_numpy, convert_to_tensor, is_tensor
-from graphkit.ops.creation import (arange, empty, eye, full, full_like, identity, linspace,
-                                   ones, ones_like, tri, zeros, zeros_like)
+from graphkit.ops.creation import (arange, empty, empty_like, eye, full, full_like, identity,
+                                   linspace, ones, ones_like, tri, zeros, zeros_like)
 from graphkit.ops.elementwise import (
-    abs, absolute, add, cast, ceil, clip, cos, cosh, divide, divide_no_nan, equal, erf, exp,
-    expm1, floor, floor_divide, greater, greater_equal, isclose, isfinite, isinf, isnan, less,
-    less_equal, log, log1p, log2, log10, logaddexp, logical_and, logical_not, logical_or,
-    logical_xor, maximum, minimum, mod, multiply, nan_to_num, negative, not_equal, power,
-    reciprocal, round, rsqrt, select, sigmoid, sign, sin, sinh, sqrt, square, stop_gradient,
-    subtract, tan, tanh, true_divide, where)
+    abs, absolute, add, cast, cbrt, ceil, clip, cos, cosh, deg2rad, divide, divide_no_nan,
+    equal, erf, exp, exp2, expm1, fabs, floor, floor_divide, fmax, fmin, greater,
+    greater_equal, heaviside, hypot, isclose, isfinite, isinf, isnan, isneginf, isposinf,
+    less, less_equal, log, log1p, log2, log10, logaddexp, logaddexp2, logical_and,
+    logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, nan_to_num,
+    negative, not_equal, power, rad2deg, reciprocal, round, rsqrt, select, sigmoid, sign,
+    signbit, sin, sinc, sinh, sqrt, square, stop_gradient, subtract, tan, tanh, true_divide,
+    trunc, where)
 from graphkit.ops.layout import (
-    append, broadcast_to, concatenate, diag, diagonal, expand_dims, flip, getitem, hstack,
-    moveaxis, ndim, pad, ravel, repeat, reshape, roll, scatter_add, shape, size, slice,
-    slice_update, split, squeeze, stack, swapaxes, take, take_along_axis, tile, transpose,
-    tril, triu, unstack, vstack)
-from graphkit.ops.linalg import (dot, einsum, inner, matmul, norm, outer, tensordot, trace,
-                                 vdot)
+    append, array_split, broadcast_to, concatenate, copy, diag, diagonal, diff, dsplit, dstack,
+    expand_dims, flip, fliplr, flipud, getitem, hsplit, hstack, meshgrid, moveaxis, ndim, pad,
+    ravel, repeat, reshape, roll, rot90, scatter_add, shape, size, slice, slice_update, split,
+    squeeze, stack, swapaxes, take, take_along_axis, tile, transpose, tril, triu, unstack,
+    vsplit, vstack)
+from graphkit.ops.linalg import (dot, einsum, inner, kron, matmul, norm, outer, tensordot,
+                                 trace, vdot)
 from graphkit.ops.primitive import PRIMITIVES, Primitive, bind
 from graphkit.ops.reduction import (all, amax, amin, any, argmax, argmin, average,
-                                    count_nonzero, cumsum, logsumexp, max, mean, min, prod,
-                                    std, sum, var)
+                                    count_nonzero, cumprod, cumsum, logsumexp, max, mean, min,
+                                    nanmax, nanmean, nanmin, nansum, prod, ptp, std, sum,
+                                    trapezoid, var)
 from graphkit.ops.nn import (
-    average_pool, batch_normalization, binary_crossentropy, categorical_crossentropy, conv,
-    conv_transpose, depthwise_conv, dropout, elu, gelu, hard_sigmoid, hard_silu, hard_swish,
+    average_pool, batch_normalization, binary_crossentropy, categorical_crossentropy, celu,
+    conv, conv_transpose, depthwise_conv, dot_product_attention, dropout, elu, gelu, glu,
+    hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, layer_normalization,
     leaky_relu, log_sigmoid, log_softmax, max_pool, moments, multi_hot, normalize, one_hot,
-    relu, relu6, selu, silu, softmax, softplus, softsign, sparse_categorical_crossentropy,
-    swish)
-from graphkit.ops.sorting import argsort, in_top_k, sort, top_k
+    relu, relu6, rms_normalization, selu, silu, soft_shrink, softmax, softplus, softsign,
+    sparse_categorical_crossentropy, sparse_plus, sparse_sigmoid, sparsemax, squareplus,
+    swish, tanh_shrink, threshold)
+from graphkit.ops.sorting import (argsort, in_top_k, median, percentile, quantile, sort,
+                                  top_k)
 from graphkit.ops import random as _random_ops  # noqa: F401,E402  (registers random_bits)

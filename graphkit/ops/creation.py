@@ -84,6 +84,12 @@ def empty(shape, dtype=None):
     return zeros(shape, dtype=dtype)
 
 
+def empty_like(x, dtype=None):
+    """A tensor of x's shape (and dtype unless given); graphkit fills it with zeros, as
+    `empty` does, so that its contents are deterministic."""
+    return zeros_like(x, dtype=dtype)
+
+
 # -- ranges and matrices -----------------------------------------------------------------
 
 def _arange_infer(start, stop, step, dtype):

@@ -626,3 +626,151 @@ def select(condlist, choicelist, default=0):
     for cond, choice in reversed(list(zip(condlist, choicelist))):
         out = where(cond, choice, out)
     return to_value(out)
+
+
+# -- NumPy math written with the primitives above ----------------------------------------
+
+def deg2rad(x):
+    """x * pi / 180."""
+    return _float_operand(x) * (math.pi / 180.0)
+
+
+def rad2deg(x):
+    """x * 180 / pi."""
+    return _float_operand(x) * (180.0 / math.pi)
+
+
+def trunc(x):
+    """Rounding toward zero: ceil(x) for x < 0, floor(x) otherwise (ceil(-0.5) is -0.0, as
+    NumPy's); ints and bools are returned unchanged, as in Keras."""
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return x
+    return where(less(x, 0), ceil(x), floor(x))
+
+
+def fabs(x):
+    """|x| as a float (ints and bools in floatx, as Keras's fabs)."""
+    return abs(_float_operand(x))
+
+
+def exp2(x):
+    """2 ** x with the power primitive: pow's own rounding, where exp(x ln 2) would round
+    x ln 2 first and the exp would amplify that error |x ln 2| times."""
+    x = _float_operand(x)
+    return power(cast(2, x.dtype), x)
+
+
+def logaddexp2(x1, x2):
+    """log2(2 ** x1 + 2 ** x2) = hi + log1p(2 ** (lo - hi)) / ln 2, stable for large inputs.
+
+    hi, lo are picked with one `where` on x1 >= x2 (not maximum/minimum), so that a tie
+    still sends half the gradient to each operand; equal infinities give themselves (their
+    difference would be NaN)."""
+    a, b = _float_operands(x1, x2)
+    first = greater_equal(a, b)
+    hi = where(first, a, b)
+    gap = where(first, b - a, a - b)  # <= 0
+    out = hi + log1p(exp2(gap)) * (1.0 / math.log(2.0))
+    return where(logical_and(isinf(a), equal(a, b)), a, out)
+
+
+def heaviside(x1, x2):
+    """0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0, NaN where x1 is NaN (NumPy's),
+    in a float dtype."""
+    a, b = _float_operands(x1, x2)
+    step = where(less(a, 0), zero_scalar(a.dtype), where(greater(a, 0), cast(1, a.dtype), b))
+    return where(isnan(a), a, step)
+
+
+def hypot(x1, x2):
+    """sqrt(x1**2 + x2**2) = hi * sqrt(1 + (lo / hi)**2), hi = max(|x1|, |x2|): no
+    overflow or underflow of the squares. inf with anything (NaN too) is inf, as in NumPy.
+
+    hi and lo are picked with one `where` (not maximum/minimum), so that at |x1| == |x2| each
+    operand gets its gradient x / hypot; 0 / 0 is made safe (hypot(0, 0) = 0, gradient 0)."""
+    a, b = _float_operands(x1, x2)
+    abs_a, abs_b = abs(a), abs(b)
+    first = greater_equal(abs_a, abs_b)
+    hi, lo = where(first, abs_a, abs_b), where(first, abs_b, abs_a)
+    is_zero = equal(hi, 0)  # then lo is 0 too, or NaN (which the result keeps)
+    ratio = lo / where(is_zero, cast(1, hi.dtype), hi)
+    out = where(is_zero, lo, hi * sqrt(1 + ratio * ratio))
+    return where(logical_or(isinf(a), isinf(b)), cast(np.inf, a.dtype), out)
+
+
+def signbit(x):
+    """Whether the sign bit is set: x < 0, or x is -0.0 (1 / -0.0 = -inf). Ints: x < 0.
+
+    Limitation: a NaN's sign bit cannot be read with the primitives (there is no bitcast),
+    so signbit(NaN) is False whatever its sign bit."""
+    x = to_value(x)
+    if x.dtype == "bool":
+        return _o().zeros_like(x, dtype="bool")
+    if not dtypes.is_float(x.dtype):
+        return less(x, 0)
+    is_zero = equal(x, 0)
+    # Only the zeros are divided; NumPy still warns about those, which are expected here.
+    with np.errstate(divide="ignore"):
+        zero_sign = less(1 / where(is_zero, x, cast(1, x.dtype)), 0)
+    return logical_or(less(x, 0), logical_and(is_zero, zero_sign))
+
+
+def isposinf(x):
+    """x == +inf (False for ints and bools)."""
+    return _infinity_test(x, np.inf)
+
+
+def isneginf(x):
+    """x == -inf (False for ints and bools)."""
+    return _infinity_test(x, -np.inf)
+
+
+def _infinity_test(x, infinity):
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return _o().zeros_like(x, dtype="bool")
+    return equal(x, infinity)
+
+
+def fmax(x1, x2):
+    """maximum(x1, x2) ignoring NaN: the other operand where one is NaN (NaN if both)."""
+    return _nan_ignoring(maximum, x1, x2)
+
+
+def fmin(x1, x2):
+    """minimum(x1, x2) ignoring NaN: the other operand where one is NaN (NaN if both)."""
+    return _nan_ignoring(minimum, x1, x2)
+
+
+def _nan_ignoring(extremum, x1, x2):
+    a, b = promote(x1, x2)
+    if not dtypes.is_float(a.dtype):
+        return extremum(a, b)
+    return where(isnan(b), a, where(isnan(a), b, extremum(a, b)))
+
+
+def cbrt(x):
+    """The real cube root, sign-correct: sign(x) * |x| ** (1/3), computed in float64 with
+    one Newton step y - (y - |x| / y**2) / 3 (1/3 is not exact in binary, so the power
+    alone is off by ~|log x| ulps), then cast back; zeros (and -0.0) give themselves."""
+    x = _float_operand(x)
+    magnitude = abs(cast(x, "float64"))
+    y = power(magnitude, 1.0 / 3.0)
+    regular = logical_and(greater(y, 0), less(y, np.inf))  # not 0, inf or NaN
+    one = cast(1, "float64")
+    # The step runs on 1 elsewhere: inf - inf there would be NaN (and a NumPy warning).
+    safe_y, safe_magnitude = where(regular, y, one), where(regular, magnitude, one)
+    step = (safe_y - safe_magnitude / (safe_y * safe_y)) * (1.0 / 3.0)
+    refined = where(regular, safe_y - step, y)
+    root = cast(refined, x.dtype)
+    return where(equal(x, 0), x, where(less(x, 0), -root, root))
+
+
+def sinc(x):
+    """sin(pi x) / (pi x), 1 at x = 0 (the division is made safe there, so the gradient,
+    0 at x = 0, stays finite)."""
+    x = _float_operand(x)
+    is_zero = equal(x, 0)
+    scaled = where(is_zero, cast(1, x.dtype), x) * math.pi
+    return where(is_zero, cast(1, x.dtype), sin(scaled) / scaled)

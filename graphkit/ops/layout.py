@@ -991,3 +991,138 @@ def diag(x, k=0):
     values = reshape(padded, (n, 1) if k >= 0 else (1, n))
     mask = eye(n, n, k=k, dtype="bool")
     return _o().where(mask, broadcast_to(values, (n, n)), _o().zeros_like(mask, dtype=x.dtype))
+
+
+# -- NumPy's array helpers, written with the layout ops above ----------------------------
+
+def _require_rank(x, rank, op):
+    if x.ndim < rank:
+        raise ShapeError(f"{op}: expected a tensor of rank >= {rank}, received shape "
+                         f"{tuple(x.shape)}")
+
+
+def fliplr(x):
+    """x reversed along axis 1 (rank >= 2)."""
+    x = to_value(x)
+    _require_rank(x, 2, "fliplr")
+    return flip(x, axis=1)
+
+
+def flipud(x):
+    """x reversed along axis 0 (rank >= 1)."""
+    x = to_value(x)
+    _require_rank(x, 1, "flipud")
+    return flip(x, axis=0)
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    """x rotated by k quarter turns in the plane of `axes`, from the first axis toward the
+    second (NumPy's): one turn is a flip of the second axis, then a swap of the two."""
+    x = to_value(array)
+    _require_rank(x, 2, "rot90")
+    if len(axes) != 2:
+        raise ValueError(f"rot90: `axes` must be two different axes, received {axes}")
+    a, b = (canonical_axis(v, x.ndim, "rot90") for v in axes)
+    if a == b:
+        raise ValueError(f"rot90: `axes` must be two different axes, received {axes}")
+    k = int(k) % 4
+    if k == 2:
+        return flip(x, axis=(a, b))
+    if k == 1:
+        return swapaxes(flip(x, axis=b), a, b)
+    if k == 3:
+        return flip(swapaxes(x, a, b), axis=b)
+    return x
+
+
+def _at_least_3d(x):
+    """NumPy's atleast_3d: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
+    x = to_value(x)
+    if x.ndim == 0:
+        return reshape(x, (1, 1, 1))
+    if x.ndim == 1:
+        return expand_dims(x, (0, 2))
+    if x.ndim == 2:
+        return expand_dims(x, 2)
+    return x
+
+
+def dstack(xs):
+    """The tensors (made at least 3-D) concatenated along axis 2."""
+    return concatenate([_at_least_3d(x) for x in xs], axis=2)
+
+
+def hsplit(x, indices_or_sections):
+    """split along axis 1 (axis 0 for a 1-D tensor)."""
+    x = to_value(x)
+    _require_rank(x, 1, "hsplit")
+    return split(x, indices_or_sections, axis=1 if x.ndim > 1 else 0)
+
+
+def vsplit(x, indices_or_sections):
+    """split along axis 0 (rank >= 2)."""
+    x = to_value(x)
+    _require_rank(x, 2, "vsplit")
+    return split(x, indices_or_sections, axis=0)
+
+
+def dsplit(x, indices_or_sections):
+    """split along axis 2 (rank >= 3)."""
+    x = to_value(x)
+    _require_rank(x, 3, "dsplit")
+    return split(x, indices_or_sections, axis=2)
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """split that allows unequal sections: n elements into s sections give n % s sections
+    of n // s + 1 first, then sections of n // s (NumPy's)."""
+    x = to_value(x)
+    if not isinstance(indices_or_sections, numbers.Integral):
+        return split(x, indices_or_sections, axis=axis)
+    axis = canonical_axis(axis, x.ndim, "array_split")
+    sections, n = int(indices_or_sections), x.shape[axis]
+    if sections <= 0:
+        raise ValueError(f"array_split: the number of sections must be > 0, received "
+                         f"{sections}")
+    if n is None:
+        raise ShapeError("array_split: the split axis must have a static size")
+    size, extra = divmod(n, sections)
+    bounds = np.cumsum([0] + [size + 1] * extra + [size] * (sections - extra))
+    return [_axis_slice(x, axis, int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def diff(a, n=1, axis=-1):
+    """The n-th discrete difference along `axis`: x[1:] - x[:-1], n times (for bools,
+    x[1:] != x[:-1], as NumPy's)."""
+    x = to_value(a)
+    axis = canonical_axis(axis, x.ndim, "diff")
+    for _ in range(int(n)):
+        later, earlier = _axis_slice(x, axis, 1, None), _axis_slice(x, axis, 0, -1)
+        x = _o().not_equal(later, earlier) if x.dtype == "bool" else later - earlier
+    return x
+
+
+def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D coordinate vectors (NumPy's meshgrid): "ij" gives grids of
+    shape (n1, n2, ...); "xy" swaps the first two dims, (n2, n1, ...)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: `indexing` must be 'xy' or 'ij', received {indexing!r}")
+    vectors = [ravel(v) for v in x]
+    shape = [v.shape[0] for v in vectors]
+    if indexing == "xy" and len(vectors) > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    grids = []
+    for i, v in enumerate(vectors):
+        at = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(vectors) > 1 else i
+        line = reshape(v, tuple(-1 if j == at else 1 for j in range(len(vectors))))
+        grids.append(broadcast_to(line, tuple(shape)))
+    return grids
+
+
+def copy(x):
+    """A tensor with x's values. graphkit values are immutable (a Variable's assign swaps
+    in a new value), so only a NumPy array, which its owner may still write to, is
+    copied."""
+    if isinstance(x, np.ndarray):
+        x = x.copy()
+    return to_value(x)

@@ -155,6 +155,23 @@ def outer(x1, x2):
     return _o().multiply(_o().reshape(a, (-1, 1)), _o().reshape(b, (1, -1)))
 
 
+
+def kron(x1, x2):
+    """The Kronecker product: block (i, j, ...) is x1[i, j, ...] * x2. The shapes are
+    aligned on the right (leading 1s), the operands interleaved as (a1, 1, a2, 1, ...) and
+    (1, b1, 1, b2, ...), multiplied, and merged pairwise to (a1 b1, a2 b2, ...)."""
+    ops = _o()
+    a, b = promote(x1, x2)
+    ndim = builtins.max(a.ndim, b.ndim)
+    a_shape = (1,) * (ndim - a.ndim) + tuple(a.shape)
+    b_shape = (1,) * (ndim - b.ndim) + tuple(b.shape)
+    if None in a_shape + b_shape:
+        raise ShapeError(f"kron: the shapes must be static, received {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    a = ops.reshape(a, tuple(d for n in a_shape for d in (n, 1)))
+    b = ops.reshape(b, tuple(d for n in b_shape for d in (1, n)))
+    return ops.reshape(ops.multiply(a, b), tuple(m * n for m, n in zip(a_shape, b_shape)))
+
 def trace(x, offset=0, axis1=0, axis2=1):
     x = to_value(x)
     moved = _o().moveaxis(x, (axis1, axis2), (-2, -1))

@@ -114,6 +114,101 @@ def log_sigmoid(x):
     return -softplus(-_float(x))
 
 
+def celu(x, alpha=1.0):
+    """x for x > 0, alpha * expm1(x / alpha) otherwise (the expm1 of the branch not taken
+    gets 0, so that it cannot overflow and poison the gradient)."""
+    ops = _o()
+    x = _float(x)
+    negative = ops.where(x > 0, ops.zeros_like(x), x)
+    return ops.where(x > 0, x, ops.expm1(negative / alpha) * alpha)
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: a * sigmoid(b), a and b the two halves of x along `axis`."""
+    x = _float(x)
+    axis = canonical_axis(axis, x.ndim, "glu")
+    if x.shape[axis] is not None and x.shape[axis] % 2:
+        raise ShapeError(f"glu: axis {axis} of shape {tuple(x.shape)} must have an even "
+                         f"size, to split into two halves")
+    a, b = _o().split(x, 2, axis=axis)
+    return a * _o().sigmoid(b)
+
+
+def hard_tanh(x):
+    """1 above 1, -1 below -1, x between (ints keep their dtype, as in Keras). Two selects,
+    not clip: at x = +-1 the gradient is 1, as JAX's, where clip's ties pass none."""
+    ops = _o()
+    x = to_value(x)
+    return ops.where(x > 1, 1, ops.where(x < -1, -1, x))
+
+
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+    ops = _o()
+    x = _float(x)
+    return ops.where(ops.abs(x) > threshold, x, ops.zeros_like(x))
+
+
+def soft_shrink(x, threshold=0.5):
+    """x - threshold above threshold, x + threshold below -threshold, 0 between."""
+    ops = _o()
+    x = _float(x)
+    inner = ops.where(x < -threshold, x + threshold, ops.zeros_like(x))
+    return ops.where(x > threshold, x - threshold, inner)
+
+
+def tanh_shrink(x):
+    """x - tanh(x)."""
+    x = _float(x)
+    return x - _o().tanh(x)
+
+
+def squareplus(x, b=4):
+    """(x + sqrt(x**2 + b)) / 2, a smooth relu."""
+    x = _float(x)
+    return (x + _o().sqrt(x * x + b)) * 0.5
+
+
+def sparse_plus(x):
+    """0 for x <= -1, x for x >= 1, (x + 1)**2 / 4 between: a smooth relu with a compact
+    transition."""
+    ops = _o()
+    x = _float(x)
+    quadratic = (x + 1.0) * (x + 1.0) * 0.25
+    return ops.where(x <= -1.0, ops.zeros_like(x), ops.where(x >= 1.0, x, quadratic))
+
+
+def sparse_sigmoid(x):
+    """clip(x + 1, 0, 2) / 2: 0 for x <= -1, 1 for x >= 1, linear between."""
+    return _o().clip(_float(x) + 1.0, 0.0, 2.0) * 0.5
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else default_value."""
+    return _o().where(_o().greater(x, threshold), x, default_value)
+
+
+def sparsemax(x, axis=-1):
+    """The Euclidean projection of x onto the simplex along `axis` (Martins & Astudillo):
+    max(x - tau, 0), tau chosen so that the outputs sum to 1; found from the sorted x."""
+    from graphkit.ops.creation import arange
+    ops = _o()
+    x = _float(x)
+    axis = canonical_axis(axis, x.ndim, "sparsemax")
+    descending = -ops.sort(-x, axis=axis)
+    cumulative = ops.cumsum(descending, axis=axis)
+    n = x.shape[axis]
+    rank = ops.reshape(ops.cast(arange(1, n + 1), x.dtype),
+                       tuple(-1 if i == axis else 1 for i in range(x.ndim)))
+    # The support: the k largest entries with 1 + k x_(k) > sum of the k largest.
+    support = descending - (cumulative - 1.0) / rank > 0
+    k = ops.sum(ops.cast(support, x.dtype), axis=axis, keepdims=True)
+    support_sum = ops.sum(ops.where(support, cumulative, ops.zeros_like(cumulative)) *
+                          ops.cast(rank == k, x.dtype), axis=axis, keepdims=True)
+    tau = (support_sum - 1.0) / k
+    return ops.maximum(x - tau, 0.0)
+
+
 def softmax(x, axis=-1):
     ops = _o()
     x = _float(x)
@@ -275,6 +370,125 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     if offset is not None:
         res = res + along_axis(offset)
     return x * inv + res
+
+
+def _at_least_float32(x):
+    """(x in its compute dtype, the dtype to return): Keras normalizes in
+    result_type(x, float32), so float16 in float32 and float64 in float64, and casts back
+    to the input's dtype, ints included."""
+    x = to_value(x)
+    compute = "float64" if x.dtype == "float64" else "float32"
+    return _o().cast(x, compute), x.dtype
+
+
+def _normalized_axes(axis, ndim, op):
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted(canonical_axis(a, ndim, op) for a in axes))
+
+
+def _along_axes(v, x, axes):
+    """A gamma/beta/scale given over `axes` only, reshaped to broadcast against x (Keras:
+    when it is not of x's rank and the axes are not just the last one)."""
+    v = _o().cast(v, x.dtype)
+    if v.ndim != x.ndim and axes != (x.ndim - 1,):
+        v = _o().reshape(v, tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim)))
+    return v
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """x * rsqrt(mean(x**2, axis) + epsilon) * scale (Zhang & Sennrich), computed in at
+    least float32 and cast back to x's dtype, as in Keras."""
+    ops = _o()
+    x, dtype = _at_least_float32(x)
+    if x.ndim == 0:
+        x = ops.expand_dims(x, 0)
+    eps = config.epsilon() if epsilon is None else epsilon
+    axes = _normalized_axes(axis, x.ndim, "rms_normalization")
+    out = x * ops.rsqrt(ops.mean(x * x, axis=axes, keepdims=True) + eps)
+    if scale is not None:
+        out = out * _along_axes(scale, x, axes)
+    return ops.cast(out, dtype)
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None):
+    """(x - mean) * rsqrt(var + epsilon) * gamma + beta over `axis`, computed in at least
+    float32 and cast back to x's dtype, as in Keras."""
+    ops = _o()
+    x, dtype = _at_least_float32(x)
+    eps = config.epsilon() if epsilon is None else epsilon
+    axes = _normalized_axes(axis, x.ndim, "layer_normalization")
+    mean, variance = moments(x, axes=axes, keepdims=True)
+    inv = ops.rsqrt(variance + eps)
+    if gamma is not None:
+        inv = inv * _along_axes(gamma, x, axes)
+    shift = -mean * inv
+    if beta is not None:
+        shift = shift + _along_axes(beta, x, axes)
+    return ops.cast(x * inv + shift, dtype)
+
+
+# -- attention ---------------------------------------------------------------------------
+
+def _check_attention_shapes(query, key, value):
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if t.ndim != 4:
+            raise ValueError(f"dot_product_attention: only 4D inputs (batch, time, heads, "
+                             f"depth) are supported; received {name}.shape={tuple(t.shape)}")
+    n, k = query.shape[2], key.shape[2]
+    if n is not None and k is not None and n % k:
+        raise ValueError(f"dot_product_attention: the query's {n} heads must be a multiple "
+                         f"of the key's {k} heads (grouped-query attention)")
+
+
+def _repeat_heads(t, groups):
+    """Grouped-query attention: key/value head h serves query heads h*G .. h*G + G - 1."""
+    return t if groups == 1 else _o().repeat(t, groups, axis=2)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None,
+                          is_causal=False, flash_attention=None):
+    """softmax(q k^T * scale + bias, masked) v over (batch, time, heads, depth) tensors, as
+    JAX's reference implementation: masked logits become -0.7 * float32 max (not -inf, so a
+    fully masked row averages the values), and the logits and softmax are in at least
+    float32. `scale` defaults to 1 / sqrt(depth); `is_causal` keeps the key positions <=
+    the query's; `mask` (True = attend) and `bias` broadcast to (batch, heads, time_q,
+    time_k). Fewer key/value heads than query heads is grouped-query attention.
+    `flash_attention` exists for Keras compatibility; only None and False are supported."""
+    from graphkit.ops.creation import tri
+    ops = _o()
+    if flash_attention:
+        raise ValueError("dot_product_attention: flash_attention=True is not supported; "
+                         "pass None or False")
+    query, key, value = _common_float(query, key, value)
+    _check_attention_shapes(query, key, value)
+    groups = query.shape[2] // key.shape[2]
+    key, value = _repeat_heads(key, groups), _repeat_heads(value, groups)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    logits_dtype = "float64" if query.dtype == "float64" else "float32"
+    logits = ops.cast(ops.einsum("btnh,bsnh->bnts", query, key), logits_dtype) * scale
+    if bias is not None:
+        logits = logits + ops.cast(bias, logits_dtype)
+    keep = None if mask is None else ops.cast(mask, "bool")
+    if is_causal:
+        if None in logits.shape[-2:]:
+            raise ShapeError(f"dot_product_attention: is_causal needs known query and key "
+                             f"lengths to build the mask, received query "
+                             f"{tuple(query.shape)} and key {tuple(key.shape)}")
+        causal = tri(logits.shape[-2], logits.shape[-1], dtype="bool")
+        keep = causal if keep is None else ops.logical_and(keep, causal)
+    if keep is not None:
+        logits = ops.where(keep, logits, -0.7 * float(np.finfo(np.float32).max))
+    probs = ops.cast(softmax(logits, axis=-1), value.dtype)
+    return ops.einsum("bnts,bsnh->btnh", probs, value)
+
+
+def _common_float(*ts):
+    """The operands in their common dtype, floatx if that is not a float."""
+    ts = [to_value(t) for t in ts]
+    dtype = dtypes.result_type(*(t.dtype for t in ts))
+    if not dtypes.is_float(dtype):
+        dtype = config.floatx()
+    return [_o().cast(t, dtype) for t in ts]
 
 
 # -- windows: shared helpers -------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.ops.convert import to_value
-from graphkit.ops.layout import BROADCAST_TO, RESHAPE
+from graphkit.ops.layout import BROADCAST_TO, RESHAPE, _axis_slice
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import canonical_axis, normalize_axis, reduce_shape
 
@@ -271,8 +271,9 @@ def logsumexp(x, axis=None, keepdims=False):
         m if keepdims else ops.squeeze(m, axis=axes))
 
 
-def cumsum(x, axis=None, dtype=None):
-    """Cumulative sum, as a matmul with a triangular matrix (lowerable, differentiable)."""
+def _cumulative_operand(x, axis, dtype, op):
+    """(x, axis, n) for a cumulative op: x cast to `dtype` then to its accumulating dtype,
+    flattened when axis is None; the axis size n must be static."""
     ops = _o()
     x = to_value(x)
     if dtype is not None:
@@ -280,10 +281,17 @@ def cumsum(x, axis=None, dtype=None):
     x = ops.cast(x, _accumulating_dtype(x.dtype))
     if axis is None:
         x, axis = ops.reshape(x, (-1,)), 0
-    axis = canonical_axis(axis, x.ndim, "cumsum")
+    axis = canonical_axis(axis, x.ndim, op)
     n = x.shape[axis]
     if n is None:
-        raise ShapeError("cumsum: the summed axis must have a static size")
+        raise ShapeError(f"{op}: the accumulated axis must have a static size")
+    return x, axis, n
+
+
+def cumsum(x, axis=None, dtype=None):
+    """Cumulative sum, as a matmul with a triangular matrix (lowerable, differentiable)."""
+    ops = _o()
+    x, axis, n = _cumulative_operand(x, axis, dtype, "cumsum")
     compute = x.dtype if dtypes.is_float(x.dtype) else "float64"
     upper = ops.cast(ops.less_equal(ops.arange(n)[:, None], ops.arange(n)[None, :]), compute)
     moved = ops.moveaxis(ops.cast(x, compute), axis, -1)
@@ -291,3 +299,86 @@ def cumsum(x, axis=None, dtype=None):
     if not dtypes.is_float(x.dtype):
         out = ops.cast(ops.round(out), x.dtype)
     return ops.moveaxis(out, -1, axis)
+
+
+def cumprod(x, axis=None, dtype=None):
+    """Cumulative product, as a log-depth scan: for shift s = 1, 2, 4, ... each element is
+    multiplied by the one s before it (1 before the start). Products only (exact for ints,
+    zeros and infinities propagate as in NumPy), differentiable through multiply."""
+    ops = _o()
+    x, axis, n = _cumulative_operand(x, axis, dtype, "cumprod")
+    shift = 1
+    while shift < n:
+        pads = [(0, 0)] * x.ndim
+        pads[axis] = (shift, 0)
+        x = x * ops.pad(_axis_slice(x, axis, 0, n - shift), pads, constant_values=1)
+        shift *= 2
+    return x
+
+
+def ptp(x, axis=None, keepdims=False):
+    """max(x) - min(x) over `axis` (peak to peak)."""
+    return max(x, axis=axis, keepdims=keepdims) - min(x, axis=axis, keepdims=keepdims)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoidal rule along `axis`: sum((y[1:] + y[:-1]) / 2 * d), d the spacing,
+    diff(x) (a 1-D x applies along `axis`) or dx."""
+    ops = _o()
+    y = _float(y)
+    axis = canonical_axis(axis, y.ndim, "trapezoid")
+    spacing = dx
+    if x is not None:
+        x = ops.cast(x, y.dtype)
+        if x.ndim == 1:
+            x = ops.reshape(x, tuple(-1 if i == axis else 1 for i in range(y.ndim)))
+        spacing = ops.diff(x, axis=axis)
+    later, earlier = _axis_slice(y, axis, 1, None), _axis_slice(y, axis, 0, -1)
+    return sum(spacing * (later + earlier) / 2.0, axis=axis)
+
+
+# -- NaN-ignoring reductions: NaN entries replaced by the reduction's identity -----------
+
+def _without_nans(x, fill):
+    ops = _o()
+    return ops.where(ops.isnan(x), ops.full_like(x, fill), x)
+
+
+def nansum(x, axis=None, keepdims=False):
+    """sum over the non-NaN entries (0 when there are none)."""
+    x = to_value(x)
+    if dtypes.is_float(x.dtype):
+        x = _without_nans(x, 0)
+    return sum(x, axis=axis, keepdims=keepdims)
+
+
+def nanmean(x, axis=None, keepdims=False):
+    """mean over the non-NaN entries (NaN when there are none, as NumPy)."""
+    ops = _o()
+    x = _float(x)
+    present = ops.cast(ops.logical_not(ops.isnan(x)), x.dtype)
+    count = sum(present, axis=axis, keepdims=keepdims)
+    total = nansum(x, axis=axis, keepdims=keepdims)
+    # The empty slices are divided by 1, then replaced: no 0 / 0 (and NumPy warning).
+    mean = total / ops.where(count > 0, count, ops.ones_like(count))
+    return ops.where(count > 0, mean, ops.full_like(mean, np.nan))
+
+
+def nanmax(x, axis=None, keepdims=False):
+    """max over the non-NaN entries (NaN when there are none, as NumPy)."""
+    return _nan_extremum(max, -np.inf, x, axis, keepdims)
+
+
+def nanmin(x, axis=None, keepdims=False):
+    """min over the non-NaN entries (NaN when there are none, as NumPy)."""
+    return _nan_extremum(min, np.inf, x, axis, keepdims)
+
+
+def _nan_extremum(reduce, identity, x, axis, keepdims):
+    ops = _o()
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return reduce(x, axis=axis, keepdims=keepdims)
+    out = reduce(_without_nans(x, identity), axis=axis, keepdims=keepdims)
+    empty = all(ops.isnan(x), axis=axis, keepdims=keepdims)
+    return ops.where(empty, ops.full_like(out, np.nan), out)

@@ -1,11 +1,13 @@
 """Sorting: the `argsort` primitive (stable, not differentiable, opaque to codegen) and
-sort, top_k and in_top_k written with it; values are gathered with take_along_axis, so
-their gradients flow to the selected elements."""
+sort, top_k, in_top_k and the quantiles (quantile, percentile, median) written with it;
+values are gathered with take_along_axis and take, so their gradients flow to the selected
+elements."""
 import numpy as np
 
+from graphkit import config, dtypes
 from graphkit.ops.convert import to_value
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
-from graphkit.ops.shape_rules import canonical_axis
+from graphkit.ops.shape_rules import canonical_axis, normalize_axis
 
 
 
@@ -71,3 +73,106 @@ def in_top_k(targets, predictions, k):
     target_pred = ops.take_along_axis(predictions, ops.expand_dims(targets, -1), axis=-1)
     higher = ops.sum(ops.cast(ops.greater(predictions, target_pred), "int32"), axis=-1)
     return ops.less(higher, k)
+
+
+# -- order statistics: sort, then gather --------------------------------------------------
+
+_QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """The q-th quantiles of x over `axis` (NumPy's, q in [0, 1]): x sorted, and read at the
+    position q (n - 1), between neighbours as `method` says. The shape is q's, then x's with
+    the reduced axes removed (kept as 1 with `keepdims`). NaN where the data holds a NaN."""
+    ops = _o()
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"quantile: `method` must be one of {_QUANTILE_METHODS}, received "
+                         f"{method!r}")
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        x = ops.cast(x, config.floatx())
+    axes = normalize_axis(axis, x.ndim, "quantile")
+    data = _reduced_axes_last(x, axes)
+    q = _as_quantiles(q)
+    values = _read_sorted(ops.sort(data, axis=-1), q, method)  # (*kept, *q.shape)
+    has_nan = ops.any(ops.isnan(data), axis=-1)
+    values = ops.where(ops.reshape(has_nan, tuple(has_nan.shape) + (1,) * q.ndim),
+                       ops.full_like(values, np.nan), values)
+    if keepdims:
+        values = ops.reshape(values, tuple(1 if i in axes else d for i, d in
+                                           enumerate(x.shape)) + tuple(q.shape))
+    # q's dims go first, as NumPy puts them.
+    return ops.moveaxis(values, list(range(values.ndim - q.ndim, values.ndim)),
+                        list(range(q.ndim)))
+
+
+def _as_quantiles(q, top=1.0, op="quantile"):
+    """q as a float tensor: Python numbers and lists in float64, as NumPy computes with
+    them; float arrays and tensors in their own dtype (a float32 q = 0.05 is not the
+    float64 0.05, and its position q (n - 1) rounds differently). Data is checked to lie
+    in [0, top]."""
+    if not hasattr(type(q), "_bind_priority"):
+        q = np.asarray(q)
+        if q.dtype.kind != "f":
+            q = q.astype(np.float64)
+        if not np.all((q >= 0) & (q <= top)):
+            raise ValueError(f"{op}: q must be in [0, {top:g}], received {q.tolist()}")
+    q = to_value(q)
+    return q if dtypes.is_float(q.dtype) else _o().cast(q, "float64")
+
+
+def _reduced_axes_last(x, axes):
+    """x with `axes` moved to the end and merged into one (their sizes must be static)."""
+    ops = _o()
+    kept = [i for i in range(x.ndim) if i not in axes]
+    moved = ops.transpose(x, kept + list(axes))
+    sizes = [x.shape[a] for a in axes]
+    if None in sizes:
+        raise ShapeError(f"quantile: the reduced axes {axes} of shape {tuple(x.shape)} must "
+                         f"have static sizes")
+    return ops.reshape(moved, tuple(moved.shape[:len(kept)]) + (int(np.prod(sizes)),))
+
+
+def _read_sorted(ordered, q, method):
+    """The values of `ordered` (sorted along its last axis) at positions q (n - 1), in q's
+    dtype, as NumPy computes them."""
+    ops = _o()
+    n = ordered.shape[-1]
+    position = q * (n - 1)
+    lower = ops.floor(position)
+    if method == "nearest":
+        lower = ops.round(position)  # half to even, as NumPy's "nearest"
+    fraction = ops.cast(position - lower, ordered.dtype)
+    below = _gather_last(ordered, lower)
+    if method in ("lower", "nearest"):
+        return below
+    above = _gather_last(ordered, ops.minimum(lower + 1, n - 1))
+    if method == "higher":
+        return ops.where(fraction > 0, above, below)
+    if method == "midpoint":
+        return ops.where(fraction > 0, (below + above) * 0.5, below)
+    return _lerp(below, above, fraction)
+
+
+def _gather_last(ordered, index):
+    """ordered[..., index] for a float index tensor of any shape: (*batch, *index.shape)."""
+    return _o().take(ordered, _o().cast(index, "int32"), axis=ordered.ndim - 1)
+
+
+def _lerp(a, b, t):
+    """a + (b - a) t, computed from the nearer end (NumPy's): exact at t = 0 and t = 1, and
+    monotonic in t."""
+    ops = _o()
+    step = b - a
+    return ops.where(t >= 0.5, b - step * (1 - t), a + step * t)
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    """quantile with q in percent (0 to 100)."""
+    q = _as_quantiles(q, 100.0, "percentile") / 100.0
+    return quantile(x, q, axis=axis, method=method, keepdims=keepdims)
+
+
+def median(x, axis=None, keepdims=False):
+    """The 0.5 quantile (the mean of the two middle values for an even count)."""
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)

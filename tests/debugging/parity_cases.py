@@ -269,6 +269,12 @@ POOL_ATTRS = dict(window=(2, 3), strides=(2, 2), padding=((0, 1), (1, 1)))
 KEY = np.array([7, 2026], np.uint32)
 
 
+# Key position 4 is masked for every query: with is_causal, the first query keeps one key.
+ATTENTION_MASK = np.arange(5)[None, None, None, :] < 4
+# A NaN on each row (and column), for the NaN-ignoring reductions.
+NAN_ROWS = np.where(np.eye(3, 4) > 0, np.float32(np.nan), rand(3, 4))
+
+
 def _pos(*shape):
     return rand(*shape, lo=0.3, hi=2.5)
 
@@ -333,6 +339,30 @@ OP_CASES = {
     "logaddexp": [E(ops.logaddexp, rand(3, 5, lo=-5, hi=5), rand(3, 5, lo=-5, hi=5),
                     bound=Bound("norm", RTOL, "max + log1p(exp(-|a-b|)): mathlib ulps on "
                                               "the correction term"))],
+    "exp2": [E(ops.exp2, rand(3, 5, lo=-20, hi=20),
+               bound=Bound("rel", 2e-5, "2 ** x as pow: float64 exp(y log 2) rounded once, "
+                                        "vs NumPy's powf"))],
+    "logaddexp2": [E(ops.logaddexp2, rand(3, 5, lo=-5, hi=5), rand(3, 5, lo=-5, hi=5),
+                     bound=Bound("norm", RTOL, "hi + log1p(2 ** -|a-b|) / ln 2: pow and "
+                                               "log1p ulps on the correction term"))],
+    "hypot": [E(ops.hypot, rand(3, 5, lo=-3, hi=3), rand(3, 5, lo=-3, hi=3))],
+    "cbrt": [E(ops.cbrt, away_from([0.0], 3, 5, lo=-30, hi=30),
+               bound=Bound("rel", 2e-5, "float64 pow and a Newton step, rounded to float32"))],
+    "sinc": [E(ops.sinc, np.append(rand(14, lo=-3, hi=3), np.float32(0.0)),
+               bound=Bound("norm", RTOL, "sin(pi x) / (pi x): mathlib sin of a rounded "
+                                         "product; near its roots, error vs max|output|"))],
+    "deg2rad": [E(ops.deg2rad, rand(3, 5, lo=-360, hi=360))],
+    "rad2deg": [E(ops.rad2deg, rand(3, 5, lo=-7, hi=7))],
+    "fabs": [E(ops.fabs, away_from([0.0], 3, 5), bound=EXACT)],
+    "fmax": [E(ops.fmax, rand(3, 5), rand(5), bound=EXACT),
+             nograd(ops.fmax, SPECIAL[:, None], SPECIAL[None, :])],
+    "fmin": [E(ops.fmin, rand(3, 5), rand(3, 1), bound=EXACT),
+             nograd(ops.fmin, SPECIAL[:, None], SPECIAL[None, :])],
+    "heaviside": [E(lambda b: ops.heaviside(SPECIAL, b), rand(10), bound=EXACT)],
+    "trunc": [nograd(ops.trunc, SPECIAL)],
+    "signbit": [nograd(ops.signbit, SPECIAL)],
+    "isposinf": [nograd(ops.isposinf, SPECIAL)],
+    "isneginf": [nograd(ops.isneginf, SPECIAL)],
     # -- elementwise: predicates, comparisons, logic, select -------------------------------
     "equal": [nograd(ops.equal, ints(3, 5), ints(5))],
     "not_equal": [nograd(ops.not_equal, ints(3, 5), ints(5))],
@@ -379,6 +409,24 @@ OP_CASES = {
     "hard_sigmoid": [E(ops.hard_sigmoid, away_from([-3.0, 3.0], 3, 5, lo=-5, hi=5))],
     "hard_silu": [E(ops.hard_silu, away_from([-3.0, 3.0], 3, 5, lo=-5, hi=5))],
     "hard_swish": [E(ops.hard_swish, away_from([-3.0, 3.0], 3, 5, lo=-5, hi=5))],
+    "celu": [E(lambda x: ops.celu(x, alpha=1.5), away_from([0.0], 3, 5, lo=-3, hi=3),
+               bound=Bound("rel", 2e-5, "alpha expm1(x / alpha) for x < 0"))],
+    "glu": [E(ops.glu, rand(3, 6, lo=-4, hi=4), bound=Bound("rel", 2e-5, "a sigmoid(b)"))],
+    "hard_tanh": [E(ops.hard_tanh, away_from([-1.0, 1.0], 3, 5, lo=-2, hi=2), bound=EXACT)],
+    "hard_shrink": [E(ops.hard_shrink, away_from([-0.5, 0.5], 3, 5, lo=-2, hi=2),
+                      bound=EXACT)],
+    "soft_shrink": [E(ops.soft_shrink, away_from([-0.5, 0.5], 3, 5, lo=-2, hi=2))],
+    "tanh_shrink": [E(ops.tanh_shrink, rand(3, 5, lo=-3, hi=3),
+                      bound=Bound("norm", RTOL, "x - tanh(x) cancels near 0: tanh's ulps "
+                                                "vs max|output|"))],
+    "squareplus": [E(ops.squareplus, rand(3, 5, lo=-3, hi=3),
+                     bound=Bound("norm", RTOL, "x + sqrt(x^2 + b) cancels for x << 0"))],
+    "sparse_plus": [E(ops.sparse_plus, away_from([-1.0, 1.0], 3, 5, lo=-2, hi=2))],
+    "sparse_sigmoid": [E(ops.sparse_sigmoid, away_from([-1.0, 1.0], 3, 5, lo=-2, hi=2))],
+    "threshold": [E(lambda x: ops.threshold(x, 0.2, -1.0), away_from([0.2], 3, 5),
+                    bound=EXACT)],
+    "sparsemax": [OpCase(lambda x: ops.sparsemax(x, axis=-1), distinct(3, 5), bound=NORM,
+                         group="opaque")],
     "softmax": [N(lambda x: ops.softmax(x, axis=-1), rand(3, 5, lo=-5, hi=5)),
                 N(lambda x: ops.softmax(x, axis=0), rand(3, 5, lo=-5, hi=5))],
     "log_softmax": [N(ops.log_softmax, rand(3, 5, lo=-5, hi=5))],
@@ -404,6 +452,15 @@ OP_CASES = {
     "norm": [R(lambda x: ops.norm(x, axis=-1), rand(3, 4)),
              R(lambda x: ops.norm(x, ord="fro", axis=(0, 1)), rand(3, 4))],
     "cumsum": [R(lambda x: ops.cumsum(x, axis=0), rand(4, 3))],
+    "cumprod": [R(lambda x: ops.cumprod(x, axis=1), rand(3, 6, lo=0.5, hi=1.5)),
+                nograd(lambda x: ops.cumprod(x), ints(2, 3, lo=-3, hi=4), group="reduction")],
+    "ptp": [R(lambda x: ops.ptp(x, axis=1), distinct(3, 4), bound=EXACT)],
+    "trapezoid": [R(lambda y, x: ops.trapezoid(y, x=x, axis=0), rand(4, 3),
+                    np.float32([0.0, 0.5, 1.7, 2.0]))],
+    "nansum": [R(lambda x: ops.nansum(x, axis=1), NAN_ROWS)],
+    "nanmean": [R(lambda x: ops.nanmean(x, axis=1), NAN_ROWS)],
+    "nanmax": [R(lambda x: ops.nanmax(x, axis=1), NAN_ROWS, bound=EXACT)],
+    "nanmin": [R(lambda x: ops.nanmin(x, axis=0), NAN_ROWS, bound=EXACT)],
     "argmax": [nograd(lambda x: ops.argmax(x, axis=1), distinct(3, 5), group="reduction")],
     "argmin": [nograd(lambda x: ops.argmin(x, axis=0), distinct(3, 5), group="reduction")],
     "all": [nograd(lambda x: ops.all(x, axis=1), bools(3, 5), group="reduction")],
@@ -443,6 +500,18 @@ OP_CASES = {
     "diagonal": [L(lambda x: ops.diagonal(x, offset=1), rand(3, 4))],
     "tril": [L(ops.tril, rand(3, 4))],
     "triu": [L(lambda x: ops.triu(x, k=1), rand(3, 4))],
+    "diff": [L(lambda x: ops.diff(x, n=2, axis=0), rand(4, 3), bound=REL)],
+    "fliplr": [L(ops.fliplr, rand(2, 3))],
+    "flipud": [L(ops.flipud, rand(2, 3))],
+    "rot90": [L(lambda x: ops.rot90(x, k=1, axes=(2, 0)), rand(2, 3, 4)),
+              L(lambda x: ops.rot90(x, k=3), rand(2, 3))],
+    "dstack": [L(lambda a, b: ops.dstack([a, b]), rand(2, 3), rand(2, 3))],
+    "hsplit": [L(lambda x: ops.hsplit(x, 2), rand(2, 4))],
+    "vsplit": [L(lambda x: ops.vsplit(x, [1]), rand(3, 2))],
+    "dsplit": [L(lambda x: ops.dsplit(x, 2), rand(2, 1, 4))],
+    "array_split": [L(lambda x: ops.array_split(x, 3, axis=1), rand(2, 7))],
+    "meshgrid": [L(lambda a, b: ops.meshgrid(a, b), rand(3), rand(4))],
+    "copy": [L(lambda x: ops.copy(x) * 2.0, rand(2, 3))],
     # -- gathers and scatters ---------------------------------------------------------------
     "take": [G(lambda x: ops.take(x, IDX, axis=1), rand(2, 3, 2)),
              G(lambda x, i: ops.take(x, i, axis=0), rand(5, 3), ints(4, hi=5))],
@@ -467,10 +536,21 @@ OP_CASES = {
     "einsum": [M(lambda q, k: ops.einsum("abnh,acnh->anbc", q, k), rand(2, 3, 2, 4),
                  rand(2, 5, 2, 4)),
                M(lambda x, w: ops.einsum("...b,bc->...c", x, w), rand(2, 3, 4), rand(4, 5))],
+    "kron": [M(ops.kron, rand(2, 3), rand(3, 2), bound=EXACT)],
     # -- nn: normalization, losses ----------------------------------------------------------
     "batch_normalization": [N(
         lambda x, m, v, b, s: ops.batch_normalization(x, m, v, axis=1, offset=b, scale=s),
         rand(4, 3), rand(3), rand(3, lo=0.5, hi=1.5), rand(3), rand(3))],
+    "rms_normalization": [N(lambda x, s: ops.rms_normalization(x, scale=s), rand(3, 5),
+                            rand(5))],
+    "layer_normalization": [N(lambda x, g, b: ops.layer_normalization(x, g, b, axis=0),
+                              rand(3, 4), rand(3), rand(3))],
+    "dot_product_attention": [
+        N(lambda q, k, v, b: ops.dot_product_attention(q, k, v, bias=b, mask=ATTENTION_MASK,
+                                                       is_causal=True),
+          rand(2, 3, 4, 2), rand(2, 5, 2, 2), rand(2, 5, 2, 3), rand(1, 4, 3, 5)),
+        N(lambda q, k, v: ops.dot_product_attention(q, k, v, scale=0.3), rand(2, 3, 2, 4),
+          rand(2, 4, 2, 4), rand(2, 4, 2, 4))],
     "binary_crossentropy": [
         N(ops.binary_crossentropy, rand(3, 2, lo=0, hi=1), rand(3, 2, lo=0.05, hi=0.95)),
         N(lambda y, p: ops.binary_crossentropy(y, p, from_logits=True),
@@ -516,6 +596,14 @@ OP_CASES = {
     "avg_pool_grad": [C(lambda ct: bind(nn.AVG_POOL_GRAD, ct, input_spatial=(4, 5),
                                         **POOL_ATTRS), rand(2, 2, 3, 2))],
     # -- sorting (opaque) -------------------------------------------------------------------
+    "median": [OpCase(lambda x: ops.median(x, axis=0), distinct(4, 3), bound=NORM,
+                      group="opaque")],
+    "quantile": [OpCase(lambda x: ops.quantile(x, [0.3, 0.8], axis=1), distinct(3, 5),
+                        bound=NORM, group="opaque"),
+                 OpCase(lambda x: ops.quantile(x, 0.5, method="nearest"), distinct(3, 5),
+                        bound=EXACT, group="opaque")],
+    "percentile": [OpCase(lambda x: ops.percentile(x, 37.0, axis=1, keepdims=True),
+                          distinct(3, 5), bound=NORM, group="opaque")],
     "argsort": [nograd(lambda x: ops.argsort(x, axis=-1), distinct(3, 5), group="opaque")],
     "sort": [OpCase(lambda x: ops.sort(x, axis=0), distinct(4, 3), bound=EXACT,
                     group="opaque")],
@@ -533,6 +621,7 @@ OP_CASES = {
     "zeros_like": [K(ops.zeros_like, rand(3, 2))],
     "ones_like": [K(ops.ones_like, rand(3, 2))],
     "empty": [K(lambda x: ops.empty((2, 3)) * 0 + x, rand(2, 3))],
+    "empty_like": [K(lambda x: ops.empty_like(x) * 0 + x, rand(2, 3))],
     "arange": [K(lambda x: x * ops.arange(5), rand(5), bound=REL),
                K(lambda x: x + ops.arange(0.0, 1.0, 0.25), rand(4), bound=REL)],
     "linspace": [K(lambda x: x + ops.linspace(-1.0, 1.0, 5), rand(5), bound=REL)],
