@@ -40,6 +40,7 @@ _NAMES = {
     "LayerNormalization": "graphkit.layers.normalization.layer_normalization",
     "GroupNormalization": "graphkit.layers.normalization.group_normalization",
     "UnitNormalization": "graphkit.layers.normalization.unit_normalization",
+    "RMSNormalization": "graphkit.layers.normalization.rms_normalization",
     # reshaping
     "Flatten": "graphkit.layers.reshaping.flatten",
     "Reshape": "graphkit.layers.reshaping.reshape",

@@ -976,6 +976,8 @@ LAYER_CASES = {
                   call=lambda layer, x: layer(x, training=True)),
         LayerCase(lambda: layers.BatchNormalization(axis=1), rand(2, 3, 4, 4),
                   call=lambda layer, x: layer(x, training=False), group="conv")],
+    "RMSNormalization": [LayerCase(lambda: layers.RMSNormalization(axis=(1, 2)),
+                                   rand(2, 3, 4))],
     "LayerNormalization": [LayerCase(lambda: layers.LayerNormalization(), rand(3, 6)),
                            LayerCase(lambda: layers.LayerNormalization(axis=(1, 2)),
                                      rand(2, 3, 4))],

@@ -44,6 +44,16 @@ REFERENCES = {
     "exponential": np.exp,
     "mish": lambda x: x * np.tanh(_softplus(x)),
     "log_softmax": lambda x: np.log(_softmax(x)),
+    # Keras 3's further activations (formulas from its docstrings)
+    "celu": lambda x: np.maximum(x, 0) + np.minimum(0, np.expm1(x)),
+    "hard_shrink": lambda x: np.where(np.abs(x) > 0.5, x, 0.0),
+    "hard_tanh": lambda x: np.clip(x, -1, 1),
+    "log_sigmoid": lambda x: -_softplus(-x),
+    "soft_shrink": lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0.0)),
+    "sparse_plus": lambda x: np.where(x <= -1, 0.0, np.where(x >= 1, x, (x + 1) ** 2 / 4)),
+    "sparse_sigmoid": lambda x: np.clip((x + 1) / 2, 0, 1),
+    "squareplus": lambda x: (x + np.sqrt(x * x + 4)) / 2,
+    "tanh_shrink": lambda x: x - np.tanh(x),
 }
 
 
@@ -164,7 +174,7 @@ def test_bad_activation_string_suggests_close_match():
     with pytest.raises(ValueError, match=r"Unknown activation: 'rleu'.*Did you mean 'relu'"):
         activations.get("rleu")
     with pytest.raises(ValueError, match="Did you mean 'gelu'"):
-        gk.layers.Dense(3, activation="gleu")
+        gk.layers.Dense(3, activation="geluu")
 
 
 def test_bad_identifiers():
@@ -172,3 +182,18 @@ def test_bad_identifiers():
         activations.get(42)
     with pytest.raises(ValueError, match="lambda"):
         activations.serialize(lambda x: x)
+
+
+def test_keras_activations_with_arguments(x64):
+    half = x64[:, :6]
+    a, b = half[:, :3], half[:, 3:]
+    np.testing.assert_allclose(np.asarray(activations.get("glu")(half)), a * _sigmoid(b),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(activations.threshold(x64, 1.0, -5.0)),
+                                  np.where(x64 > 1.0, x64, -5.0))
+    np.testing.assert_allclose(np.asarray(activations.celu(x64, alpha=2.0)),
+                               np.maximum(x64, 0) + np.minimum(0, 2.0 * np.expm1(x64 / 2.0)),
+                               rtol=1e-12)
+    p = np.asarray(activations.get("sparsemax")(x64))
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-12)  # a distribution
+    assert (p >= 0).all() and (p == 0).any()  # with exact zeros, unlike softmax

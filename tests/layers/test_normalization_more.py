@@ -167,3 +167,27 @@ def test_compiled_model_predicts_like_eager():
         for w in layer.weights:
             w.assign(_x(w.shape, 7).astype("float32"))
     check_compiled_predict(model, _x((3, 5, 4)).astype("float32"))
+
+
+# -- RMSNormalization ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("axis", [-1, 1, [1, 2]])
+def test_rms_normalization_matches_numpy(axis):
+    x = np.random.default_rng(3).normal(size=(2, 3, 4))
+    layer = layers.RMSNormalization(axis=axis, epsilon=1e-6, dtype="float64")
+    layer.build(x.shape)
+    axes = tuple(axis) if isinstance(axis, list) else (axis % 3,)
+    scale = np.random.default_rng(4).normal(size=tuple(x.shape[a] for a in axes))
+    layer.set_weights([scale])
+    shaped = scale.reshape([x.shape[a] if a in axes else 1 for a in range(3)])
+    expected = x / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + 1e-6) * shaped
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-12)
+    assert [w.path.rsplit("/", 1)[-1] for w in layer.weights] == ["scale"]
+    check_weight_grads(layer, x, np.random.default_rng(5).normal(size=x.shape))
+    assert assert_config_roundtrip(layer).get_config()["epsilon"] == 1e-6
+
+
+def test_rms_normalization_needs_known_axes():
+    with pytest.raises(ValueError, match=r"RMSNormalization '.*'.*known sizes"):
+        layers.RMSNormalization()(gk.Input((3, None)))
+    assert layers.RMSNormalization(axis=1)(gk.Input((3, None))).shape == (None, 3, None)
