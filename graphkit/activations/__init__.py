@@ -6,24 +6,21 @@ match.
 """
 import types
 
-from graphkit.activations.activations import (celu, elu, exponential, gelu, glu,
-                                              hard_shrink, hard_sigmoid, hard_silu,
-                                              hard_swish, hard_tanh, leaky_relu, linear,
-                                              log_sigmoid, log_softmax, mish, relu, relu6,
-                                              selu, sigmoid, silu, soft_shrink, softmax,
-                                              softplus, softsign, sparse_plus,
-                                              sparse_sigmoid, sparsemax, squareplus, swish,
-                                              tanh, tanh_shrink, threshold)
+from graphkit.activations import activations as _functions
+from graphkit.activations.activations import (elu, exponential, gelu, hard_sigmoid, hard_silu,
+                                              hard_swish, leaky_relu, linear, log_softmax,
+                                              mish, relu, relu6, selu, sigmoid, silu,
+                                              softmax, softplus, softsign, swish, tanh)
 from graphkit.errors import unknown_identifier
 
 # Canonical name -> function. `serialize` gives these names back.
 ALL_OBJECTS = {
     fn.__name__: fn for fn in (
         relu, leaky_relu, relu6, elu, selu, softplus, softsign, silu, gelu, tanh, sigmoid,
-        hard_sigmoid, hard_silu, exponential, mish, softmax, log_softmax, linear, celu, glu,
-        hard_shrink, hard_tanh, log_sigmoid, soft_shrink, sparse_plus, sparse_sigmoid,
-        sparsemax, squareplus, tanh_shrink, threshold)
+        hard_sigmoid, hard_silu, exponential, mish, softmax, log_softmax, linear)
 }
+ALL_OBJECTS.update({name: getattr(_functions, name) for name in _functions.FROM_OPS})
+globals().update({name: getattr(_functions, name) for name in _functions.FROM_OPS})
 # Extra names accepted by `get` (Keras's aliases).
 ALIASES = {"swish": silu, "hard_swish": hard_silu}
 ALL_OBJECTS_DICT = {**ALL_OBJECTS, **ALIASES}

@@ -112,51 +112,8 @@ def linear(x):
     return x
 
 
-# -- Keras 3's further activations: thin names over the ops of the same name -------------
-
-def celu(x, alpha=1.0):
-    return ops.celu(x, alpha=alpha)
-
-
-def glu(x, axis=-1):
-    return ops.glu(x, axis=axis)
-
-
-def hard_shrink(x, threshold=0.5):
-    return ops.hard_shrink(x, threshold=threshold)
-
-
-def hard_tanh(x):
-    return ops.hard_tanh(x)
-
-
-def log_sigmoid(x):
-    return ops.log_sigmoid(x)
-
-
-def soft_shrink(x, threshold=0.5):
-    return ops.soft_shrink(x, threshold=threshold)
-
-
-def sparse_plus(x):
-    return ops.sparse_plus(x)
-
-
-def sparse_sigmoid(x):
-    return ops.sparse_sigmoid(x)
-
-
-def sparsemax(x, axis=-1):
-    return ops.sparsemax(x, axis=axis)
-
-
-def squareplus(x, b=4):
-    return ops.squareplus(x, b=b)
-
-
-def tanh_shrink(x):
-    return ops.tanh_shrink(x)
-
-
-def threshold(x, threshold, default_value):
-    return ops.threshold(x, threshold, default_value)
+# -- Keras 3's further activations: the ops themselves (same names, same signatures) ------
+FROM_OPS = ("celu", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink",
+            "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "tanh_shrink",
+            "threshold")
+globals().update({name: getattr(ops, name) for name in FROM_OPS})
