@@ -1,4 +1,5 @@
 """`gk.callbacks`: hooks into `fit`, `evaluate` and `predict`."""
+from graphkit.callbacks.backup_and_restore import BackupAndRestore
 from graphkit.callbacks.callback import Callback
 from graphkit.callbacks.callback_list import CallbackList
 from graphkit.callbacks.csv_logger import CSVLogger

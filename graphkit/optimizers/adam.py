@@ -13,27 +13,24 @@ from graphkit import ops
 from graphkit.core import scopes
 from graphkit.core.tensor import Tensor, _new_tensor
 from graphkit.ops import primitive
-from graphkit.optimizers.optimizer import Optimizer
+from graphkit.optimizers.adaptive_moments import AdaptiveMomentsOptimizer
 
 
-class Adam(Optimizer):
+class Adam(AdaptiveMomentsOptimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name="adam", **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, weight_decay=weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
+                         **kwargs)
         self.amsgrad = amsgrad
 
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
-        self._momentums, self._velocities = self.add_optimizer_variables(
-            var_list, ["momentum", "velocity"])
+        self._add_moments(var_list)
         self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat") \
             if self.amsgrad else []
 
@@ -156,8 +153,7 @@ class Adam(Optimizer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                       "amsgrad": self.amsgrad})
+        config["amsgrad"] = self.amsgrad
         return config
 
 

@@ -216,23 +216,24 @@ class Optimizer:
         if not self.built:
             raise ValueError(f"{type(self).__name__}.stateless_apply: the optimizer must be "
                              "built first (call `optimizer.build(trainable_variables)`)")
-        if len(optimizer_variables) != len(self._variables):
+        own = self.variables  # a wrapper's (LossScaleOptimizer's) include its inner ones
+        if len(optimizer_variables) != len(own):
             raise ValueError(
                 f"{type(self).__name__}.stateless_apply: `optimizer_variables` must match "
                 f"optimizer.variables 1:1; received {len(optimizer_variables)} values for "
-                f"{len(self._variables)} variables")
+                f"{len(own)} variables")
         if len(trainable_variables) != len(self._trainable_variables):
             raise ValueError(
                 f"{type(self).__name__}.stateless_apply: received {len(trainable_variables)} "
                 f"trainable values, but the optimizer was built with "
                 f"{len(self._trainable_variables)} variables")
         mapping = list(zip(self._trainable_variables, trainable_variables)) + list(
-            zip(self._variables, optimizer_variables))
+            zip(own, optimizer_variables))
         with scopes.StatelessScope(state_mapping=mapping) as scope:
             self.apply(grads)
         current = scope.get_current_value
         new_trainable = [current(v) for v in self._trainable_variables]
-        new_optimizer = [current(v) for v in self._variables]
+        new_optimizer = [current(v) for v in own]
         # Every variable is in the mapping, so each has a current value.
         return new_trainable, new_optimizer
 
@@ -307,15 +308,21 @@ class Optimizer:
             return ops.multiply(loss, self.loss_scale_factor)
         return loss
 
+    def stateless_scale_loss(self, optimizer_variables, loss):
+        """`scale_loss` in a pure step, whose optimizer state is `optimizer_variables`
+        (the values of `variables`); a scale held in a variable is read from them."""
+        return self.scale_loss(loss)
+
     # -- weights and config -----------------------------------------------------------------
     def get_weights(self):
-        return [v.numpy() for v in self._variables]
+        return [v.numpy() for v in self.variables]
 
     def set_weights(self, weights):
-        if len(weights) != len(self._variables):
+        own = self.variables
+        if len(weights) != len(own):
             raise ValueError(f"{type(self).__name__}.set_weights: expected "
-                             f"{len(self._variables)} arrays, received {len(weights)}")
-        for variable, value in zip(self._variables, weights):
+                             f"{len(own)} arrays, received {len(weights)}")
+        for variable, value in zip(own, weights):
             if tuple(np.shape(value)) != tuple(variable.shape):
                 raise ValueError(f"{type(self).__name__}.set_weights: variable "
                                  f"'{variable.path}' has shape {tuple(variable.shape)}, "
@@ -323,17 +330,18 @@ class Optimizer:
             variable.assign(value)
 
     def save_own_variables(self, store):
-        for i, variable in enumerate(self._variables):
+        for i, variable in enumerate(self.variables):
             store[str(i)] = variable.numpy()
 
     def load_own_variables(self, store):
-        if len(store.keys()) != len(self._variables):
+        own = self.variables
+        if len(store.keys()) != len(own):
             raise ValueError(
-                f"Optimizer '{self.name}' has {len(self._variables)} variables but the saved "
+                f"Optimizer '{self.name}' has {len(own)} variables but the saved "
                 f"state has {len(store.keys())}" + (
                     " (the optimizer is not built yet: build it on the model's trainable "
                     "variables first)" if not self.built else ""))
-        for i, variable in enumerate(self._variables):
+        for i, variable in enumerate(own):
             variable.assign(store[str(i)])
 
     def get_config(self):
@@ -366,6 +374,13 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def beta_power(beta, iterations, dtype, offset=1):
+    """beta**t for the step t = iterations + offset, in `dtype`: the bias corrections of
+    Adam-style moments (Kingma & Ba 2015, Algorithm 1), written as Keras writes them."""
+    t = ops.cast(ops.add(iterations, offset), dtype)
+    return ops.power(ops.convert_to_tensor(beta, dtype), t)
 
 
 def clip_by_norm(values, clipnorm):

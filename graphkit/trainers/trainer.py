@@ -70,6 +70,9 @@ class Trainer:
     _compile_loss = None
     _compile_metrics = None
     _loss_tracker = None
+    # The epoch the next `fit` starts at, when a callback (BackupAndRestore) sets it in
+    # `on_train_begin`; it overrides fit's `initial_epoch` argument, as in Keras.
+    _initial_epoch = None
 
     def __init__(self):
         self._set("compiled", False)
@@ -97,7 +100,8 @@ class Trainer:
                           "disabling jit_compile", stacklevel=2)
             jit_compile = False
         output_names = getattr(self, "output_names", None)
-        self._set("optimizer", optimizers_module.get(optimizer))
+        self._set("optimizer", _with_loss_scaling(self, optimizers_module.get(optimizer),
+                                                  auto_scale_loss))
         self._set("loss", loss)
         self._set("_compile_loss", None if loss is None else compile_utils.CompileLoss(
             loss, loss_weights, output_names))
@@ -258,7 +262,7 @@ class Trainer:
                                         sample_weight, losses, training=True)
             per_output = list(self._compile_loss.last_values) \
                 if self._compile_loss is not None else []
-            scaled = self.optimizer.scale_loss(loss)
+            scaled = self.optimizer.stateless_scale_loss(optimizer_values, loss)
             return scaled, (loss, y_pred, new_non_trainable, per_output)
 
         (_, aux), grads = value_and_grad(loss_fn, has_aux=True)(list(trainable))
@@ -453,6 +457,7 @@ class Trainer:
         self.stop_training = False
         prepared = False
         callbacks.on_train_begin()
+        initial_epoch = self._take_initial_epoch(initial_epoch)
         epoch_logs = {}
         training_logs = None
         for epoch in range(initial_epoch, epochs):
@@ -484,6 +489,13 @@ class Trainer:
                 break
         callbacks.on_train_end(logs=training_logs)
         return callbacks.history
+
+    def _take_initial_epoch(self, initial_epoch):
+        """The epoch a callback asked `fit` to start at, else `initial_epoch`. Taken once:
+        unlike Keras, a later `fit` is not started at a stale epoch."""
+        restored = self._initial_epoch
+        self._set("_initial_epoch", None)
+        return restored or initial_epoch
 
     # -- evaluate -----------------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -1035,6 +1047,15 @@ def _pythonify(logs):
 def _current(scope, variable, old):
     new = scope.get_current_value(variable)
     return old if new is None else new
+
+
+def _with_loss_scaling(model, optimizer, auto_scale_loss):
+    """As Keras: a mixed_float16 model's optimizer is wrapped in a LossScaleOptimizer, so
+    that small float16 gradients are not flushed to zero."""
+    if auto_scale_loss and model.dtype_policy.name == "mixed_float16" and not isinstance(
+            optimizer, optimizers_module.LossScaleOptimizer):
+        return optimizers_module.LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
+    return optimizer
 
 
 def _should_validate(epoch, validation_freq):
