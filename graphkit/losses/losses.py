@@ -1,6 +1,7 @@
 """The built-in losses: per-sample functions (`mean_squared_error`, ...) and the `Loss`
 classes that wrap them with a reduction (`MeanSquaredError`, ...). Formulas are Keras 3's.
 """
+import math
 import warnings
 
 from graphkit import config, ops
@@ -135,25 +136,221 @@ def kl_divergence(y_true, y_pred):
     return ops.sum(ops.multiply(y_true, ops.log(ops.divide(y_true, y_pred))), axis=-1)
 
 
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, eps)) over the last axis."""
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_pred_and_true(y_true, y_pred))
+    relative = ops.divide(ops.subtract(y_true, y_pred),
+                          ops.maximum(ops.abs(y_true), config.epsilon()))
+    return ops.multiply(100.0, ops.mean(ops.abs(relative), axis=-1))
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(1 + y_pred) - log(1 + y_true))**2) over the last axis, both floored at eps."""
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_pred_and_true(y_true, y_pred))
+    eps = config.epsilon()
+    log_pred = ops.log(ops.add(ops.maximum(y_pred, eps), 1.0))
+    log_true = ops.log(ops.add(ops.maximum(y_true, eps), 1.0))
+    return ops.mean(ops.square(ops.subtract(log_pred, log_true)), axis=-1)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) along `axis`: -1 when aligned."""
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_pred_and_true(y_true, y_pred))
+    products = ops.multiply(ops.normalize(y_true, axis=axis), ops.normalize(y_pred, axis=axis))
+    return ops.negative(ops.sum(products, axis=axis))
+
+
+def log_cosh(y_true, y_pred):
+    """mean(log(cosh(y_pred - y_true))) over the last axis.
+
+    Written as e + softplus(-2e) - log(2), which does not overflow where cosh would.
+    """
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_pred_and_true(y_true, y_pred))
+    error = ops.subtract(y_pred, y_true)
+    per_element = ops.add(error, ops.softplus(ops.multiply(error, -2.0)))
+    return ops.mean(ops.subtract(per_element, math.log(2.0)), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    """mean(y_pred - y_true * log(y_pred + eps)) over the last axis."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    log_pred = ops.log(ops.add(y_pred, config.epsilon()))
+    return ops.mean(ops.subtract(y_pred, ops.multiply(y_true, log_pred)), axis=-1)
+
+
+def convert_binary_labels_to_hinge(y_true):
+    """Labels all in {0, 1} become {-1, 1}; any other labels are kept as they are.
+
+    A `where` on the whole-tensor test, rather than a Python branch, so that it traces.
+    """
+    is_binary = ops.all(ops.logical_or(ops.equal(y_true, 0), ops.equal(y_true, 1)))
+    return ops.where(is_binary, ops.subtract(ops.multiply(y_true, 2.0), 1.0), y_true)
+
+
+def _hinge_margins(y_true, y_pred):
+    """max(1 - y_true * y_pred, 0), labels converted to {-1, 1} first."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    y_true = convert_binary_labels_to_hinge(y_true)
+    return ops.maximum(ops.subtract(1.0, ops.multiply(y_true, y_pred)), 0.0)
+
+
+def hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0)) over the last axis; {0, 1} labels -> {-1, 1}."""
+    return ops.mean(_hinge_margins(y_true, y_pred), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0)**2) over the last axis; {0, 1} labels -> {-1, 1}."""
+    return ops.mean(ops.square(_hinge_margins(y_true, y_pred)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0) over the last axis."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    positive = ops.sum(ops.multiply(y_true, y_pred), axis=-1)
+    negative = ops.max(ops.multiply(ops.subtract(1.0, y_true), y_pred), axis=-1)
+    return ops.maximum(ops.add(ops.subtract(negative, positive), 1.0), 0.0)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25,
+                              gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary cross-entropy scaled by (1 - p_t)**gamma, p_t being the probability given to
+    the true label, and by alpha (positives) or 1 - alpha (negatives) when balancing."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    if label_smoothing:
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
+    if from_logits:
+        y_pred = ops.sigmoid(y_pred)
+    bce = ops.binary_crossentropy(y_true, y_pred, from_logits=False)
+    p_t = _mix(y_true, y_pred, ops.subtract(1.0, y_pred))
+    focal_bce = ops.multiply(ops.power(ops.subtract(1.0, p_t), gamma), bce)
+    if apply_class_balancing:
+        focal_bce = ops.multiply(_mix(y_true, alpha, 1.0 - alpha), focal_bce)
+    return ops.mean(focal_bce, axis=axis)
+
+
+def _mix(y_true, if_positive, if_negative):
+    """y_true * if_positive + (1 - y_true) * if_negative."""
+    return ops.add(ops.multiply(y_true, if_positive),
+                   ops.multiply(ops.subtract(1.0, y_true), if_negative))
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """sum(alpha * (1 - p)**gamma * -y_true * log(p)) along `axis`, p the predictions
+    normalized to sum to 1 and clipped to [eps, 1 - eps]."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    if label_smoothing:
+        num_classes = float(y_true.shape[-1])
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing),
+                         label_smoothing / num_classes)
+    if from_logits:
+        y_pred = ops.softmax(y_pred, axis=axis)
+    eps = config.epsilon()
+    output = ops.clip(ops.divide(y_pred, ops.sum(y_pred, axis=axis, keepdims=True)),
+                      eps, 1.0 - eps)
+    cross_entropy = ops.multiply(ops.negative(y_true), ops.log(output))
+    weighting = ops.multiply(ops.power(ops.subtract(1.0, output), gamma), alpha)
+    return ops.sum(ops.multiply(weighting, cross_entropy), axis=axis)
+
+
+def dice(y_true, y_pred, axis=None):
+    """1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + eps), summed over `axis`
+    (None: everything, one value for the batch)."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    intersection = ops.sum(ops.multiply(y_true, y_pred), axis=axis)
+    union = ops.add(ops.add(ops.sum(y_true, axis=axis), ops.sum(y_pred, axis=axis)),
+                    config.epsilon())
+    return ops.subtract(1.0, ops.divide(ops.multiply(2.0, intersection), union))
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """1 - TP / (TP + alpha * FP + beta * FN + eps), soft counts summed over `axis`.
+
+    As in Keras, FP counts the labels the predictions miss, sum((1 - y_pred) * y_true), and
+    FN the predictions off the labels, sum(y_pred * (1 - y_true)).
+    """
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    true_pos = ops.sum(ops.multiply(y_true, y_pred), axis=axis)
+    false_pos = ops.sum(ops.multiply(ops.subtract(1.0, y_pred), y_true), axis=axis)
+    false_neg = ops.sum(ops.multiply(y_pred, ops.subtract(1.0, y_true)), axis=axis)
+    denominator = ops.add(ops.add(true_pos, ops.multiply(false_pos, alpha)),
+                          ops.add(ops.multiply(false_neg, beta), config.epsilon()))
+    return ops.subtract(1.0, ops.divide(true_pos, denominator))
+
+
 # -- Loss classes ---------------------------------------------------------------------------
 
-class MeanSquaredError(LossFunctionWrapper):
+class _ConfiglessLoss(LossFunctionWrapper):
+    """A loss whose config is only its name and reduction (as Keras's, even where the
+    function takes an argument, such as CosineSimilarity's `axis`)."""
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class MeanSquaredError(_ConfiglessLoss):
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error",
                  dtype=None):
         super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class MeanAbsoluteError(LossFunctionWrapper):
+class MeanAbsoluteError(_ConfiglessLoss):
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error",
                  dtype=None):
         super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
+class MeanAbsolutePercentageError(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size",
+                 name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, reduction=reduction, name=name,
+                         dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size",
+                 name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, reduction=reduction, name=name,
+                         dtype=dtype)
+
+
+class CosineSimilarity(_ConfiglessLoss):
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity",
+                 dtype=None):
+        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype,
+                         axis=axis)
+
+
+class LogCosh(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
+
+
+class Hinge(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class SquaredHinge(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class CategoricalHinge(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge",
+                 dtype=None):
+        super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class KLDivergence(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
+
+
+class Poisson(_ConfiglessLoss):
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(poisson, reduction=reduction, name=name, dtype=dtype)
 
 class BinaryCrossentropy(LossFunctionWrapper):
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
@@ -193,17 +390,58 @@ class Huber(LossFunctionWrapper):
         super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
         self.delta = delta
 
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                 from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="binary_focal_crossentropy",
+                 dtype=None):
+        super().__init__(binary_focal_crossentropy, reduction=reduction, name=name,
+                         dtype=dtype, apply_class_balancing=apply_class_balancing,
+                         alpha=alpha, gamma=gamma, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.apply_class_balancing = apply_class_balancing
+        self.alpha = alpha
+        self.gamma = gamma
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
 
-class KLDivergence(LossFunctionWrapper):
-    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
-        super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size",
+                 name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(categorical_focal_crossentropy, reduction=reduction, name=name,
+                         dtype=dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.alpha = alpha
+        self.gamma = gamma
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+
+class Dice(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+class Tversky(LossFunctionWrapper):
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky",
+                 axis=None, dtype=None):
+        super().__init__(tversky, reduction=reduction, name=name, dtype=dtype, alpha=alpha,
+                         beta=beta, axis=axis)
+        self.alpha = alpha
+        self.beta = beta
+        self.axis = axis
 
 
 ALL_CLASSES = (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
-               CategoricalCrossentropy, SparseCategoricalCrossentropy, Huber, KLDivergence)
+               CategoricalCrossentropy, SparseCategoricalCrossentropy, Huber, KLDivergence,
+               MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity,
+               LogCosh, Hinge, SquaredHinge, CategoricalHinge, Poisson,
+               BinaryFocalCrossentropy, CategoricalFocalCrossentropy, Dice, Tversky)
 
 ALL_FUNCTIONS = {
     "mean_squared_error": mean_squared_error, "mse": mean_squared_error,
@@ -216,4 +454,16 @@ ALL_FUNCTIONS = {
     "huber": huber, "huber_loss": huber,
     "kl_divergence": kl_divergence, "kld": kl_divergence, "KLD": kl_divergence,
     "kullback_leibler_divergence": kl_divergence,
+    "mean_absolute_percentage_error": mean_absolute_percentage_error,
+    "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error,
+    "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error,
+    "cosine_similarity": cosine_similarity,
+    "log_cosh": log_cosh, "logcosh": log_cosh,
+    "poisson": poisson,
+    "hinge": hinge, "squared_hinge": squared_hinge, "categorical_hinge": categorical_hinge,
+    "binary_focal_crossentropy": binary_focal_crossentropy,
+    "categorical_focal_crossentropy": categorical_focal_crossentropy,
+    "dice": dice, "tversky": tversky,
+    "bce": binary_crossentropy, "BCE": binary_crossentropy,
 }

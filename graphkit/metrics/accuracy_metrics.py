@@ -5,7 +5,7 @@ label's shape; the metric classes average them (Keras 3's definitions).
 """
 from graphkit import config, ops
 from graphkit.losses.loss import squeeze_or_expand_to_same_rank
-from graphkit.metrics.reduction_metrics import MeanMetricWrapper
+from graphkit.metrics.reduction_metrics import FixedFunctionMean
 
 
 def accuracy(y_true, y_pred):
@@ -94,19 +94,10 @@ ACCURACY_FUNCTIONS = (accuracy, binary_accuracy, categorical_accuracy,
                       sparse_top_k_categorical_accuracy)
 
 
-class _AccuracyMetric(MeanMetricWrapper):
-    """Accuracies are maximized; their config is the constructor's arguments."""
+class _AccuracyMetric(FixedFunctionMean):
+    """Accuracies are maximized."""
 
-    _config_keys = ()
-
-    def __init__(self, fn, name, dtype, **kwargs):
-        super().__init__(fn=fn, name=name, dtype=dtype, **kwargs)
-        self._direction = "up"
-
-    def get_config(self):
-        config = {"name": self.name, "dtype": self.dtype}
-        config.update({k: self._fn_kwargs[k] for k in self._config_keys})
-        return config
+    _goal = "up"
 
 
 class Accuracy(_AccuracyMetric):

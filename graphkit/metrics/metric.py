@@ -111,6 +111,15 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def require_2d(metric, y_true_shape, y_pred_shape):
+    """The check of a metric that keeps one value per output column."""
+    if len(y_pred_shape) != 2 or len(y_true_shape) != 2 or y_pred_shape[-1] is None:
+        raise ValueError(f"{type(metric).__name__} expects 2D inputs with shape (batch_size, "
+                         "output_dim), with output_dim fully defined (not None). Received "
+                         f"input shapes: y_pred.shape={y_pred_shape} and "
+                         f"y_true.shape={y_true_shape}.")
+
+
 def _current(scope, variable, old):
     new = scope.get_current_value(variable)
     return old if new is None else new

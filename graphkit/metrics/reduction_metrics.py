@@ -149,6 +149,25 @@ class MeanMetricWrapper(Mean):
         return config
 
 
+
+class FixedFunctionMean(MeanMetricWrapper):
+    """A named metric over one fixed function (Keras's MeanSquaredError, Hinge, ...): its
+    config is its name, dtype and the function arguments in `_config_keys` (the function
+    itself is implied by the class), and `_goal` tells callbacks in mode 'auto' which way
+    is better."""
+
+    _config_keys = ()
+    _goal = "down"
+
+    def __init__(self, fn, name, dtype, **kwargs):
+        super().__init__(fn=fn, name=name, dtype=dtype, **kwargs)
+        self._direction = self._goal
+
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype}
+        config.update({k: self._fn_kwargs[k] for k in self._config_keys})
+        return config
+
 def _direction_of(fn):
     """Which way callbacks in mode 'auto' should follow a metric wrapping `fn`: "down" for a
     built-in loss (as Keras), "up" for a built-in accuracy (Keras compiles the strings

@@ -175,6 +175,15 @@ def _resolve_metric(identifier, y_true, y_pred, loss):
     raise ValueError(f"compile: could not interpret metric {identifier!r}")
 
 
+def _build_state(metric, y_true, y_pred):
+    """Make the state of a metric whose variables' shapes follow the data (R2Score,
+    F1Score), before any step is traced: variables first made inside a trace would not be
+    part of the step's state, and the first step's counts would be lost."""
+    build_state = getattr(metric, "build_state", None)
+    if build_state is not None and y_true is not None:
+        build_state(y_true, y_pred)
+
+
 def _target_kind(y_true, y_pred, loss):
     pred_shape = tuple(y_pred.shape)
     true_shape = tuple(getattr(y_true, "shape", ()))
@@ -229,6 +238,7 @@ class CompileMetrics:
                 ms = []
                 for identifier in ids:
                     m = _resolve_metric(identifier, flat_true[i], flat_pred[i], losses[i])
+                    _build_state(m, flat_true[i], flat_pred[i])
                     if id(m) in seen:
                         raise ValueError(f"compile: the metric object {m!r} is used twice; "
                                          "give each output its own metric instance")
