@@ -14,6 +14,7 @@ _SUBPACKAGES = (
     "ops", "layers", "models", "optimizers", "losses", "metrics", "initializers",
     "regularizers", "constraints", "activations", "callbacks", "random", "saving",
     "datasets", "utils", "config", "debugging", "ir", "codegen", "compiler", "dtypes", "tree",
+    "mixed_precision",
 )
 
 # name -> (module, attribute)

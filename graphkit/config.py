@@ -70,3 +70,16 @@ def check_numerics_enabled():
 
 def set_check_numerics(value):
     _state["check_numerics"] = bool(value)
+
+
+def dtype_policy():
+    """The DTypePolicy of layers made without `dtype=` (Keras's `keras.config.dtype_policy`)."""
+    from graphkit.layers import dtype_policy as policies
+    return policies.dtype_policy()
+
+
+def set_dtype_policy(policy):
+    """Keras's `keras.config.set_dtype_policy`: the policy of layers made without `dtype=`,
+    a name ("mixed_float16", "float64", ...) or a DTypePolicy; None restores floatx."""
+    from graphkit.layers import dtype_policy as policies
+    policies.set_dtype_policy(policy)

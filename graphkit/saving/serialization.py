@@ -294,10 +294,19 @@ def _is_graphkit_module(module):
     return isinstance(module, str) and (module == "graphkit" or module.startswith("graphkit."))
 
 
+def _is_keras_module(module):
+    return isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+
+
 def _graphkit_object(name, module):
     """A graphkit class or function: from the module the config names, else (the file may
-    predate a move) from the public packages. A config that names another module never
-    resolves to a graphkit object that happens to share the name."""
+    predate a move) from the public packages. A config that names Keras's public modules
+    (`keras.layers`, ...) finds graphkit's class of that name, as graphkit ports Keras 3's
+    (so a Keras config nested in TimeDistributed, RNN or Bidirectional loads as a top-level
+    one does). A config that names another module never resolves to a graphkit object that
+    happens to share the name."""
+    if _is_keras_module(module):
+        module = None
     if module is not None and not _is_graphkit_module(module):
         return None
     if module is not None:

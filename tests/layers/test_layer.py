@@ -591,6 +591,23 @@ def test_mixed_float16_computes_in_float16_with_float32_variables():
     assert gk.DTypePolicy("mixed_float16").compute_dtype == "float16"
 
 
+def test_global_dtype_policy_as_keras_sets_it():
+    # keras.mixed_precision.set_global_policy / keras.config.set_dtype_policy, ported.
+    try:
+        gk.mixed_precision.set_global_policy("mixed_float16")
+        assert gk.mixed_precision.global_policy().name == "mixed_float16"
+        layer = Linear(2)
+        out = layer(np.ones((1, 3), "float32"))
+        assert layer.kernel.dtype == "float32" and out.dtype == "float16"
+        gk.config.set_dtype_policy(gk.mixed_precision.Policy("float64"))
+        assert gk.config.dtype_policy().name == "float64"
+        assert Linear(2)(np.ones((1, 3), "float32")).dtype == "float64"
+    finally:
+        gk.config.set_dtype_policy(None)
+    assert gk.config.dtype_policy().name == "float32"
+    assert Linear(2)(np.ones((1, 3), "float32")).dtype == "float32"
+
+
 def test_integer_inputs_are_not_cast():
     class Id(gk.Layer):
         def call(self, x):

@@ -59,6 +59,17 @@ def test_normalization_adapt_checks_shapes():
         layers.Normalization().adapt([])
 
 
+def test_normalization_given_statistics_of_the_wrong_size_name_the_layer():
+    layer = layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 1.0], name="norm")
+    with pytest.raises(ValueError, match=r"Normalization 'norm'.*`mean`.*\(3,\).*\(2,\)"):
+        layer(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"Normalization '.*'.*`mean`.*\(4,\).*\(3,\)"):
+        layers.Normalization(mean=[0.0, 0.0, 0.0], variance=[1.0, 2.0, 3.0])(gk.Input((4,)))
+    # Sizes that broadcast are accepted: y = (x - mean) / sqrt(variance).
+    y = layers.Normalization(mean=[[1.0], [2.0]], variance=[[4.0], [4.0]], axis=(1, 2))(np.ones((1, 2, 3)))
+    np.testing.assert_allclose(np.asarray(y), np.broadcast_to([[[0.0], [-0.5]]], (1, 2, 3)))
+
+
 def test_adapted_normalization_saves_loads_and_compiles(tmp_path):
     x = _data().astype("float32")
     norm = layers.Normalization(axis=-1)

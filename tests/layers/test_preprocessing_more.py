@@ -104,6 +104,19 @@ def test_discretization_adapt_learns_quantiles():
     assert restored.bin_boundaries == layer.bin_boundaries
 
 
+def test_discretization_symbolic_dtype_is_the_output_dtype():
+    # The symbolic output (a model's output spec) has the dtype the call gives.
+    x = np.array([[-1.0, 0.25, 2.0]], dtype="float32")
+    for mode in ("int", "one_hot", "count"):
+        layer = layers.Discretization([0.0, 1.0], output_mode=mode)
+        inputs = gk.Input((3,))
+        outputs = layer(inputs)
+        assert outputs.dtype == np.asarray(layer(x)).dtype.name
+        model = gk.Model(inputs, outputs)
+        assert model.outputs[0].dtype == model.predict(x, verbose=0).dtype.name
+    assert layers.Discretization([0.0])(gk.Input((3,))).dtype == "int32"
+
+
 def test_discretization_arguments():
     with pytest.raises(ValueError, match=r"Discretization.*exactly one of.*num_bins=None"):
         layers.Discretization()

@@ -59,6 +59,23 @@ def test_time_distributed_passes_each_steps_mask_and_keeps_the_mask():
     assert y.shape == (2, 3, 4)
 
 
+def test_time_distributed_dense_after_a_masking_embedding():
+    # Dense's call() takes no mask: the step's mask is not passed to it, and the mask
+    # still reaches the layers after TimeDistributed.
+    inputs = gk.Input((4,), dtype="int32")
+    embedded = layers.Embedding(6, 3, mask_zero=True)(inputs)
+    outputs = layers.TimeDistributed(layers.Dense(2))(embedded)
+    assert outputs.shape == (None, 4, 2)
+    assert outputs._keras_mask is not None
+    model = gk.Model(inputs, outputs)
+    ids = np.array([[1, 2, 0, 0], [3, 5, 4, 0]])
+    table = model.layers[1].get_weights()[0]
+    kernel, bias = model.layers[2].layer.get_weights()
+    expected = table.astype("float64")[ids] @ kernel + bias
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(model(ids)._keras_mask), ids != 0)
+
+
 def test_time_distributed_config_and_errors(tmp_path):
     inputs = gk.Input((3, 4))
     model = gk.Model(inputs, layers.TimeDistributed(layers.Dense(2))(inputs))

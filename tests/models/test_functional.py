@@ -33,6 +33,20 @@ def test_input_argument_errors():
         gk.Input(shape=(3,), batch_shape=(None, 3))
     with pytest.raises(ValueError, match="sparse"):
         gk.Input(shape=(3,), sparse=True)
+    with pytest.raises(ValueError, match="InputLayer.*ragged=True"):
+        gk.Input(shape=(3,), ragged=True)
+
+
+def test_input_takes_kerass_ragged_argument_and_config():
+    # Keras's order: shape, batch_size, dtype, sparse, ragged, batch_shape, name.
+    x = gk.Input((3,), None, "int32", False, False, None, "ids")
+    assert x.shape == (None, 3) and x.dtype == "int32" and x.name == "ids"
+    # A Keras 3 InputLayer config has `ragged`: it loads, and graphkit's config has it too.
+    config = {"batch_shape": [None, 5, 4], "dtype": "float32", "sparse": False,
+              "ragged": False, "name": "input_layer", "optional": False}
+    layer = layers.InputLayer.from_config(config)
+    assert layer.output.shape == (None, 5, 4)
+    assert layer.get_config() == config
 
 
 @pytest.mark.parametrize("action, what", [

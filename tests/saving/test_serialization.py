@@ -213,3 +213,34 @@ def test_a_moved_graphkit_class_is_found_in_the_public_packages():
     config = {"module": "graphkit.layers.old_location", "class_name": "Dense",
               "config": {"units": 2}, "registered_name": None}
     assert isinstance(deserialize(config), layers.Dense)
+
+
+def _as_keras_file(config):
+    """`config` as Keras 3 writes it: built-in classes under Keras's public modules."""
+    if isinstance(config, dict):
+        config = {k: _as_keras_file(v) for k, v in config.items()}
+        if str(config.get("module", "")).startswith("graphkit.layers"):
+            config["module"] = "keras.layers"
+        return config
+    if isinstance(config, list):
+        return [_as_keras_file(v) for v in config]
+    return config
+
+
+def test_keras_modules_resolve_to_graphkit_classes_nested_too():
+    # A Keras 3 config names "keras.layers": the wrapped layer of TimeDistributed and the
+    # cells of RNN / StackedRNNCells load as the top-level layers do.
+    inputs = gk.Input((3, 2))
+    hidden = layers.TimeDistributed(layers.Dense(4, activation="tanh"))(inputs)
+    cells = layers.StackedRNNCells([layers.SimpleRNNCell(3), layers.GRUCell(2)])
+    outputs = layers.RNN(cells)(hidden)
+    model = gk.Model(inputs, outputs)
+    config = _as_keras_file(json.loads(model.to_json()))
+    assert config["config"]["layers"][1]["config"]["layer"]["module"] == "keras.layers"
+    restored = gk.models.model_from_json(json.dumps(config))
+    restored.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(2, 3, 2)).astype("float32")
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert isinstance(deserialize({"module": "keras.layers", "class_name": "LSTMCell",
+                                   "config": {"units": 2}, "registered_name": None}),
+                      layers.LSTMCell)

@@ -9,8 +9,8 @@ from graphkit.layers.layer import Layer
 
 
 class InputLayer(Layer):
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 input_tensor=None, optional=False, name=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
+                 batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
         if "input_shape" in kwargs:
             shape = kwargs.pop("input_shape")
         if "batch_input_shape" in kwargs:
@@ -19,6 +19,9 @@ class InputLayer(Layer):
         if sparse:
             raise ValueError(f"InputLayer '{self.name}': sparse inputs are not supported by "
                              "graphkit (received sparse=True); pass dense arrays")
+        if ragged:
+            raise ValueError(f"InputLayer '{self.name}': ragged inputs are not supported by "
+                             "graphkit (received ragged=True); pass dense (padded) arrays")
         batch_shape = _batch_shape(self.name, shape, batch_size, batch_shape, input_tensor)
         self._batch_shape = batch_shape
         self._input_dtype = dtypes.standardize_dtype(
@@ -47,7 +50,7 @@ class InputLayer(Layer):
 
     def get_config(self):
         return {"batch_shape": list(self._batch_shape), "dtype": self._input_dtype,
-                "sparse": False, "optional": self.optional, "name": self.name}
+                "sparse": False, "ragged": False, "optional": self.optional, "name": self.name}
 
 
 def _batch_shape(name, shape, batch_size, batch_shape, input_tensor):
@@ -81,10 +84,11 @@ def _check_dims(name, shape):
     return tuple(shape)
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None, optional=False):
-    """A symbolic input of a functional model: a KerasTensor of shape (batch_size, *shape)."""
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+          name=None, tensor=None, optional=False):
+    """A symbolic input of a functional model: a KerasTensor of shape (batch_size, *shape).
+    The arguments are Keras's, in its order (`ragged=True`, like `sparse=True`, is refused)."""
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name, input_tensor=tensor,
+                       ragged=ragged, batch_shape=batch_shape, name=name, input_tensor=tensor,
                        optional=optional)
     return layer.output

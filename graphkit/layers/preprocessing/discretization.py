@@ -3,6 +3,7 @@ approximate quantiles learned by `adapt()` (Keras's summary algorithm, in NumPy)
 import numpy as np
 
 from graphkit import ops
+from graphkit.core.keras_tensor import KerasTensor
 from graphkit.layers.layer import Layer
 from graphkit.layers.preprocessing.category_encoding import (check_output_mode,
                                                              encode_categories)
@@ -117,6 +118,11 @@ class Discretization(Layer):
         if len(input_shape) >= 2:
             return (input_shape[0],) + input_shape[2:] + (depth,)
         return (depth,)
+
+    def compute_output_spec(self, inputs):
+        # As Keras: 'int' gives int32 indices symbolically too (the base class would give
+        # the float compute dtype, so a model's output dtype disagreed with its predictions).
+        return KerasTensor(self.compute_output_shape(inputs.shape), self.output_dtype)
 
     def get_config(self):
         config = super().get_config()

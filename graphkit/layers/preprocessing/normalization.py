@@ -60,6 +60,15 @@ class Normalization(Layer):
         self._broadcast_shape = tuple(input_shape[a] if a in self._keep_axis else 1
                                       for a in range(ndim))
         stats_shape = tuple(input_shape[a] for a in self._keep_axis)
+        if self.input_mean is not None:
+            for arg, value in (("mean", self.input_mean), ("variance", self.input_variance)):
+                try:
+                    self._given_statistic(value)
+                except ValueError:
+                    raise ValueError(
+                        f"Normalization '{self.name}': `{arg}` must broadcast to the sizes "
+                        f"{stats_shape} of the kept axes {self.axis}. Received: {arg} shape "
+                        f"{np.shape(value)}, inputs.shape={tuple(input_shape)}") from None
         if self.input_mean is None:
             self.adapt_mean = self.add_weight(name="mean", shape=stats_shape,
                                               initializer="zeros", trainable=False)

@@ -10,7 +10,8 @@ class TimeDistributed(Layer):
 
     As in Keras, the wrapped layer runs once per step on `(batch, ...)` slices (so a
     BatchNormalization takes each step's batch statistics, and a Dropout draws per step),
-    with the step's slice of a `(batch, steps)` mask; the mask passes through.
+    with the step's slice of a `(batch, steps)` mask when its call() takes `mask`; the mask
+    passes through.
     """
 
     def __init__(self, layer, **kwargs):
@@ -49,8 +50,8 @@ class TimeDistributed(Layer):
         steps = []
         for t in range(inputs.shape[1]):
             kwargs = {"training": training}
-            if mask is not None:
-                kwargs["mask"] = mask[:, t]
+            if mask is not None and self.layer._call_has_mask_arg:
+                kwargs["mask"] = mask[:, t]  # as Keras: only to a call() that takes one
             steps.append(self.layer(inputs[:, t], **kwargs))
         return ops.stack(steps, axis=1)
 
