@@ -138,7 +138,8 @@ def test_config_round_trip_and_errors():
     keys = {"name", "trainable", "dtype", "num_heads", "key_dim", "value_dim", "dropout",
             "use_bias", "output_shape", "attention_axes", "kernel_initializer",
             "bias_initializer", "kernel_regularizer", "bias_regularizer",
-            "activity_regularizer", "kernel_constraint", "bias_constraint", "seed"}
+            "activity_regularizer", "kernel_constraint", "bias_constraint", "seed",
+            "use_gate", "sliding_window"}
     assert_config_roundtrip(layers.MultiHeadAttention(4, 8, output_shape=5), keys)
     with pytest.raises(ValueError, match="MultiHeadAttention .*`num_heads`"):
         layers.MultiHeadAttention(0, 2)

@@ -64,7 +64,7 @@ def test_dense_config():
     config = assert_config_roundtrip(layer, BASE_KEYS | {
         "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
         "kernel_regularizer", "bias_regularizer", "kernel_constraint",
-        "bias_constraint"}).get_config()
+        "bias_constraint", "quantization_config"}).get_config()
     assert config["activation"] == "relu" and config["units"] == 4
     assert config["kernel_initializer"]["class_name"] == "GlorotUniform"
     assert config["bias_initializer"]["class_name"] == "Zeros"
@@ -118,7 +118,8 @@ def test_einsum_dense_config_and_errors():
     config = assert_config_roundtrip(layer, BASE_KEYS | {
         "output_shape", "equation", "activation", "bias_axes", "kernel_initializer",
         "bias_initializer", "kernel_regularizer", "bias_regularizer",
-        "activity_regularizer", "kernel_constraint", "bias_constraint"}).get_config()
+        "activity_regularizer", "kernel_constraint", "bias_constraint",
+        "quantization_config"}).get_config()
     assert config["output_shape"] == (3,)
     with pytest.raises(ValueError, match="invalid einsum equation"):
         layers.EinsumDense("ab->b", 3).build((2, 3))
@@ -205,7 +206,8 @@ def test_embedding_config_and_errors():
     layer = layers.Embedding(10, 4, mask_zero=True, embeddings_regularizer="l1")
     config = assert_config_roundtrip(layer, BASE_KEYS | {
         "input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
-        "activity_regularizer", "embeddings_constraint", "mask_zero"}).get_config()
+        "activity_regularizer", "embeddings_constraint", "mask_zero",
+        "quantization_config"}).get_config()
     assert config["embeddings_initializer"]["class_name"] == "RandomUniform"
     assert config["mask_zero"] is True
     with pytest.raises(ValueError, match="input_dim"):

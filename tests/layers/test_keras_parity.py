@@ -17,8 +17,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 from graphkit import layers  # noqa: E402
 
-# Keys Keras has for features graphkit does not implement (quantization, renorm).
-KERAS_ONLY_KEYS = {"quantization_config", "renorm", "renorm_clipping", "renorm_momentum"}
 
 CASES = [
     ("Dense", dict(units=3, activation="relu"), (4, 5)),
@@ -84,7 +82,7 @@ ALL_LAYERS = [
 def test_config_keys_and_values_match_keras(name, kwargs):
     k_config = getattr(keras.layers, name)(**kwargs).get_config()
     g_config = getattr(layers, name)(**kwargs).get_config()
-    assert set(g_config) == set(k_config) - KERAS_ONLY_KEYS
+    assert set(g_config) == set(k_config)
     for key, value in g_config.items():
         if key in ("dtype", "name"):  # names count per session; dtype policies differ
             continue

@@ -117,7 +117,7 @@ def test_batch_norm_config_and_errors():
         "axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
         "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer",
         "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
-        "synchronized"})
+        "synchronized", "renorm", "renorm_clipping", "renorm_momentum"})
     built = layers.BatchNormalization()
     built(np.ones((2, 3), "float32"))
     with pytest.raises(ValueError, match="batch_normalization"):

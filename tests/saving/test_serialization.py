@@ -244,3 +244,26 @@ def test_keras_modules_resolve_to_graphkit_classes_nested_too():
     assert isinstance(deserialize({"module": "keras.layers", "class_name": "LSTMCell",
                                    "config": {"units": 2}, "registered_name": None}),
                       layers.LSTMCell)
+
+
+def test_keras_3_15_only_options_load_at_their_defaults():
+    # Keras 3.15 writes these options into every config of these layers; graphkit has no
+    # feature behind them, so it takes their defaults and refuses anything else.
+    keras_configs = [
+        ("Dense", {"units": 2, "quantization_config": None}),
+        ("EinsumDense", {"equation": "ab,bc->ac", "output_shape": 3,
+                         "quantization_config": None}),
+        ("Embedding", {"input_dim": 5, "output_dim": 2, "quantization_config": None}),
+        ("BatchNormalization", {"renorm": False, "renorm_clipping": None,
+                                "renorm_momentum": 0.99}),
+        ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3, "use_gate": False,
+                                "sliding_window": None}),
+    ]
+    for class_name, config in keras_configs:
+        layer = getattr(gk.layers, class_name).from_config(config)
+        assert set(config) <= set(layer.get_config())  # written back, as Keras writes them
+    with pytest.raises(ValueError, match=r"Dense: `quantization_config` is not supported.*"
+                                         r"Received: quantization_config='int8'"):
+        gk.layers.Dense(2, quantization_config="int8")
+    with pytest.raises(ValueError, match=r"BatchNormalization: `renorm` is not supported"):
+        gk.layers.BatchNormalization(renorm=True)

@@ -9,6 +9,7 @@ maps `(batch, steps, heads, value_dim)` back with a `(heads, value_dim, out_dim)
 import math
 
 from graphkit import constraints, initializers, ops, random, regularizers
+from graphkit.layers import keras_options
 from graphkit.layers.activations.softmax import masked_logit
 from graphkit.layers.core.einsum_dense import EinsumDense
 from graphkit.layers.layer import Layer, get_keras_mask, set_keras_mask
@@ -20,6 +21,8 @@ class MultiHeadAttention(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  seed=None, **kwargs):
+        keras_options.take_default_options("MultiHeadAttention", kwargs,
+                                           keras_options.ATTENTION_VARIANTS)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         where = f"MultiHeadAttention '{self.name}'"
         for arg, value in (("num_heads", num_heads), ("key_dim", key_dim)):
@@ -182,7 +185,7 @@ class MultiHeadAttention(Layer):
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
-            "seed": self.seed,
+            "seed": self.seed, **keras_options.ATTENTION_VARIANTS,
         }
 
 

@@ -1,6 +1,7 @@
 """`Dense`: `activation(inputs @ kernel + bias)`, with Keras 3's weights and config."""
 from graphkit import activations, constraints, initializers, ops, regularizers
 from graphkit.layers.input_spec import InputSpec
+from graphkit.layers import keras_options
 from graphkit.layers.layer import Layer
 
 
@@ -20,6 +21,7 @@ class Dense(Layer):
             raise ValueError(
                 "Dense: received an invalid value for `units`, expected a positive integer. "
                 f"Received: units={units!r}")
+        keras_options.take_default_options("Dense", kwargs, keras_options.QUANTIZATION)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = units
         self.activation = activations.get(activation)
@@ -72,4 +74,4 @@ class Dense(Layer):
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
         }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), **config, **keras_options.QUANTIZATION}

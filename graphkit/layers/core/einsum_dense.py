@@ -3,6 +3,7 @@ import re
 
 from graphkit import activations, constraints, initializers, ops, regularizers
 from graphkit.layers.input_spec import InputSpec
+from graphkit.layers import keras_options
 from graphkit.layers.layer import Layer
 
 # `ab,bc->ac`, `...ab,bc->...ac` or `ab...,bc->ac...` (Keras accepts these three forms).
@@ -132,6 +133,7 @@ class EinsumDense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
+        keras_options.take_default_options("EinsumDense", kwargs, keras_options.QUANTIZATION)
         super().__init__(**kwargs)
         if not isinstance(equation, str):
             raise TypeError(f"EinsumDense: `equation` must be a string, received {equation!r}")
@@ -194,7 +196,7 @@ class EinsumDense(Layer):
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
         }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), **config, **keras_options.QUANTIZATION}
 
 
 def _with_fan_axes(initializer, plan):

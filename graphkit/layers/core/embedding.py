@@ -1,5 +1,6 @@
 """`Embedding`: integer indices -> rows of an `(input_dim, output_dim)` matrix."""
 from graphkit import constraints, initializers, ops, regularizers
+from graphkit.layers import keras_options
 from graphkit.layers.layer import Layer
 
 
@@ -19,6 +20,7 @@ class Embedding(Layer):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(
                     f"Embedding: `{arg}` must be a positive integer. Received: {arg}={value!r}")
+        keras_options.take_default_options("Embedding", kwargs, keras_options.QUANTIZATION)
         super().__init__(**kwargs)
         self.input_dim = input_dim
         self.output_dim = output_dim
@@ -69,4 +71,4 @@ class Embedding(Layer):
             "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), **config, **keras_options.QUANTIZATION}

@@ -2,6 +2,7 @@
 statistics at inference, as Keras 3 does."""
 from graphkit import config, dtypes, initializers, ops
 from graphkit.layers.input_spec import InputSpec
+from graphkit.layers import keras_options
 from graphkit.layers.layer import Layer
 from graphkit.layers.normalization.arguments import (add_affine_weight, affine_config,
                                                      set_affine_arguments)
@@ -24,6 +25,8 @@ class BatchNormalization(Layer):
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, synchronized=False, **kwargs):
+        keras_options.take_default_options("BatchNormalization", kwargs,
+                                           keras_options.BATCH_RENORM)
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"BatchNormalization: `axis` must be an int, received {axis!r}")
@@ -129,4 +132,4 @@ class BatchNormalization(Layer):
                 self.moving_variance_initializer),
             "synchronized": self.synchronized,
         }
-        return {**super().get_config(), **config_}
+        return {**super().get_config(), **config_, **keras_options.BATCH_RENORM}
