@@ -76,14 +76,18 @@ def value_range_pair(value_range, layer):
 
 class RandomImageLayer(ImageLayer):
     """An image layer that draws from a layer-owned `SeedGenerator` (so compiled code draws
-    what eager code draws) and acts only in training: at inference it is the identity."""
+    what eager code draws) and acts only in training: at inference it is the identity.
+
+    As Keras's augmentation layers, `training` defaults to True: a bare call (`aug(images)`,
+    or a model called directly) augments, while fit trains with it and evaluate and predict
+    pass training=False."""
 
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
         self.seed = seed
         self.seed_generator = random.SeedGenerator(seed)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         if not training:
             return inputs
         self.image_axes(inputs.shape)  # checks the rank
