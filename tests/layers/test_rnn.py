@@ -257,3 +257,14 @@ def test_bidirectional_sequences_are_zero_at_masked_steps(rnn):
     for out in (np.asarray(fw), np.asarray(bw)):
         assert np.all(out[tok == 0] == 0)
         assert np.all(np.abs(out[tok != 0]).sum(-1) > 0)
+
+
+@pytest.mark.parametrize("cls, cell", [("SimpleRNN", "simple_rnn_cell"), ("LSTM", "lstm_cell"),
+                                       ("GRU", "gru_cell")])
+def test_cell_name_is_not_numbered_per_instance(cls, cell):
+    # Keras's weight paths: `lstm_3/lstm_cell/kernel` however many LSTMs exist.
+    for _ in range(2):
+        layer = getattr(layers, cls)(2)
+        layer.build((1, 3, 4))
+        assert layer.cell.name == cell
+        assert all(w.path.split("/")[-2] == cell for w in layer.weights)

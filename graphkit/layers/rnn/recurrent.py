@@ -1,5 +1,6 @@
 """SimpleRNN, LSTM and GRU: the RNN of a SimpleRNNCell, LSTMCell or GRUCell built from the
 layer's own arguments, configured flat as Keras (the cell's arguments beside the layer's)."""
+from graphkit import naming
 from graphkit.layers.rnn.cells import GRUCell, LSTMCell, SimpleRNNCell
 from graphkit.layers.rnn.rnn import RNN
 
@@ -26,7 +27,10 @@ class _RNN(RNN):
                stateful=False, unroll=False, zero_output_for_mask=False,
                activity_regularizer=None, name=None, dtype=None, trainable=True,
                use_cudnn="auto", **cell_kwargs):
-        super().__init__(self.cell_class(units, dtype=dtype, **cell_kwargs),
+        # The cell's own name, as in Keras (`lstm/lstm_cell/kernel` for every LSTM): not
+        # numbered per instance, so weight paths do not depend on how many RNNs exist.
+        cell_name = naming.to_snake_case(self.cell_class.__name__)
+        super().__init__(self.cell_class(units, dtype=dtype, name=cell_name, **cell_kwargs),
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask,
