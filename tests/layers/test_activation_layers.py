@@ -140,3 +140,10 @@ def test_activation_layers_in_a_functional_model_compile_like_eager():
     report = gk.debugging.compare(lambda a: model(a), x)
     assert report.max_rel_error <= 1e-5, report
     np.testing.assert_allclose(model.predict(x, verbose=0), eager, rtol=1e-5)
+
+
+def test_softmax_axis_out_of_range_names_the_layer():
+    with pytest.raises(ValueError, match=r"Softmax 'softmax.*'.*rank 2. Received: axis=2"):
+        layers.Softmax(axis=2)(np.ones((2, 3), "float32"))
+    with pytest.raises(ValueError, match=r"Softmax .*axis=\[1, 3\]"):
+        layers.Softmax(axis=[1, 3])(np.ones((2, 3, 4), "float32"))

@@ -22,12 +22,19 @@ class Softmax(Layer):
             mask = self._boolean_mask(inputs, mask)
             inputs = ops.where(mask, inputs, ops.cast(masked_logit(inputs.dtype),
                                                       inputs.dtype))
-        axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
+        axis = self._checked_axis(len(inputs.shape))
         outputs = activations.softmax(inputs, axis=axis)
         if mask is not None:
             # As Keras: a fully masked row gives zeros, not a uniform distribution.
             outputs = ops.where(mask, outputs, ops.zeros_like(outputs))
         return outputs
+
+    def _checked_axis(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if not all(isinstance(a, int) and -ndim <= a < ndim for a in axes):
+            raise ValueError(f"Softmax '{self.name}': `axis` must name axes of the inputs, "
+                             f"which have rank {ndim}. Received: axis={self.axis!r}")
+        return tuple(axes) if isinstance(self.axis, list) else self.axis
 
     def _boolean_mask(self, inputs, mask):
         mask = ops.convert_to_tensor(mask)
