@@ -48,14 +48,19 @@ class StatelessScope(StateScope):
     def __init__(self, state_mapping=None):
         mapping = state_mapping if type(state_mapping) is list else list(state_mapping or ())
         self._values = {id(var): value for var, value in mapping}
-        self._vars = {id(var): var for var, _ in mapping}
+        # The values are keyed by id(): the scope holds its variables (the mapping's, and
+        # any assigned later) so that no id can be reused by another variable meanwhile.
+        # Holding the pairs themselves saves a second dict per scope (several per step).
+        self._held = [tuple(mapping)]  # a copy: the caller may reuse its list
 
     def read(self, variable):
         return self._values.get(id(variable))
 
     def assign(self, variable, value):
-        self._values[id(variable)] = value
-        self._vars[id(variable)] = variable
+        key = id(variable)
+        if key not in self._values:
+            self._held.append(variable)
+        self._values[key] = value
         return True
 
     def get_current_value(self, variable):

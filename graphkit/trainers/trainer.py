@@ -530,6 +530,11 @@ class Trainer:
         """Keras 3's list order: the values of `metrics_names`, then the other keys, sorted.
         Keras keys a multi-output model's compiled metrics `<output>_<metric>` in the logs
         only, so its names miss them: they come after the per-output losses, sorted."""
+        if len(logs) == 1:
+            # One entry (a model compiled with a loss only): that value, whatever the order,
+            # without listing the metrics' names (a walk of the layers, on every batch).
+            for value in logs.values():
+                return value
         names = self.metrics_names
         compiled = self._compile_metrics
         if compiled is not None and len(compiled.output_names) > 1:

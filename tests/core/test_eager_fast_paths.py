@@ -137,3 +137,23 @@ def test_gradient_of_a_watched_input_is_still_computed():
         tape.watch(x)
         y = ops.sum(ops.matmul(x, w))
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [[3.0, 4.0]])
+
+
+def test_stateless_scope_holds_the_variables_it_keys_by_id():
+    """StatelessScope keys values by id(): it must keep every variable it was given or was
+    assigned alive, so that no other variable can take a dead one's id meanwhile."""
+    import gc
+    import weakref
+    import graphkit as gk
+    from graphkit.core import scopes
+    v = gk.Variable(np.ones(3, "float32"))
+    with scopes.StatelessScope([(v, gk.ops.zeros((3,)))]) as scope:
+        w = gk.Variable(np.ones(2, "float32"))
+        w.assign(gk.ops.zeros((2,)))
+        ref = weakref.ref(w)
+        del w
+        gc.collect()
+        assert ref() is not None                # held by the scope
+        np.testing.assert_array_equal(np.asarray(scope.get_current_value(ref())), 0)
+        np.testing.assert_array_equal(np.asarray(v.value), 0)
+    np.testing.assert_array_equal(v.numpy(), 1)  # the variable itself was never written
