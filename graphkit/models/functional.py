@@ -552,6 +552,10 @@ def functional_from_config(cls, config, custom_objects=None):
             return {k: resolve(v) for k, v in refs.items()}
         if isinstance(refs, tuple):
             return tuple(resolve(r) for r in refs)
+        if not isinstance(refs, list):
+            raise ValueError(f"Model config: `input_layers` and `output_layers` hold "
+                             f"[layer_name, node_index, tensor_index] references (in lists or "
+                             f"dicts), received {refs!r}")
         return [resolve(r) for r in refs]
 
     inputs = resolve(config.pop("input_layers"))

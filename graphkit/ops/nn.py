@@ -15,7 +15,8 @@ from graphkit import config, dtypes
 from graphkit.ops.convert import to_value
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import (canonical_axis, conv_transpose_geometry,
-                                      resolve_padding, same_padding, window_output_shape)
+                                      normalize_axis, resolve_padding, same_padding,
+                                      window_output_shape)
 
 
 
@@ -212,6 +213,7 @@ def sparsemax(x, axis=-1):
 def softmax(x, axis=-1):
     ops = _o()
     x = _float(x)
+    axis = normalize_axis(axis, x.ndim, "softmax")  # errors name softmax, not its max
     m = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
     e = ops.exp(x - m)
     return e / ops.sum(e, axis=axis, keepdims=True)
@@ -219,6 +221,7 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     x = _float(x)
+    axis = normalize_axis(axis, x.ndim, "log_softmax")
     return x - _o().logsumexp(x, axis=axis, keepdims=True)
 
 
@@ -339,6 +342,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
     """Mean and (biased) variance over `axes`; float16 computes in float32, as in Keras."""
     ops = _o()
     x = _float(x)
+    axes = normalize_axis(axes, x.ndim, "moments")  # errors name moments, not its mean
     dtype = x.dtype
     if dtype == "float16":
         x = ops.cast(x, "float32")

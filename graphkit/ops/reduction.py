@@ -245,7 +245,9 @@ def var(x, axis=None, keepdims=False):
 
 
 def std(x, axis=None, keepdims=False):
-    return _o().sqrt(var(x, axis=axis, keepdims=keepdims))
+    x = _float(x)
+    axes = normalize_axis(axis, x.ndim, "std")  # errors name std, not its var
+    return _o().sqrt(var(x, axis=axes, keepdims=keepdims))
 
 
 def average(x, axis=None, weights=None):

@@ -11,7 +11,8 @@ class SavedFileError(ValueError):
     def __init__(self, path, field, problem, fix):
         self.path = path
         self.field = field
-        super().__init__(f"Cannot load '{path}': {field}: {problem}. {fix}")
+        where = f"{field}: " if field else ""
+        super().__init__(f"Cannot load '{path}': {where}{problem}. {fix}")
 
 
 class UnknownObjectError(TypeError, ValueError):

@@ -84,10 +84,22 @@ def read_npz(source, label, member):
     arrays = {}
     key = None
     try:
-        with np.load(source, allow_pickle=False) as npz:
+        npz = np.load(source, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            # A lone .npy array: np.load returns it as is, with no archive to open.
+            raise SavedFileError(label, _at(member, key), "not an .npz archive (it holds a "
+                                 "single .npy array, not named weight arrays)", RESAVE)
+        with npz:
             for key in npz.files:
                 arrays[key] = npz[key]
     except ValueError as e:
+        if isinstance(e, SavedFileError):
+            raise
+        if "allow_pickle" in str(e) and key is None:
+            # Neither a zip nor an .npy header: NumPy's last guess is a pickle, but the data
+            # is simply not an .npz archive.
+            raise SavedFileError(label, _at(member, key), "not an .npz archive: the data is "
+                                 "corrupt, truncated or of another format", RESAVE) from None
         if "allow_pickle" in str(e):
             raise SavedFileError(label, _at(member, key),
                                  "the value is a pickled Python object; graphkit never loads "

@@ -73,6 +73,21 @@ def test_softmax_log_softmax(axis):
     assert np.isfinite(ops.log_softmax(big).numpy()).all()
 
 
+def test_composite_op_axis_errors_name_the_op():
+    # The errors used to name the inner op: `max` for softmax, `logsumexp` for log_softmax,
+    # `mean` for moments.
+    x = r(3, 4)
+    with pytest.raises(ShapeError, match="^softmax: axis 5 is out of range for a tensor of rank 2"):
+        ops.softmax(x, axis=5)
+    with pytest.raises(ShapeError, match="^log_softmax: axis -3 is out of range"):
+        ops.log_softmax(x, axis=-3)
+    import graphkit as gk
+    with pytest.raises(ShapeError, match="^softmax: axis 2 is out of range"):
+        ops.softmax(gk.KerasTensor((None, 4)), axis=2)  # symbolic mode too
+    with pytest.raises(ShapeError, match="^moments: axis 5 is out of range"):  # named mean
+        ops.moments(x, axes=[5])
+
+
 def test_normalize():
     x = r(3, 4)
     np.testing.assert_allclose(ops.normalize(x).numpy(),

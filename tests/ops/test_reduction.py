@@ -98,6 +98,8 @@ def test_axis_errors_name_the_op():
         ops.mean(X, axis=(0, 0))
     with pytest.raises(ShapeError, match="argmax: axis -4 is out of range"):
         ops.argmax(X, axis=-4)
+    with pytest.raises(ShapeError, match="^std: axis 3 is out of range"):  # named var before
+        ops.std(X, axis=3)
     with pytest.raises(ShapeError, match="max: cannot reduce over axis 0 of size 0"):
         ops.max(np.zeros((0, 2)), axis=0)
 

@@ -168,6 +168,37 @@ def test_pickled_weights_are_refused(saved, tmp_path):
         saving.load_model(path)
 
 
+def test_weights_member_that_is_not_an_npz_archive(saved, tmp_path):
+    # A lone .npy array, or bytes that are neither zip nor .npy, is a damaged file: the
+    # error says so (not a raw TypeError, and not "a pickled Python object").
+    npy = io.BytesIO()
+    np.save(npy, np.ones(3, "float32"))
+    for name, data in [("npy", npy.getvalue()), ("zeros", b"\0" * 100),
+                       ("text", b"hello, I am not an array")]:
+        parts = members(saved)
+        parts["model.weights.npz"] = data
+        path = write_archive(tmp_path / f"{name}.keras", parts)
+        with pytest.raises(saving.SavedFileError) as info:
+            saving.load_model(path)
+        message = str(info.value)
+        assert str(path) in message and "model.weights.npz" in message
+        assert "not an .npz archive" in message and "pickle" not in message
+
+
+def test_malformed_input_and_output_references_are_named(saved, tmp_path):
+    # A string where the reference list belongs recursed until RecursionError.
+    for field, bad in [("input_layers", "zz"), ("output_layers", 5)]:
+        parts = members(saved)
+        config = json.loads(parts["config.json"])
+        config["config"][field] = bad
+        parts["config.json"] = json.dumps(config)
+        path = write_archive(tmp_path / f"{field}.keras", parts)
+        with pytest.raises(ValueError) as info:
+            saving.load_model(path)
+        message = str(info.value)
+        assert str(path) in message and "config.json" in message and repr(bad) in message
+
+
 def test_a_pickle_disguised_as_a_model_is_never_unpickled(tmp_path):
     marker = tmp_path / "ran"
 

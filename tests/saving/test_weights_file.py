@@ -174,6 +174,20 @@ def test_corrupt_and_foreign_weight_files(tmp_path):
         mlp().load_weights(path)
 
 
+def test_weights_file_that_is_not_an_npz_archive(tmp_path):
+    path = tmp_path / "w.weights.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.ones(3, "float32"))  # an .npy array under an .npz name
+    with pytest.raises(saving.SavedFileError,
+                       match=r"^Cannot load '.*w\.weights\.npz': not an \.npz archive"):
+        mlp().load_weights(path)
+    path.write_bytes(b"hello, I am not an array")
+    with pytest.raises(saving.SavedFileError) as info:
+        mlp().load_weights(path)
+    message = str(info.value)
+    assert "not an .npz archive" in message and "pickle" not in message and ": :" not in message
+
+
 def test_failed_weights_save_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "w.weights.npz"
     mlp().save_weights(path)
