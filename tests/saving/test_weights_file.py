@@ -100,13 +100,19 @@ def test_missing_and_extra_layers_are_named(tmp_path):
         mlp(extra_layer=True).load_weights(small)
 
 
-def test_optimizer_state_travels_with_the_weights(tmp_path):
+def _trained_weights_file(tmp_path):
+    """An Adam-trained mlp and the weights file it saved (with its optimizer state)."""
     x, y = models.data()
     source = mlp()
     source.compile(optimizer="adam", loss="mse", run_eagerly=True)
     source.fit(x, y, epochs=1, batch_size=8, verbose=0)
     path = tmp_path / "w.weights.npz"
     source.save_weights(path)
+    return source, path
+
+
+def test_optimizer_state_travels_with_the_weights(tmp_path):
+    source, path = _trained_weights_file(tmp_path)
     target = mlp()
     target.compile(optimizer="adam", loss="mse", run_eagerly=True)
     target.load_weights(path)
@@ -120,12 +126,7 @@ def test_optimizer_state_travels_with_the_weights(tmp_path):
 
 def test_state_of_another_optimizer_is_skipped_with_a_warning(tmp_path):
     # As Keras 3 ("Skipping variable loading for optimizer ..."): the weights still load.
-    x, y = models.data()
-    source = mlp()
-    source.compile(optimizer="adam", loss="mse", run_eagerly=True)
-    source.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    path = tmp_path / "w.weights.npz"
-    source.save_weights(path)
+    source, path = _trained_weights_file(tmp_path)
     target = mlp()
     target.compile(optimizer=gk.optimizers.SGD(momentum=0.9), loss="mse", run_eagerly=True)
     with pytest.warns(UserWarning, match="skipping the optimizer state at 'optimizer/vars'"):
