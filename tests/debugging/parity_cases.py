@@ -1022,6 +1022,9 @@ LAYER_CASES = {
         LayerCase(lambda: layers.Conv2DTranspose(2, (2, 3), dilation_rate=2,
                                                  data_format="channels_first"),
                   rand(2, 3, 4, 5), group="conv")],
+    "Conv3DTranspose": [LayerCase(lambda: layers.Conv3DTranspose(
+        2, (2, 3, 2), strides=(2, 1, 2), padding="same", output_padding=(1, 0, 0)),
+        rand(1, 2, 3, 2, 3), group="conv")],
     "DepthwiseConv1D": [LayerCase(lambda: layers.DepthwiseConv1D(3, dilation_rate=2,
                                                                  depth_multiplier=2),
                                   rand(2, 9, 3), group="conv")],
@@ -1049,6 +1052,20 @@ LAYER_CASES = {
                                          group="conv")],
     "GlobalMaxPooling3D": [LayerCase(layers.GlobalMaxPooling3D, distinct(2, 2, 3, 2, 4),
                                      bound=EXACT, group="conv")],
+    # Output sizes that do not divide the inputs: overlapping bins.
+    "AdaptiveAveragePooling1D": [LayerCase(lambda: layers.AdaptiveAveragePooling1D(3),
+                                           rand(2, 7, 3), group="conv")],
+    "AdaptiveAveragePooling2D": [LayerCase(lambda: layers.AdaptiveAveragePooling2D(
+        (3, 2), data_format="channels_first"), rand(2, 3, 5, 7), group="conv")],
+    "AdaptiveAveragePooling3D": [LayerCase(lambda: layers.AdaptiveAveragePooling3D((2, 3, 2)),
+                                           rand(1, 3, 4, 5, 2), group="conv")],
+    "AdaptiveMaxPooling1D": [LayerCase(lambda: layers.AdaptiveMaxPooling1D(4),
+                                       distinct(2, 6, 3), bound=EXACT, group="conv")],
+    "AdaptiveMaxPooling2D": [LayerCase(lambda: layers.AdaptiveMaxPooling2D((2, 3)),
+                                       distinct(2, 5, 4, 3), bound=EXACT, group="conv")],
+    "AdaptiveMaxPooling3D": [LayerCase(lambda: layers.AdaptiveMaxPooling3D(
+        (2, 2, 3), data_format="channels_first"), distinct(1, 2, 3, 5, 4), bound=EXACT,
+        group="conv")],
     "GlobalAveragePooling1D": [
         LayerCase(layers.GlobalAveragePooling1D, rand(3, 5, 4), group="conv"),
         LayerCase(layers.GlobalAveragePooling1D, rand(3, 5, 3),

@@ -36,6 +36,19 @@ def numeric_grad(f, x, eps=1e-6):
     return g
 
 
+def check_input_grad(layer, x, weights):
+    """The tape's gradient of `sum(layer(x) * weights)` with respect to `x` equals central
+    differences."""
+    x_var = gk.Variable(x)
+    with gk.GradientTape() as tape:
+        loss = gk.ops.sum(gk.ops.multiply(layer(x_var), weights))
+    grad = np.asarray(tape.gradient(loss, x_var))
+
+    def f():
+        return float(np.sum(np.asarray(layer(x)) * weights))
+    np.testing.assert_allclose(grad, numeric_grad(f, x), atol=1e-6, rtol=1e-5)
+
+
 def check_weight_grads(layer, x, loss_weights, atol=1e-6, **call_kwargs):
     """The tape's gradients of `sum(layer(x) * loss_weights)` with respect to every
     trainable weight equal central differences (float64 layer)."""

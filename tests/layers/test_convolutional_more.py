@@ -1,4 +1,4 @@
-"""Conv1D/2DTranspose, DepthwiseConv1D/2D, SeparableConv1D/2D and Conv3D against direct
+"""Conv1D/2D/3DTranspose, DepthwiseConv1D/2D, SeparableConv1D/2D and Conv3D against direct
 NumPy float64 loops written from Keras 3's definitions, plus gradients, configs, saving and
 the compiled path."""
 import itertools
@@ -8,7 +8,8 @@ import pytest
 
 import graphkit as gk
 from graphkit import layers
-from tests.layers.layer_checks import assert_config_roundtrip, check_weight_grads, numeric_grad
+from tests.layers.layer_checks import (assert_config_roundtrip, check_input_grad,
+                                       check_weight_grads)
 
 COMMON_KEYS = {"name", "trainable", "dtype", "kernel_size", "strides", "padding",
                "data_format", "dilation_rate", "activation", "use_bias", "bias_initializer",
@@ -23,6 +24,7 @@ CONFIG_KEYS = {
     "SeparableConv2D": COMMON_KEYS | DEPTHWISE_KEYS | POINTWISE_KEYS
     | {"filters", "depth_multiplier"},
     "Conv3D": COMMON_KEYS | KERNEL_KEYS | {"filters", "groups"},
+    "Conv3DTranspose": COMMON_KEYS | KERNEL_KEYS | {"filters", "output_padding"},
 }
 
 
@@ -106,7 +108,7 @@ def _set_random_weights(layer, seed=1):
     return layer.get_weights()
 
 
-# -- Conv1DTranspose / Conv2DTranspose ------------------------------------------------------
+# -- Conv1DTranspose / Conv2DTranspose / Conv3DTranspose ------------------------------------------------------
 
 TRANSPOSE_CASES = [  # (rank, kernel, strides, padding, output_padding, dilation)
     (2, (3, 2), (2, 2), "valid", None, (1, 1)),
@@ -117,7 +119,12 @@ TRANSPOSE_CASES = [  # (rank, kernel, strides, padding, output_padding, dilation
     (1, (4,), (3,), "same", (1,), (1,)),
     (1, (1,), (3,), "valid", None, (1,)),  # a kernel shorter than the stride
     (1, (3,), (1,), "valid", (0,), (3,)),
+    (3, (3, 2, 2), (2, 1, 3), "same", None, (1, 1, 1)),
+    (3, (2, 3, 1), (2, 2, 1), "valid", (1, 0, 0), (1, 1, 1)),
+    (3, (2, 2, 2), (1, 1, 1), "same", None, (1, 2, 1)),
 ]
+TRANSPOSE_LAYERS = {1: layers.Conv1DTranspose, 2: layers.Conv2DTranspose,
+                    3: layers.Conv3DTranspose}
 
 
 @pytest.mark.parametrize("rank, kernel, strides, padding, output_padding, dilation",
@@ -125,7 +132,7 @@ TRANSPOSE_CASES = [  # (rank, kernel, strides, padding, output_padding, dilation
 def test_conv_transpose_matches_numpy(rank, kernel, strides, padding, output_padding,
                                       dilation):
     x = _x((2, 4, 5, 3)[:rank + 1] + (3,))
-    cls = layers.Conv2DTranspose if rank == 2 else layers.Conv1DTranspose
+    cls = TRANSPOSE_LAYERS[rank]
     layer = cls(4, kernel, strides=strides, padding=padding, output_padding=output_padding,
                 dilation_rate=dilation, dtype="float64")
     layer.build(x.shape)
@@ -151,6 +158,10 @@ def test_conv_transpose_output_lengths_follow_keras():
         .compute_output_shape((4, 5, 3)) == (4, 8, 2)
     symbolic = layers.Conv2DTranspose(2, 3, strides=2, output_padding=1)(gk.Input((None, 4, 3)))
     assert tuple(symbolic.shape) == (None, None, 10, 2)
+    assert layers.Conv3DTranspose(2, (1, 2, 3), strides=(3, 2, 1)).compute_output_shape(
+        (None, 2, None, 4, 3)) == (None, 6, None, 6, 2)
+    assert layers.Conv3DTranspose(2, 3, strides=2, padding="same", data_format="channels_first")\
+        .compute_output_shape((1, 3, 2, 3, None)) == (1, 2, 4, 6, None)
 
 
 def test_conv_transpose_channels_first_and_activation():
@@ -172,16 +183,17 @@ def test_conv_transpose_gradients_match_finite_differences():
                                    dtype="float64", bias_initializer="ones")
     x = _x((1, 2, 3, 3))
     check_weight_grads(layer, x, _x((1, 3, 6, 2), 3))
-    # and with respect to the inputs
-    weights = _x((1, 3, 6, 2), 4)
-    x_var = gk.Variable(x)
-    with gk.GradientTape() as tape:
-        loss = gk.ops.sum(gk.ops.multiply(layer(x_var), weights))
-    grad = np.asarray(tape.gradient(loss, x_var))
+    check_input_grad(layer, x, _x((1, 3, 6, 2), 4))
 
-    def f():
-        return float(np.sum(np.asarray(layer(x)) * weights))
-    np.testing.assert_allclose(grad, numeric_grad(f, x), atol=1e-6, rtol=1e-5)
+
+def test_conv3d_transpose_gradients_match_finite_differences():
+    layer = layers.Conv3DTranspose(2, 2, strides=(2, 1, 2), padding="same",
+                                   output_padding=(1, 0, 1), dtype="float64",
+                                   data_format="channels_first", bias_initializer="ones")
+    x = _x((1, 2, 2, 2, 2))
+    weights = _x((1, 2, 3, 1, 3), 3)
+    check_weight_grads(layer, x, weights)
+    check_input_grad(layer, x, weights)
 
 
 def test_conv_transpose_argument_errors():
@@ -330,6 +342,8 @@ CONFIG_LAYERS = [
     lambda: layers.DepthwiseConv2D(3, depth_multiplier=2, depthwise_constraint="non_neg"),
     lambda: layers.SeparableConv2D(4, 3, pointwise_initializer="ones"),
     lambda: layers.Conv3D(4, 3, groups=2),
+    lambda: layers.Conv3DTranspose(4, (1, 2, 3), strides=(1, 2, 3), output_padding=(0, 1, 2),
+                                   data_format="channels_first"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Conv1DTranspose and Conv2DTranspose: `activation(conv_transpose(inputs, kernel) + bias)`.
+"""Conv1DTranspose, Conv2DTranspose and Conv3DTranspose: `activation(conv_transpose(inputs, kernel) + bias)`.
 
 As in Keras 3 the kernel is `(*kernel_size, filters, in_channels)` and named `kernel`, the
 bias is `(filters,)`; the output length per spatial axis is Keras's (JAX backend), with
@@ -77,3 +77,10 @@ class Conv2DTranspose(_ConvTranspose):
     the upsampling step of decoders and segmentation heads."""
 
     rank = 2
+
+
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3D convolution over `(batch, depth, rows, cols, channels)` (or channels
+    first), the upsampling step of volumetric decoders."""
+
+    rank = 3

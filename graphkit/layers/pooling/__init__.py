@@ -1,4 +1,9 @@
-"""Pooling layers: windowed max/average pooling and global pooling."""
+"""Pooling layers: windowed, global and adaptive max/average pooling."""
+from graphkit.layers.pooling.adaptive_pooling import (AdaptiveAveragePooling1D,
+                                                       AdaptiveAveragePooling2D,
+                                                       AdaptiveAveragePooling3D,
+                                                       AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
+                                                       AdaptiveMaxPooling3D)
 from graphkit.layers.pooling.global_pooling import (GlobalAveragePooling1D,
                                                      GlobalAveragePooling2D,
                                                      GlobalMaxPooling1D, GlobalMaxPooling2D)
