@@ -94,7 +94,7 @@ class RandomImageLayer(ImageLayer):
         return self.augment(ops.cast(inputs, self.compute_dtype))
 
     def augment(self, images):
-        raise NotImplementedError  # each random layer's transformation
+        raise NotImplementedError(f"{type(self).__name__} must define augment(images)")
 
     def per_image_uniform(self, images, minval=0.0, maxval=1.0):
         """One uniform number in [minval, maxval) per image, shaped to broadcast over it."""
