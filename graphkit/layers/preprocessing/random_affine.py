@@ -120,7 +120,9 @@ class RandomAffineLayer(RandomImageLayer):
         return ops.squeeze(out, 0) if unbatched else out
 
     def matrix(self, batch_size, height, width):
-        raise NotImplementedError  # each layer's (a0, a1, a2, b0, b1, b2), each (b,)
+        """Each image's inverse map (a0, a1, a2, b0, b1, b2), each of shape (batch,)."""
+        raise NotImplementedError(f"{type(self).__name__} must define matrix(batch_size, "
+                                  "height, width)")
 
     def uniform(self, batch_size, low, high):
         """One number per image from the layer's own stream."""
