@@ -5,6 +5,7 @@ import numpy as np
 
 from graphkit import config, dtypes
 from graphkit.core.tensor import Tensor, _dtype_name
+from graphkit.ops import casting
 
 
 def _is_value(x):
@@ -17,7 +18,11 @@ def _is_scalar(x):
 
 def _array_from_python(x, dtype):
     if dtype is not None:
-        return np.asarray(x, dtype=dtypes.standardize_dtype(dtype))
+        dtype = dtypes.standardize_dtype(dtype)
+        a = np.asarray(x)
+        if a.dtype.kind == "f":  # float data to an int dtype saturates, as ops.cast does
+            return casting.astype(a, dtype)
+        return np.asarray(x, dtype=dtype)
     a = np.asarray(x)
     if a.dtype.kind == "f" and not isinstance(x, np.ndarray) and not isinstance(x, np.generic):
         return a.astype(config.floatx())  # Python floats are weak: floatx

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from graphkit import config, dtypes
+from graphkit.ops import casting
 from graphkit.ops.convert import convert_to_tensor, promote, to_value
 from graphkit.ops.primitive import (PRIMITIVES, ops_namespace as _o, Aval, Primitive,
                                     ShapeError, bind)
@@ -82,8 +83,7 @@ def _float_operands(*xs):
 
 # -- cast and stop_gradient --------------------------------------------------------------
 
-def _cast_kernel(x, dtype):
-    return x.astype(dtype, copy=False)
+_cast_kernel = casting.astype
 
 
 def _cast_grad(ct, out, x, dtype):
@@ -96,6 +96,8 @@ CAST = Primitive("cast", eager=_cast_kernel, infer=lambda x, dtype: Aval(x.shape
 
 
 def cast(x, dtype):
+    """`x` as `dtype`. Float -> int truncates toward zero and saturates, as in JAX, eagerly
+    and compiled alike: NaN gives 0, values out of range the integer type's limits."""
     dtype = dtypes.standardize_dtype(dtype)
     if not hasattr(type(x), "_bind_priority") and not hasattr(x, "_value"):
         # Raw data converts straight to the target dtype: going through floatx first

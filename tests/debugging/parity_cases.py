@@ -384,6 +384,10 @@ OP_CASES = {
                  bools(3, 5), rand(3, 5), bound=EXACT)],
     "cast": [E(lambda x: ops.cast(x, "float64"), rand(3, 5)),
              nograd(lambda x: ops.cast(x, "int32"), rand(3, 5, lo=-9, hi=9)),
+             # saturating in both modes: NaN -> 0, out of range -> the type's limits
+             nograd(lambda x: {t: ops.cast(x, t) for t in ("int32", "uint8", "int64")},
+                    np.array([np.nan, np.inf, -np.inf, 3e9, -3e9, 1e20, 300.0, -2.7, 2.7],
+                             np.float32)),
              nograd(lambda x: ops.cast(x, "float32"), ints(3, 5, lo=-9, hi=9))],
     "stop_gradient": [E(lambda x: ops.stop_gradient(x) * x, rand(3, 5))],
     # -- activations (composites) ----------------------------------------------------------

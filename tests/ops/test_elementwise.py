@@ -197,6 +197,35 @@ def test_cast_and_abs_sign_of_ints_and_bools():
     assert ops.abs(np.array([True])).dtype == "bool"
 
 
+FLOAT_TO_INT_SPECIALS = [np.nan, np.inf, -np.inf, 3e9, -3e9, 1e20, -1e20, 300.0, -300.0,
+                         70000.0, -70000.0, 2.7, -2.7, -0.5, 0.0, -0.0, 127.9, 128.0, 255.5]
+
+
+def _saturating_reference(x, dtype):
+    """Float -> int as XLA and LLVM's fptosi.sat define it, computed in float64."""
+    info = np.iinfo(dtype)
+    x = x.astype(np.float64)
+    out = np.where(np.isnan(x), 0.0, np.trunc(np.clip(x, -2.0 ** 70, 2.0 ** 70)))
+    out = [info.min if v < info.min else info.max if v > info.max else int(v) for v in out]
+    return np.array(out, dtype=dtype)
+
+
+@pytest.mark.parametrize("src", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("dst", ["int8", "uint8", "int16", "uint16", "int32", "uint32",
+                                 "int64", "uint64"])
+def test_float_to_int_cast_saturates(src, dst):
+    with np.errstate(over="ignore"):
+        x = np.array(FLOAT_TO_INT_SPECIALS, dtype=src)  # 1e20 is inf in float16
+    got = ops.cast(x, dst).numpy()
+    assert got.dtype == np.dtype(dst)
+    np.testing.assert_array_equal(got, _saturating_reference(x, dst))
+
+
+def test_float_to_int_cast_in_range_is_truncation():
+    x = f32(1000, lo=-100.0, hi=100.0)
+    np.testing.assert_array_equal(ops.cast(x, "int32").numpy(), np.trunc(x).astype(np.int32))
+
+
 def test_binary_infer_broadcasts_unknown_dims():
     out = ew.ADD.infer(Aval((None, 1, 4), "float32"), Aval((3, 1), "float32"))
     assert out == Aval((None, 3, 4), "float32")
