@@ -1120,6 +1120,23 @@ LAYER_CASES = {
         call=lambda layer, x, h1, h2, c2: layer(x, [h1, [h2, c2]]), group="rnn")],
     # Bidirectional's own logic (reversal, masks, merging) does not depend on the layer it
     # wraps; SimpleRNN is the cheapest to compile.
+    # ConvLSTM: the same 2 steps and mask as the RNNs above, over small feature maps; one
+    # case per rank (the conv is rank-specific), covering 'same'/'valid', strides,
+    # channels_first, masks, go_backwards and an initial state between them.
+    "ConvLSTM1D": [LayerCase(
+        lambda: layers.ConvLSTM1D(2, 3, padding="same", return_sequences=True,
+                                  return_state=True), rand(3, 2, 4, 2), _mask,
+        call=lambda layer, x, m: layer(x, mask=m), group="rnn")],
+    "ConvLSTM2D": [LayerCase(
+        lambda: layers.ConvLSTM2D(2, 2, strides=(2, 1), go_backwards=True), rand(3, 2, 4, 3, 2),
+        _mask, call=lambda layer, x, m: layer(x, mask=m), group="rnn"),
+        LayerCase(lambda: layers.ConvLSTM2D(2, 2, padding="same",
+                                            data_format="channels_first"),
+                  rand(3, 2, 1, 3, 3), rand(3, 2, 3, 3), rand(3, 2, 3, 3),
+                  call=lambda layer, x, h, c: layer(x, initial_state=[h, c]), group="rnn")],
+    "ConvLSTM3D": [LayerCase(
+        lambda: layers.ConvLSTM3D(2, 2, return_sequences=True), rand(3, 2, 2, 3, 2, 1), _mask,
+        call=lambda layer, x, m: layer(x, mask=m), group="rnn")],
     "Bidirectional": [_rnn(lambda units: layers.Bidirectional(
                           layers.SimpleRNN(units, return_sequences=True)), units=2),
                       _rnn(lambda units: layers.Bidirectional(layers.SimpleRNN(units),

@@ -44,6 +44,13 @@ def cell_output_size(cell):
     return size if size is not None else tree.flatten(_as_list(cell.state_size))[0]
 
 
+def _where_kept(keep, new, old):
+    """`new` where the step's `(batch,)` mask is true, else `old`: the mask gets one axis
+    per non-batch axis of `new`, so feature maps (ConvLSTM's states) broadcast too."""
+    keep = ops.reshape(keep, (-1,) + (1,) * (len(new.shape) - 1))
+    return ops.where(keep, new, old)
+
+
 def _deserialize(cell):
     return serialization.deserialize_keras_object(cell) if isinstance(cell, dict) else cell
 
@@ -230,12 +237,12 @@ class RNN(Layer):
             if mask is None:
                 output, states, outputs_t = step_out, new_states, step_out
             else:
-                keep = ops.expand_dims(ops.cast(mask[:, t], "bool"), -1)
+                keep = ops.cast(mask[:, t], "bool")
                 masked_out = ops.zeros_like(step_out) if self.zero_output_for_mask \
                     else output
-                output = ops.where(keep, step_out, output)
-                outputs_t = ops.where(keep, step_out, masked_out)
-                states = tree.map_structure(lambda new, old: ops.where(keep, new, old),
+                output = _where_kept(keep, step_out, output)
+                outputs_t = _where_kept(keep, step_out, masked_out)
+                states = tree.map_structure(lambda new, old: _where_kept(keep, new, old),
                                             new_states, states)
             if self.return_sequences:
                 outputs.append(outputs_t)
