@@ -5,8 +5,7 @@ weight, the bias and activation, and Keras's output shape of a (not transposed) 
 from graphkit import activations, constraints, initializers, ops, regularizers
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
-from graphkit.layers.pooling.arguments import (check_output_size, normalize_data_format,
-                                               normalize_padding, normalize_tuple,
+from graphkit.layers.pooling.arguments import (check_output_size, set_conv_window,
                                                window_output_length)
 
 
@@ -28,16 +27,8 @@ class BaseConv(Layer):
             setattr(self, f"{role}_initializer", initializers.get(initializer))
             setattr(self, f"{role}_regularizer", regularizers.get(regularizer))
             setattr(self, f"{role}_constraint", constraints.get(constraint))
-        where = self._where()
-        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", where)
-        self.strides = normalize_tuple(strides, self.rank, "strides", where)
-        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", where)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{where}: `strides` > 1 is not compatible with "
-                             f"`dilation_rate` > 1. Received: strides={self.strides}, "
-                             f"dilation_rate={self.dilation_rate}")
-        self.padding = normalize_padding(padding, where, self._paddings)
-        self.data_format = normalize_data_format(data_format, where)
+        set_conv_window(self, self._where(), kernel_size, strides, dilation_rate, padding,
+                        data_format, self._paddings)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.input_spec = InputSpec(min_ndim=self.rank + 2)

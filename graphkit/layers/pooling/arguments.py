@@ -39,6 +39,21 @@ def normalize_data_format(data_format, layer):
     return fmt
 
 
+def set_conv_window(layer, where, kernel_size, strides, dilation_rate, padding, data_format,
+                    paddings=("valid", "same")):
+    """A convolution's window arguments, checked and set on `layer` (which has `rank`):
+    kernel_size, strides, dilation_rate (tuples), padding and data_format."""
+    layer.kernel_size = normalize_tuple(kernel_size, layer.rank, "kernel_size", where)
+    layer.strides = normalize_tuple(strides, layer.rank, "strides", where)
+    layer.dilation_rate = normalize_tuple(dilation_rate, layer.rank, "dilation_rate", where)
+    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
+        raise ValueError(f"{where}: `strides` > 1 is not compatible with "
+                         f"`dilation_rate` > 1. Received: strides={layer.strides}, "
+                         f"dilation_rate={layer.dilation_rate}")
+    layer.padding = normalize_padding(padding, where, paddings)
+    layer.data_format = normalize_data_format(data_format, where)
+
+
 def window_output_length(length, window, stride, padding, dilation=1):
     """Keras's output length of a sliding window along one axis (None stays None)."""
     if length is None:

@@ -15,8 +15,7 @@ channels, *spatial)`) is `(batch, *spatial, channels)`; states `h` and `c` are f
 from graphkit import activations, constraints, initializers, ops, random, regularizers
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
-from graphkit.layers.pooling.arguments import (check_output_size, normalize_data_format,
-                                               normalize_padding, normalize_tuple,
+from graphkit.layers.pooling.arguments import (check_output_size, set_conv_window,
                                                window_output_length)
 from graphkit.layers.rnn.rnn import RNN
 
@@ -81,15 +80,7 @@ class ConvLSTMCell(Layer):
             raise ValueError(f"{where}: `filters` must be a positive integer. "
                              f"Received: filters={filters!r}")
         self.filters = filters
-        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", where)
-        self.strides = normalize_tuple(strides, self.rank, "strides", where)
-        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", where)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{where}: `strides` > 1 is not compatible with "
-                             f"`dilation_rate` > 1. Received: strides={self.strides}, "
-                             f"dilation_rate={self.dilation_rate}")
-        self.padding = normalize_padding(padding, where)
-        self.data_format = normalize_data_format(data_format, where)
+        set_conv_window(self, where, kernel_size, strides, dilation_rate, padding, data_format)
 
     def _set_dropout(self, dropout, recurrent_dropout, seed):
         # Rates of 1 or more are rejected (as graphkit's other cells) rather than clamped.
