@@ -2,9 +2,10 @@
 
 Ops called on KerasTensors infer their result with the primitive's shape rule (no data is
 made up) and, at the top level, record an op node, so that `ops.add(a, b)` becomes part of a
-functional model's graph. While a layer runs its `call` on KerasTensors to find its output
-spec, node recording is off and variable assigns are ignored (`symbolic_call_scope`): only
-the layer's own call becomes a node.
+functional model's graph. A composite op (`ops.softmax`, written with exp, sum, ...) is one
+node too: gk.ops hands its public calls on KerasTensors to `symbolic_op_call`. While a layer
+runs its `call` on KerasTensors to find its output spec, node recording is off and variable
+assigns are ignored (`symbolic_call_scope`): only the layer's own call becomes a node.
 """
 import contextlib
 import threading
@@ -134,6 +135,19 @@ def any_symbolic_tensors(args=(), kwargs=None):
 
 
 # -- symbolic calls ----------------------------------------------------------------------------
+
+def symbolic_op_call(op_name, fn, args, kwargs):
+    """A public composite op called on KerasTensors (`fn` is its implementation).
+
+    At the top level of a functional graph the call becomes one node, named after the op;
+    elsewhere (a layer's call, or inside another op's node) it only infers its result.
+    """
+    if not is_recording_nodes():
+        return fn(*args, **kwargs)
+    # Lazy: the node classes live in graphkit.models, above the ops and this module.
+    from graphkit.models.op_call import OpCallOperation
+    return OpCallOperation.record(op_name, args, kwargs)
+
 
 def is_recording_nodes():
     return getattr(_local, "silenced", 0) == 0

@@ -45,7 +45,7 @@ def _clone_sequential(model, input_tensors, clone_function):
 
 def _clone_functional(model, input_tensors, clone_function):
     from graphkit.models.functional import Functional
-    from graphkit.models.operation import PrimitiveOperation
+    from graphkit.models.operation import Operation
     values = {}
     if input_tensors is not None:
         new_inputs = tree.flatten(input_tensors)
@@ -68,8 +68,9 @@ def _clone_functional(model, input_tensors, clone_function):
                 continue
             op = node.operation
             if id(op) not in clones:
-                clones[id(op)] = (PrimitiveOperation.from_config(op.get_config())
-                                  if isinstance(op, PrimitiveOperation) else clone_function(op))
+                # Ops (primitive or composite) hold no weights: a copy, never clone_function.
+                clones[id(op)] = (type(op).from_config(op.get_config())
+                                  if isinstance(op, Operation) else clone_function(op))
             args, kwargs = node.fill_in(values)
             outputs = clones[id(op)](*args, **kwargs)
             for x, y in zip(node.outputs, tree.flatten(outputs)):

@@ -2,19 +2,42 @@
 functional graph (`ops.add(a, b)` between layers). It is the graph node's operation: it
 re-binds the primitive on real values when the model runs, and it serializes to
 `{primitive, attrs}` in the model config.
+
+`Operation` is what graph nodes need from an op that is not a layer (composite ops have
+`OpCallOperation`, in op_call.py): node lists, no weights, and the `output` of its call.
 """
 from graphkit import naming
 from graphkit.core import keras_tensor as kt
 from graphkit.ops.primitive import bind, get_primitive
 
 
-class PrimitiveOperation:
+class Operation:
+    """A functional-graph op that is not a layer; `op_name` gives its summary type."""
+
+    def __init__(self, op_name, name=None):
+        self.op_name = op_name
+        self.name = name or naming.auto_name(op_name)
+        self._inbound_nodes = []
+        self._outbound_nodes = []
+
+    @property
+    def weights(self):
+        return []
+
+    def count_params(self):
+        return 0
+
+    @property
+    def output(self):
+        outs = self._inbound_nodes[0].output_tensors
+        return outs[0] if len(outs) == 1 else outs
+
+
+class PrimitiveOperation(Operation):
     def __init__(self, primitive, attrs=None, name=None):
         self.primitive = get_primitive(primitive) if isinstance(primitive, str) else primitive
         self.attrs = dict(attrs or {})
-        self.name = name or naming.auto_name(self.primitive.name)
-        self._inbound_nodes = []
-        self._outbound_nodes = []
+        super().__init__(self.primitive.name, name)
 
     @classmethod
     def record(cls, prim, args, attrs, outputs):
@@ -41,18 +64,6 @@ class PrimitiveOperation:
     def from_config(cls, config):
         attrs = {k: _hashable(v) for k, v in config.get("attrs", {}).items()}
         return cls(config["primitive"], attrs, name=config.get("name"))
-
-    @property
-    def weights(self):
-        return []
-
-    def count_params(self):
-        return 0
-
-    @property
-    def output(self):
-        outs = self._inbound_nodes[0].output_tensors
-        return outs[0] if len(outs) == 1 else outs
 
     def __repr__(self):
         return f"<PrimitiveOperation {self.primitive.name} name={self.name}>"

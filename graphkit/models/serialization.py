@@ -10,7 +10,8 @@ import json
 
 import numpy as np
 
-_BUILTIN_MODULES = ("graphkit.models", "graphkit.layers", "graphkit.models.operation")
+_BUILTIN_MODULES = ("graphkit.models", "graphkit.layers", "graphkit.models.operation",
+                    "graphkit.models.op_call")
 
 
 def serialize_layer(layer):
@@ -91,11 +92,39 @@ def _registered_name(cls):
 
 # -- call arguments of graph nodes ------------------------------------------------------------
 
+class ArgumentSlot:
+    """Where an op node's `index`-th input goes in the call arguments it stores."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = int(index)
+
+    def __eq__(self, other):
+        return isinstance(other, ArgumentSlot) and other.index == self.index
+
+    def __hash__(self):
+        return hash(("ArgumentSlot", self.index))
+
+    def __repr__(self):
+        return f"ArgumentSlot({self.index})"
+
+
 def serialize_argument(value, tensor_ref):
     """A node's call argument as JSON: KerasTensors via `tensor_ref`, constants as arrays."""
     from graphkit.core.keras_tensor import KerasTensor
     if isinstance(value, KerasTensor):
         return {"class_name": "__keras_tensor__", "config": {"keras_history": tensor_ref(value)}}
+    if isinstance(value, ArgumentSlot):
+        return {"class_name": "__argument_slot__", "config": {"index": value.index}}
+    if isinstance(value, slice):  # getitem keys: x[:, 1:3]
+        return {"class_name": "__slice__", "config": {
+            "value": [serialize_argument(v, tensor_ref)
+                      for v in (value.start, value.stop, value.step)]}}
+    if value is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name  # ops take dtype names
     if hasattr(type(value), "_bind_priority") or isinstance(value, np.ndarray):
         array = np.asarray(value)
         return {"class_name": "__tensor__",
@@ -129,6 +158,13 @@ def deserialize_argument(value, tensor_from_ref):
         if kind == "__tuple__":
             return tuple(deserialize_argument(v, tensor_from_ref)
                          for v in value["config"]["value"])
+        if kind == "__argument_slot__":
+            return ArgumentSlot(value["config"]["index"])
+        if kind == "__slice__":
+            return slice(*(deserialize_argument(v, tensor_from_ref)
+                           for v in value["config"]["value"]))
+        if kind == "__ellipsis__":
+            return Ellipsis
         return {k: deserialize_argument(v, tensor_from_ref) for k, v in value.items()}
     return value
 

@@ -2,6 +2,8 @@
 
 Primitives live in elementwise, reduction, linalg, layout, creation, nn, sorting and random;
 composites (softmax, gelu, cross-entropies, mean, var, einsum, ...) are written with them.
+Each public composite is wrapped (see symbolic_calls) so that, called on KerasTensors at the
+top level of a functional graph, it is one node named after it, as a primitive is.
 """
 from graphkit.ops.convert import convert_to_numpy, convert_to_tensor, is_tensor
 from graphkit.ops.creation import (arange, empty, empty_like, eye, full, full_like, identity,
@@ -39,3 +41,6 @@ from graphkit.ops.nn import (
 from graphkit.ops.sorting import (argsort, in_top_k, median, percentile, quantile, sort,
                                   top_k)
 from graphkit.ops import random as _random_ops  # noqa: F401,E402  (registers random_bits)
+from graphkit.ops.symbolic_calls import wrap_namespace as _wrap_namespace  # noqa: E402
+
+_wrap_namespace(globals())

@@ -1,6 +1,7 @@
 """Reductions: sum, max, min, prod, argmax, argmin (primitives) and mean, var, std,
 logsumexp, any, all, ... (composites), over `axis` with `keepdims`, NumPy's conventions."""
 import builtins
+import functools
 
 import numpy as np
 
@@ -224,8 +225,9 @@ def _in_float32_if_half(fn):
         if x.dtype == "float16":
             return _o().cast(fn(_o().cast(x, "float32"), *args, **kwargs), "float16")
         return fn(x, *args, **kwargs)
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-    return wrapper
+    # functools.wraps also gives the signature (x, axis=None, keepdims=False) to inspect,
+    # which the symbolic-call wrapper of gk.ops copies.
+    return functools.wraps(fn)(wrapper)
 
 
 @_in_float32_if_half

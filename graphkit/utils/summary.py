@@ -141,9 +141,9 @@ def _trainable_flag(layer):
 
 def type_name(op):
     """A layer's class name; an op's name in Keras's CamelCase form ("add" -> "Add")."""
-    primitive = getattr(op, "primitive", None)
-    if primitive is not None:
-        return "".join(part.capitalize() for part in primitive.name.split("_"))
+    from graphkit.models.operation import Operation
+    if isinstance(op, Operation):  # a primitive or composite op of a functional graph
+        return "".join(part.capitalize() for part in op.op_name.split("_"))
     return type(op).__name__
 
 
