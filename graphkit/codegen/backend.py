@@ -60,6 +60,12 @@ class LLVMExecutable(Executable):
     backend = "llvm"
     takes_graph_text = True   # compile_graph passes the text the pipeline already printed
 
+    @staticmethod
+    def prepare():
+        """Before a trace (executable.prepare_backend): cold, start building the thread
+        pool's runtime, which every graph links against (parallel.prepare)."""
+        parallel.prepare()
+
     def __init__(self, graph, fallback=None, graph_text=None):
         super().__init__(graph)
         self._graph_text = graph_text   # str(graph) if known: keys the compiled unit

@@ -14,6 +14,7 @@ A warm caller keys the unit on its own source (a graph's text), so it builds no 
 A unit may hold several objects, linked together into one library.
 """
 import json
+import os
 import struct
 
 from graphkit.codegen import disk_cache, engine, pipeline
@@ -44,7 +45,7 @@ def build_keyed(key_source, make_module, exports, label="kernel", level=pipeline
     """Like `build`, keyed on `key_source` alone: `make_module()` (which builds the IR) runs
     only on a cache miss. For code that depends on nothing but the codegen source and the
     target (both in every key), such as the thread-pool runtime."""
-    key = disk_cache.cache_key("graphkit keyed\n" + key_source)
+    key = _keyed_key(key_source)
     obj = disk_cache.load(key)
     if obj is None:
         # in a context of its own: it may be built on a thread while a graph compiles
@@ -52,6 +53,16 @@ def build_keyed(key_source, make_module, exports, label="kernel", level=pipeline
         obj = parallel_compile.compile_one(str(make_module()), label, level)
         disk_cache.store(key, obj)
     return engine.load_object(obj, exports, label)
+
+
+def _keyed_key(key_source):
+    return disk_cache.cache_key("graphkit keyed\n" + key_source)
+
+
+def keyed_in_cache(key_source):
+    """Does the disk cache hold an entry for `build_keyed(key_source, ...)` (not read, not
+    checked: a corrupt one is rebuilt by `build_keyed` as usual)?"""
+    return os.path.exists(disk_cache.entry_path(_keyed_key(key_source)))
 
 
 def _unit_key(source):

@@ -16,9 +16,9 @@ external linkage (the entries, in the last chunk, call them); everything else is
 
 Why a level per chunk: the emitters write vector code themselves, and mark every loop whose
 body is vector code "do not vectorize" (loops.py). A chunk whose loops are all such gains
-nothing from O3 over O2 without the loop and SLP vectorizers (the same speed on W1-W7), and
-costs ~13% less LLVM time; a chunk with a scalar loop (gathers, sorts...) gets FULL (O3 and
-the vectorizers).
+nothing from O3 (nor from O2) over VECTOR's short pipeline (pipeline.py; the same speed on
+W1-W7), which costs 1/4 of O2's time; a chunk with a scalar loop (gathers, sorts...) gets
+FULL (O3 and the vectorizers).
 """
 from llvmlite import ir
 
@@ -31,7 +31,7 @@ from graphkit.codegen import pipeline
 # accumulators, no dead loop tails): 600-1200 then gave the same W8 time on an idle
 # machine, 600-800 a better one on a loaded one.
 CHUNK_INSTRUCTIONS = 800
-VECTOR = pipeline.VECTOR   # kernels whose loops are all hand-vectorized: O2, no vectorizers
+VECTOR = pipeline.VECTOR   # kernels whose loops are all hand-vectorized: short pipeline
 
 
 class Chunks:

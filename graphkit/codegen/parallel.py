@@ -130,6 +130,17 @@ def declare_run(module):
     return intrinsic(module, RUN_SYMBOL, VOID, [PTR, PTR])
 
 
+def prepare():
+    """Before a graph is traced (backend.py): cold (the pool's object code is not in the
+    disk cache), start building the runtime on a thread, so that LLVM's start-up and the
+    pool's compile run on the second core during the trace and the graph passes instead of
+    next to the graph's own compiles. Warm, `runtime()` loads it at link time as before: on
+    a thread, reading it would only take turns with the trace for the GIL."""
+    from graphkit.codegen import build
+    if _state["lib"] is None and not build.keyed_in_cache(_RUNTIME_KEY):
+        load_in_background()
+
+
 def load_in_background():
     """Start loading the pool's runtime on a thread (cold, building it is ~40 ms of LLVM
     work that can overlap lowering); `runtime()` waits for it under the pool's lock, and

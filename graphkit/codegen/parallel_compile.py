@@ -93,7 +93,8 @@ def compile_text(ir_text, name, level=pipeline.FULL, unlocked=True):
             raise pipeline.CodegenError(f"LLVM rejected the IR of {name!r}: {e}") from None
         mod.name, mod.triple, mod.data_layout = name, target.triple, target.data_layout
         pb = llvm.create_pass_builder(machine, pipeline._tuning_options(level))
-        heavy["LLVMPY_RunNewModulePassManager"](pb.getModulePassManager(), mod, pb)
+        passes = pipeline.module_pass_manager(pb, level)
+        heavy["LLVMPY_RunNewModulePassManager"](passes, mod, pb)
         with ffi.OutputString() as err:
             buf = heavy["LLVMPY_TargetMachineEmitToMemory"](machine, mod, 1, err)
             if not buf:

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import os
 import sys
+import threading
 
 import llvmlite  # cheap (its version only); llvmlite.binding is imported on first use
 
@@ -35,7 +36,8 @@ llvm = _LazyBinding()
 # source (`codegen_source_hash`), so a forgotten bump cannot serve stale object code.
 # 8: AVX2 tiles and stores, row-scratch updates, unrolled epilogues, inlined constants
 # 14: NumPy's signed-zero ties in maximum/minimum, double -> half without a libcall
-CODEGEN_VERSION = 14
+# 15: hand-vectorized chunks (VECTOR) optimized by a short pass pipeline instead of O2
+CODEGEN_VERSION = 15
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every module whose text can change the object code emitted for a given graph: the
@@ -192,12 +194,19 @@ def _host_features():
         return ""
 
 
+# Why a lock: the thread pool's runtime may be built on a thread of its own (backend.py's
+# `prepare`) while the caller's thread asks for the target too; LLVM's targets are then
+# initialized once, by one of them.
+_host_lock = threading.Lock()
+
+
 @functools.lru_cache(maxsize=None)
 def host_target():
     """The target of this machine (cached for the process)."""
-    initialize()
-    return HostTarget(triple=llvm.get_process_triple(), cpu=llvm.get_host_cpu_name(),
-                      features=_host_features())
+    with _host_lock:
+        initialize()
+        return HostTarget(triple=llvm.get_process_triple(), cpu=llvm.get_host_cpu_name(),
+                          features=_host_features())
 
 
 @functools.lru_cache(maxsize=None)

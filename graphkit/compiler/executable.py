@@ -205,6 +205,17 @@ def _probe_codegen():
             raise
 
 
+def prepare_backend(backend=None):
+    """Let the named (or default) backend start, on threads of its own, the set-up that its
+    first compile needs whatever the graph: called before a trace, so that this set-up
+    overlaps tracing and the graph passes. A backend class opts in with a static `prepare`;
+    an unknown name is left for `compile_graph` to report."""
+    name = backend or default_backend()
+    prepare = getattr(_BACKENDS.get(name), "prepare", None)
+    if prepare is not None:
+        prepare()
+
+
 def compile_graph(graph, backend=None, graph_text=None):
     """An Executable for an optimized graph, from the named (or default) backend.
 

@@ -47,6 +47,7 @@ import numpy as np
 
 from graphkit import config, tree
 from graphkit.compiler import cache_key
+from graphkit.compiler.executable import prepare_backend
 from graphkit.compiler.stages import CallPlan, Lowered
 from graphkit.core import scopes as scopes_module
 from graphkit.core.tensor import Tensor
@@ -205,6 +206,7 @@ class JitFunction:
             self._log(self._stats["traces"] + 1, reasons)
         # Recorded before tracing: a trace that raises still explains the next one.
         self._signatures.append(call.signature)
+        prepare_backend(self.backend)   # e.g. the llvm backend's thread pool, meanwhile
         with _collector_paused():
             lowered = self._lower(call)
             entry = _Entry(lowered, lowered.compile())
