@@ -9,7 +9,7 @@ node calls the public op on the real values, so eager runs and compiled traces s
 primitives as a direct call. The output spec comes from the composite itself, run with node
 recording off so that its inner ops make no nodes.
 """
-from graphkit import tree
+from graphkit import naming, tree
 from graphkit.core import keras_tensor as kt
 from graphkit.models.operation import Operation
 from graphkit.models.serialization import (ArgumentSlot, deserialize_argument,
@@ -41,7 +41,9 @@ class OpCallOperation(Operation):
         kwargs = _fill(self.kwargs, inputs)
         if any(isinstance(x, kt.KerasTensor) for x in inputs) and kt.is_recording_nodes():
             return self._record_node(inputs, args, kwargs)
-        return self.fn(*args, **kwargs)
+        # Under the node's name, as a layer's call: the IR reads `functional/mean/sum`.
+        with naming.name_scope(self.name):
+            return self.fn(*args, **kwargs)
 
     def _record_node(self, inputs, args, kwargs):
         from graphkit.models.node import Node

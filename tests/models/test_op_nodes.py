@@ -234,3 +234,6 @@ def test_ir_command_traces_a_saved_model_with_op_nodes(tmp_path, capsys):
     assert main(["ir", str(tmp_path / "m.keras"), "--stage", "traced"]) == 0
     out = capsys.readouterr().out
     assert " exp " in out and " max " in out  # softmax's primitives, traced as before
+    # each op node runs under its own name, as a layer does: IR paths tell mean from softmax
+    assert re.search(r"= sum .*# functional\w*/mean\w*/sum", out)
+    assert re.search(r"= exp .*# functional\w*/softmax\w*/exp", out)
