@@ -78,6 +78,8 @@ def _pack(x, flat, i):
 
 
 def map_structure(fn, *structures):
+    if len(structures) == 1 and not isinstance(structures[0], _NESTED):
+        return fn(structures[0])  # a leaf: what flattening and packing it would give
     flats = [flatten(s) for s in structures]
     n = len(flats[0])
     for f in flats[1:]:

@@ -247,6 +247,7 @@ def value_and_grad(fn, argnums=0, has_aux=False):
     or a tuple for a tuple of gradients); each may be a nested structure of tensors.
     """
     from graphkit import ops
+    from graphkit.core.variable import Variable  # here, not per value: once per step
 
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
@@ -272,7 +273,6 @@ def value_and_grad(fn, argnums=0, has_aux=False):
         return ((value, aux), g) if has_aux else (value, g)
 
     def _as_source(x):
-        from graphkit.core.variable import Variable
         if isinstance(x, Variable) or hasattr(type(x), "_bind_priority"):
             return x
         return ops.convert_to_tensor(x)

@@ -738,8 +738,7 @@ class Layer:
                     f"stateless_call: `{label}` must match {type(self).__name__}"
                     f"('{self.name}').{label} one to one: received {len(given)} values, "
                     f"expected {len(own)}")
-        from graphkit import ops
-        mapping = [(v, ops.convert_to_tensor(x, dtype=v.dtype)) for v, x in
+        mapping = [(v, _value_for(v, x)) for v, x in
                    zip(own_t + own_nt, list(trainable_variables) + list(non_trainable_variables))]
         saved_losses = [(layer, list(layer._losses)) for layer in self._flatten_layers()]
         previous_context = cc.get_call_context()
@@ -964,6 +963,15 @@ def _eager_input(x, layer):
 def _needs_no_cast(x, layer):
     dtype = x.dtype
     return dtype == layer.input_dtype or not layer.autocast or "float" not in dtype
+
+
+def _value_for(variable, x):
+    """`convert_to_tensor(x, dtype=variable.dtype)`; a Tensor of that dtype is returned as it
+    is without looking up dtype names (stateless_call maps every variable on every step)."""
+    if type(x) is Tensor and x._array.dtype == variable._value._array.dtype:
+        return x
+    from graphkit import ops
+    return ops.convert_to_tensor(x, dtype=variable.dtype)
 
 
 def _variable_to_value(x):

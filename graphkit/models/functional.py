@@ -21,7 +21,7 @@ from graphkit.models.node import Node, make_node_key
 class Functional(Model):
     _untracked_attrs = Model._untracked_attrs | {
         "_inputs_struct", "_outputs_struct", "_inputs", "_outputs", "_nodes",
-        "_nodes_by_depth", "_operations", "_graph", "output_names"}
+        "_nodes_by_depth", "_operations", "_graph", "output_names", "_call_order"}
 
     def __new__(cls, *args, **kwargs):
         return Layer.__new__(cls, *args, **kwargs)
@@ -49,6 +49,11 @@ class Functional(Model):
         self._outputs = tree.flatten(outputs)
         self._nodes, self._nodes_by_depth, self._operations = _map_graph(
             self._inputs, self._outputs)
+        # The graph is fixed from here on: the order its nodes run in, found once rather
+        # than by sorting the depths on every call.
+        self._call_order = tuple(
+            node for depth in sorted(self._nodes_by_depth, reverse=True)
+            for node in self._nodes_by_depth[depth] if not node.is_input)
         if trainable is not None:
             # Set before the layers are tracked, as Keras does: the model's flag must not
             # overwrite its layers' own (from_config passes trainable=True, and a frozen
@@ -148,19 +153,16 @@ class Functional(Model):
 
     def _run_through_graph(self, flat_inputs):
         values = {id(x): y for x, y in zip(self._inputs, flat_inputs)}
-        for depth in sorted(self._nodes_by_depth, reverse=True):
-            for node in self._nodes_by_depth[depth]:
-                if node.is_input:
-                    continue
-                if any(id(x) not in values for x in node.input_tensors):
-                    continue
-                args, kwargs = node.fill_in(values)
-                outputs = node.operation(*args, **kwargs)
-                if type(outputs) is Tensor and len(node.outputs) == 1:
-                    values[id(node.outputs[0])] = outputs  # one output: nothing to flatten
-                    continue
-                for x, y in zip(node.outputs, tree.flatten(outputs)):
-                    values[id(x)] = y
+        for node in self._call_order:
+            if not _inputs_ready(node, values):
+                continue
+            args, kwargs = node.fill_in(values)
+            outputs = node.operation(*args, **kwargs)
+            if type(outputs) is Tensor and len(node.outputs) == 1:
+                values[id(node.outputs[0])] = outputs  # one output: nothing to flatten
+                continue
+            for x, y in zip(node.outputs, tree.flatten(outputs)):
+                values[id(x)] = y
         flat_outputs = [values[id(x)] for x in self._outputs]
         return tree.pack_sequence_as(self._outputs_struct, flat_outputs)
 
@@ -186,8 +188,8 @@ class Functional(Model):
 
     def _match_structure(self, inputs):
         struct = self._inputs_struct
-        names = self._input_names()
         if isinstance(inputs, dict) and not isinstance(struct, dict):
+            names = self._input_names()  # only here: a walk of the inputs' histories
             missing = [n for n in names if n not in inputs]
             if missing:
                 raise ValueError(
@@ -561,3 +563,11 @@ def functional_from_config(cls, config, custom_objects=None):
     inputs = resolve(config.pop("input_layers"))
     outputs = resolve(config.pop("output_layers"))
     return cls(inputs=inputs, outputs=outputs, **config)
+
+
+def _inputs_ready(node, values):
+    """Whether every input of `node` has a value (a loop, not any(): runs per node)."""
+    for x in node.input_tensors:
+        if id(x) not in values:
+            return False
+    return True

@@ -17,7 +17,9 @@ import numpy as np
 
 from graphkit import config, naming, ops
 from graphkit.core import scopes
+from graphkit.core.tensor import Tensor, _new_tensor
 from graphkit.core.variable import Variable
+from graphkit.ops import primitive
 from graphkit.optimizers.schedules import learning_rate_schedule
 
 
@@ -206,7 +208,7 @@ class Optimizer:
             grads = self._clip_gradients(grads)
             self._apply_weight_decay(variables)
             self._update_variables(grads, variables, self.learning_rate)
-            self._iterations.assign_add(1)
+            self._increment_iterations()
             for variable in variables:
                 if variable.constraint is not None:
                     variable.assign(variable.constraint(variable))
@@ -237,6 +239,20 @@ class Optimizer:
         # Every variable is in the mapping, so each has a current value.
         return new_trainable, new_optimizer
 
+    def _increment_iterations(self):
+        """`iterations += 1`. On a concrete eager value with no tape recording, one NumPy
+        add of the same dtype (the ops form's result) instead of an op dispatch and a cast
+        check; in a trace or under a tape, `assign_add`."""
+        iterations = self._iterations
+        value = iterations.value
+        if type(value) is Tensor and not primitive.ACTIVE_TAPES:
+            array = value._array
+            if array.dtype.kind in "iu" and array.ndim == 0:
+                iterations.assign(_new_tensor(np.asarray(
+                    np.add(array, np.asarray(1, array.dtype)))))
+                return
+        iterations.assign_add(1)
+
     def _update_variables(self, grads, variables, learning_rate):
         """`update_step` for each variable: the hook an optimizer overrides to share work
         between its variables' updates (eager Adam computes its step size once)."""
@@ -256,6 +272,11 @@ class Optimizer:
                     "create a new optimizer for a new set of variables")
 
     def _filter_empty_gradients(self, grads, variables):
+        for g in grads:
+            if g is None:
+                break
+        else:
+            return grads, variables  # every gradient given: the common case, no new lists
         kept = [(g, v) for g, v in zip(grads, variables) if g is not None]
         if not kept:
             raise ValueError(f"{type(self).__name__}: no gradients provided for any variable")
