@@ -122,6 +122,8 @@ _NAMES = {
     "Rescaling": "graphkit.layers.preprocessing.rescaling",
     "CategoryEncoding": "graphkit.layers.preprocessing.category_encoding",
     "Discretization": "graphkit.layers.preprocessing.discretization",
+    "IntegerLookup": "graphkit.layers.preprocessing.lookup",
+    "StringLookup": "graphkit.layers.preprocessing.lookup",
     "CenterCrop": "graphkit.layers.preprocessing.center_crop",
     "Resizing": "graphkit.layers.preprocessing.resizing",
     "RandomFlip": "graphkit.layers.preprocessing.random_flip",

@@ -1174,6 +1174,15 @@ LAYER_CASES = {
 NOT_LAYERS = {"InputSpec": "a shape/dtype spec, not a layer",
               "Input": "a function making a KerasTensor (InputLayer is covered)"}
 
+# Exported layers that run eagerly only, with why. They have no compiled twin to compare;
+# test_parity_layers checks instead that compiling each one fails with an error saying so.
+EAGER_ONLY = {
+    "IntegerLookup": (lambda: layers.IntegerLookup(vocabulary=[3, 5, 7]),
+                      "its table is a Python dict, looked up on NumPy data"),
+    "StringLookup": (lambda: layers.StringLookup(vocabulary=["a", "b"], invert=True),
+                     "strings are not graphkit tensors; its table is a Python dict"),
+}
+
 
 def layer_case_ids():
     return [f"{name}#{i}" for name, cases in LAYER_CASES.items() for i in range(len(cases))]

@@ -9,10 +9,10 @@ import pytest
 
 from graphkit import layers
 
-from tests.debugging.parity_cases import (EXACT, GRAD_NORM, LAYER_CASES, NOT_LAYERS,
-                                          assert_outcome,
-                                          built_layer, gradient_scale, layer_case,
-                                          layer_case_ids, layer_outcomes)
+from tests.debugging.parity_cases import (EAGER_ONLY, EXACT, GRAD_NORM, LAYER_CASES,
+                                          NOT_LAYERS, assert_outcome, built_layer,
+                                          gradient_scale, layer_case, layer_case_ids,
+                                          layer_outcomes)
 
 GRAD_IDS = [cid for cid in layer_case_ids() if layer_case(cid).grad]
 
@@ -20,8 +20,21 @@ GRAD_IDS = [cid for cid in layer_case_ids() if layer_case(cid).grad]
 def test_every_exported_layer_has_a_case():
     exported = [n for n in layers.__all__ if isinstance(getattr(layers, n), type) and
                 n not in layers.ALIASES]  # a second name of a class with a case
-    missing = sorted(n for n in exported if n not in LAYER_CASES and n not in NOT_LAYERS)
+    missing = sorted(n for n in exported if n not in LAYER_CASES and n not in NOT_LAYERS
+                     and n not in EAGER_ONLY)
     assert not missing, f"exported layers without a parity case in LAYER_CASES: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(EAGER_ONLY))
+def test_eager_only_layer_refuses_to_compile(name):
+    """An eager-only layer has no compiled twin: compiling it must fail saying so."""
+    import graphkit as gk
+    from graphkit.ir.tracer import TracerError
+    layer = EAGER_ONLY[name][0]()
+    x = gk.ops.convert_to_tensor(np.array([[1, 3, 5]], np.int64))
+    layer(x)  # eagerly it works
+    with pytest.raises(TracerError, match=rf"{name} '.*run eagerly.*cannot be compiled"):
+        gk.jit(lambda t: layer(t))(x)
 
 
 @pytest.mark.parametrize("case_id", layer_case_ids())
