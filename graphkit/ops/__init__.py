@@ -6,36 +6,39 @@ Each public composite is wrapped (see symbolic_calls) so that, called on KerasTe
 top level of a functional graph, it is one node named after it, as a primitive is.
 """
 from graphkit.ops.convert import convert_to_numpy, convert_to_tensor, is_tensor
-from graphkit.ops.creation import (arange, empty, empty_like, eye, full, full_like, identity,
-                                   linspace, ones, ones_like, tri, zeros, zeros_like)
+from graphkit.ops.creation import (arange, bartlett, blackman, empty, empty_like, eye, full,
+                                   full_like, geomspace, hamming, hanning, identity, linspace,
+                                   logspace, ones, ones_like, tri, zeros, zeros_like)
 from graphkit.ops.elementwise import (
-    abs, absolute, add, cast, cbrt, ceil, clip, cos, cosh, deg2rad, divide, divide_no_nan,
-    equal, erf, exp, exp2, expm1, fabs, floor, floor_divide, fmax, fmin, greater,
-    greater_equal, heaviside, hypot, isclose, isfinite, isinf, isnan, isneginf, isposinf,
-    less, less_equal, log, log1p, log2, log10, logaddexp, logaddexp2, logical_and,
-    logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, nan_to_num,
-    negative, not_equal, power, rad2deg, reciprocal, round, rsqrt, select, sigmoid, sign,
-    signbit, sin, sinc, sinh, sqrt, square, stop_gradient, subtract, tan, tanh, true_divide,
-    trunc, where)
+    abs, absolute, add, allclose, cast, cbrt, ceil, clip, cos, cosh, deg2rad, divide,
+    divide_no_nan, equal, erf, exp, exp2, expm1, fabs, floor, floor_divide, fmax, fmin, fmod,
+    greater, greater_equal, heaviside, hypot, isclose, isfinite, isinf, isnan, isneginf,
+    isposinf, isreal, ldexp, less, less_equal, log, log1p, log2, log10, logaddexp,
+    logaddexp2, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, mod,
+    multiply, nan_to_num, negative, not_equal, power, rad2deg, reciprocal, round, rsqrt,
+    saturate_cast, select, sigmoid, sign, signbit, sin, sinc, sinh, sqrt, square,
+    stop_gradient, subtract, tan, tanh, true_divide, trunc, where)
 from graphkit.ops.layout import (
-    append, array_split, broadcast_to, concatenate, copy, diag, diagonal, diff, dsplit, dstack,
-    expand_dims, flip, fliplr, flipud, getitem, hsplit, hstack, meshgrid, moveaxis, ndim, pad,
-    ravel, repeat, reshape, roll, rot90, scatter_add, shape, size, slice, slice_update, split,
+    append, array_split, broadcast_to, concatenate, copy, depth_to_space, diag, diagflat,
+    diagonal, diff, dsplit, dstack, expand_dims, flip, fliplr, flipud, get_item, getitem,
+    hsplit, hstack, meshgrid, moveaxis, ndim, pad, ravel, repeat, reshape, roll, rot90,
+    scatter_add, segment_sum, shape, size, slice, slice_update, space_to_depth, split,
     squeeze, stack, swapaxes, take, take_along_axis, tile, transpose, tril, triu, unstack,
-    vsplit, vstack)
-from graphkit.ops.linalg import (dot, einsum, inner, kron, matmul, norm, outer, tensordot,
-                                 trace, vdot)
+    vander, vsplit, vstack)
+from graphkit.ops.linalg import (corrcoef, cross, dot, einsum, inner, kron, matmul, norm,
+                                 outer, tensordot, trace, vdot)
 from graphkit.ops.primitive import PRIMITIVES, Primitive, bind
 from graphkit.ops.reduction import (all, amax, amin, any, argmax, argmin, average,
                                     count_nonzero, cumprod, cumsum, logsumexp, max, mean, min,
-                                    nanmax, nanmean, nanmin, nansum, prod, ptp, std, sum,
-                                    trapezoid, var)
+                                    nanargmax, nanargmin, nancumprod, nancumsum, nanmax,
+                                    nanmean, nanmin, nanprod, nanstd, nansum, nanvar, prod,
+                                    ptp, std, sum, trapezoid, var)
 from graphkit.ops.nn import (
     average_pool, batch_normalization, binary_crossentropy, categorical_crossentropy, celu,
     conv, conv_transpose, depthwise_conv, dot_product_attention, dropout, elu, gelu, glu,
     hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, layer_normalization,
     leaky_relu, log_sigmoid, log_softmax, max_pool, moments, multi_hot, normalize, one_hot,
-    relu, relu6, rms_normalization, selu, silu, soft_shrink, softmax, softplus, softsign,
+    psnr, relu, relu6, rms_normalization, selu, silu, soft_shrink, softmax, softplus, softsign,
     sparse_categorical_crossentropy, sparse_plus, sparse_sigmoid, sparsemax, squareplus,
     swish, tanh_shrink, threshold)
 from graphkit.ops.sorting import (argsort, in_top_k, median, percentile, quantile, sort,

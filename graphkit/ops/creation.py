@@ -154,3 +154,108 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None):
         out = concatenate([slice_(out, [0], [num - 1]),
                            convert_to_tensor([float(stop)], dtype="float64")])
     return cast(out, dtype)
+
+
+# -- log-spaced ranges -------------------------------------------------------------------
+
+def _scalar_bound(value, op, name):
+    """A Python float from a scalar start/stop; array bounds are not supported."""
+    try:
+        return float(np.asarray(value).item())
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: `{name}` must be a scalar, received {value!r}") from None
+
+
+def _check_axis_of_1d(axis, op):
+    if axis not in (0, -1):
+        raise ValueError(f"{op}: with scalar start and stop the result is 1-D, so `axis` "
+                         f"must be 0 or -1, received {axis!r}")
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    """`base ** linspace(start, stop, num, endpoint)` (floatx unless `dtype` says
+    otherwise), computed in float64 then cast."""
+    from graphkit.ops.elementwise import cast, power
+    start = _scalar_bound(start, "logspace", "start")
+    stop = _scalar_bound(stop, "logspace", "stop")
+    _check_axis_of_1d(axis, "logspace")
+    exponents = linspace(start, stop, num, endpoint=endpoint, dtype="float64")
+    return cast(power(float(base), exponents), dtypes.standardize_dtype(dtype))
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """`num` numbers from `start` to `stop` in geometric progression: evenly spaced in
+    log|.|, with the sign of the (same-signed, non-zero) bounds, the ends exact as NumPy."""
+    from graphkit.ops.elementwise import cast, exp, multiply
+    from graphkit.ops.layout import concatenate, slice as slice_
+    start = _scalar_bound(start, "geomspace", "start")
+    stop = _scalar_bound(stop, "geomspace", "stop")
+    _check_axis_of_1d(axis, "geomspace")
+    if start == 0 or stop == 0:
+        raise ValueError("geomspace: `start` and `stop` cannot be zero")
+    if (start < 0) != (stop < 0):
+        raise ValueError(f"geomspace: `start` ({start}) and `stop` ({stop}) must have the "
+                         f"same sign (a geometric sequence cannot cross zero)")
+    sign = -1.0 if start < 0 else 1.0
+    num = int(num)
+    out = multiply(sign, exp(linspace(np.log(abs(start)), np.log(abs(stop)), num,
+                                      endpoint=endpoint, dtype="float64")))
+    # exp(log(v)) can be an ulp off v: the ends are set exactly, as NumPy does.
+    if num > 0:
+        ends = [convert_to_tensor([start], dtype="float64"), slice_(out, [1], [num - 1])]
+        if endpoint and num > 1:
+            ends[1] = slice_(out, [1], [num - 2])
+            ends.append(convert_to_tensor([stop], dtype="float64"))
+        out = concatenate(ends)
+    return cast(out, dtypes.standardize_dtype(dtype))
+
+
+# -- window functions (signal processing), as NumPy's ------------------------------------
+
+def _window_length(M, op):
+    try:
+        return int(np.asarray(M).item())
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: the window length `x` must be an int, received {M!r}") from None
+
+
+def _cosine_window(M, coefficients, op):
+    """sum_k c_k cos(2 pi k n / (M - 1)) (signs in c_k), n = 0 .. M-1, in float64."""
+    from graphkit.ops.elementwise import cast, cos
+    M = _window_length(M, op)
+    if M < 1:
+        return zeros((0,), dtype=config.floatx())
+    if M == 1:
+        return ones((1,), dtype=config.floatx())
+    n = cast(arange(M), "float64")
+    out = 0.0
+    for k, c in enumerate(coefficients):
+        out = out + c * (cos(n * (2.0 * np.pi * k / (M - 1))) if k else 1.0)
+    return cast(out, config.floatx())
+
+
+def hamming(x):
+    """The Hamming window of length `x`: 0.54 - 0.46 cos(2 pi n / (x - 1))."""
+    return _cosine_window(x, (0.54, -0.46), "hamming")
+
+
+def hanning(x):
+    """The Hann window of length `x`: 0.5 - 0.5 cos(2 pi n / (x - 1))."""
+    return _cosine_window(x, (0.5, -0.5), "hanning")
+
+
+def blackman(x):
+    """The Blackman window of length `x`: 0.42 - 0.5 cos(2 pi n/(x-1)) + 0.08 cos(4 pi n/(x-1))."""
+    return _cosine_window(x, (0.42, -0.5, 0.08), "blackman")
+
+
+def bartlett(x):
+    """The Bartlett (triangular) window of length `x`: 1 - |2n - (x - 1)| / (x - 1)."""
+    from graphkit.ops.elementwise import abs as abs_, cast
+    M = _window_length(x, "bartlett")
+    if M < 1:
+        return zeros((0,), dtype=config.floatx())
+    if M == 1:
+        return ones((1,), dtype=config.floatx())
+    n = cast(arange(M), "float64")
+    return cast(1.0 - abs_(2.0 * n - (M - 1)) / (M - 1), config.floatx())

@@ -776,3 +776,71 @@ def sinc(x):
     is_zero = equal(x, 0)
     scaled = where(is_zero, cast(1, x.dtype), x) * math.pi
     return where(is_zero, cast(1, x.dtype), sin(scaled) / scaled)
+
+
+# -- composites from NumPy's and Keras's namespaces ---------------------------------------
+
+def fmod(x1, x2):
+    """The C remainder: x1 - trunc(x1 / x2) * x2, with the sign of x1 (mod's has x2's).
+
+    |x1| mod |x2| has no sign to fix, so mod gives it exactly (both are the exact remainder
+    of the magnitudes); x1's sign bit is then put on it (-0.0 stays -0.0, as NumPy's)."""
+    a, b = promote(x1, x2)
+    if a.dtype == "bool":
+        a, b = cast(a, "int32"), cast(b, "int32")
+    r = mod(abs(a), abs(b))
+    return where(signbit(a), negative(r), r)
+
+
+def ldexp(x1, x2):
+    """x1 * 2 ** x2 for int exponents `x2` (floatx for int or bool x1, as Keras)."""
+    e = to_value(x2)
+    if not (e.dtype.startswith("int") or e.dtype.startswith("uint")):
+        raise TypeError(f"ldexp: the exponent `x2` must have an int dtype, received {e.dtype}")
+    x = _float_operand(x1)
+    # 2 ** e via pow, exact for int e in range (a power of two is representable).
+    return x * power(cast(2, x.dtype), cast(e, x.dtype))
+
+
+def isreal(x):
+    """Whether each element is real: always True (graphkit has no complex dtypes)."""
+    x = to_value(x)
+    return _o().ones_like(x, dtype="bool")
+
+
+def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether every element pair is close (`isclose`), as one boolean scalar."""
+    return _o().all(isclose(x1, x2, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def _dtype_limits(dtype):
+    if dtype == "bool":
+        return 0, 1
+    info = np.iinfo(dtype) if dtypes.is_int(dtype) else np.finfo(dtype)
+    return info.min, info.max
+
+
+def saturate_cast(x, dtype):
+    """`x` cast to `dtype` with out-of-range values clipped to its limits (NaN -> 0 for
+    ints). Keras's rule: the limits are taken in x's dtype, nudged toward 0 when rounding
+    there would put them out of `dtype`'s range, so no cast overflows."""
+    x = to_value(x)
+    dtype = dtypes.standardize_dtype(dtype)
+    if dtypes.is_float(x.dtype) and dtypes.is_int(dtype):
+        # graphkit's float -> int cast saturates already, to the exact limits (as XLA's,
+        # which Keras's JAX backend relies on), where the nudged clip stops short of them.
+        return cast(x, dtype)
+    in_min, in_max = _dtype_limits(x.dtype)
+    out_min, out_max = _dtype_limits(dtype)
+    with np.errstate(over="ignore"):
+        lo = np.asarray(np.maximum(in_min, out_min)).astype(x.dtype)
+        hi = np.asarray(np.minimum(in_max, out_max)).astype(x.dtype)
+    # Python compares its ints and floats exactly (NumPy would round the int to x's dtype:
+    # float32(2**31) > 2**31 - 1 would be False).
+    if lo.item() < out_min:
+        lo = np.nextafter(lo, 0, dtype=x.dtype)
+    if hi.item() > out_max:
+        hi = np.nextafter(hi, 0, dtype=x.dtype)
+    if x.dtype == "bool":
+        return cast(x, dtype)
+    return cast(clip(x, lo.item(), hi.item()), dtype)

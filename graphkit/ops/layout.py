@@ -1126,3 +1126,132 @@ def copy(x):
     if isinstance(x, np.ndarray):
         x = x.copy()
     return to_value(x)
+
+
+def diagflat(x, k=0):
+    """A 2-D array with the flattened `x` on its `k`-th diagonal."""
+    x = to_value(x)
+    if None in tuple(x.shape):
+        raise ShapeError(f"diagflat: the size of `x` must be static (the output is square "
+                         f"in it), received shape {tuple(x.shape)}")
+    return diag(ravel(x), k=k)
+
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of the 1-D `x`: columns x**(N-1), ..., x**0 (reversed when
+    `increasing`), as running products (exact for ints and negative bases, unlike pow)."""
+    ops = _o()
+    x = to_value(x)
+    if x.ndim != 1:
+        raise ShapeError(f"vander: `x` must be 1-D, received shape {tuple(x.shape)}")
+    if x.dtype == "bool":
+        raise TypeError("vander: `x` cannot be boolean")
+    N = x.shape[0] if N is None else int(N)
+    if N is None or N < 0:
+        raise ShapeError(f"vander: `N` must be a non-negative int (or x's static length), "
+                         f"received {N}")
+    if N == 0:
+        return ops.zeros((x.shape[0], 0), dtype=x.dtype)
+    # [1, x, x, ..., x] multiplied along the row: [1, x, x**2, ...].
+    factors = ops.concatenate([ops.ones_like(x)[:, None],
+                               ops.broadcast_to(x[:, None], (x.shape[0], N - 1))], axis=1)
+    powers = ops.cast(ops.cumprod(factors, axis=1), x.dtype)
+    return powers if increasing else ops.flip(powers, axis=1)
+
+
+def get_item(x, key):
+    """`x[key]`: Keras's name for `getitem`."""
+    return getitem(x, key)
+
+
+def _block_size(block_size, op):
+    b = int(block_size)
+    if b < 2:
+        raise ValueError(f"{op}: `block_size` must be an int >= 2, received {block_size!r}")
+    return b
+
+
+def _check_4d(x, data_format, op):
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{op}: `data_format` must be 'channels_last' or 'channels_first', "
+                         f"received {data_format!r}")
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: `x` must be 4-D (batch, spatial 2-D, channels), received "
+                         f"shape {tuple(x.shape)}")
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """Channel blocks moved into block_size x block_size spatial tiles (pixel shuffle):
+    (N, H, W, C) -> (N, H b, W b, C / b**2). The channel order is Keras's: (b, b, C') for
+    channels_last (TensorFlow's DCR) and (C', b, b) for channels_first."""
+    x = to_value(x)
+    b = _block_size(block_size, "depth_to_space")
+    _check_4d(x, data_format, "depth_to_space")
+    last = data_format == "channels_last"
+    h, w = (x.shape[1], x.shape[2]) if last else (x.shape[2], x.shape[3])
+    c = x.shape[3] if last else x.shape[1]
+    if c is None or c % (b * b):
+        raise ShapeError(f"depth_to_space: the channels ({c}) must be a static multiple of "
+                         f"block_size**2 ({b * b})")
+    c_out = c // (b * b)
+    # Unknown dims (a symbolic batch) are carried through by -1 and static sizes.
+    if last:
+        x = reshape(x, (-1, h, w, b, b, c_out))
+        x = transpose(x, (0, 1, 3, 2, 4, 5))
+        return reshape(x, (-1, _times(h, b), _times(w, b), c_out))
+    x = reshape(x, (-1, c_out, b, b, h, w))
+    x = transpose(x, (0, 1, 4, 2, 5, 3))
+    return reshape(x, (-1, c_out, _times(h, b), _times(w, b)))
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """The inverse of `depth_to_space`: block_size x block_size spatial tiles moved into
+    channels, (N, H, W, C) -> (N, H / b, W / b, C b**2), in the same channel order."""
+    x = to_value(x)
+    b = _block_size(block_size, "space_to_depth")
+    _check_4d(x, data_format, "space_to_depth")
+    last = data_format == "channels_last"
+    h, w = (x.shape[1], x.shape[2]) if last else (x.shape[2], x.shape[3])
+    c = x.shape[3] if last else x.shape[1]
+    if h is None or w is None or c is None or h % b or w % b:
+        raise ShapeError(f"space_to_depth: the spatial dims ({h}, {w}) must be static "
+                         f"multiples of block_size ({b}), and the channels static")
+    if last:
+        x = reshape(x, (-1, h // b, b, w // b, b, c))
+        x = transpose(x, (0, 1, 3, 2, 4, 5))
+        return reshape(x, (-1, h // b, w // b, c * b * b))
+    x = reshape(x, (-1, c, h // b, b, w // b, b))
+    x = transpose(x, (0, 1, 3, 5, 2, 4))
+    return reshape(x, (-1, c * b * b, h // b, w // b))
+
+
+def _times(d, b):
+    if d is None:
+        raise ShapeError("depth_to_space: the spatial dims must be static")
+    return d * b
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):
+    """Sums of the rows of `data` (along axis 0) sharing a segment id: out[s] = sum of
+    data[i] with segment_ids[i] == s, for s < num_segments (0 for empty segments). Ids out
+    of [0, num_segments) are dropped, as Keras's JAX backend. `num_segments` must be given
+    except eagerly (then max id + 1); `sorted` is accepted for Keras's signature only."""
+    ops = _o()
+    data, ids = to_value(data), _as_indices(segment_ids)
+    if ids.ndim != 1 or data.ndim < 1 or (
+            None not in (ids.shape[0], data.shape[0]) and ids.shape[0] != data.shape[0]):
+        raise ShapeError(f"segment_sum: `segment_ids` must be 1-D with one id per row of "
+                         f"`data`, received {tuple(ids.shape)} for data {tuple(data.shape)}")
+    if num_segments is None:
+        from graphkit.core.tensor import Tensor
+        if type(ids) is not Tensor:  # traced or symbolic: no data to take the max of
+            raise ValueError("segment_sum: `num_segments` is required outside eager mode "
+                             "(the output's size must be static)")
+        num_segments = int(np.max(ids.numpy(), initial=-1)) + 1
+    n = int(num_segments)
+    # Out-of-range ids go to an extra row, sliced off: dropped, not wrapped or an error.
+    valid = ops.logical_and(ids >= 0, ids < n)
+    ids = ops.where(valid, ids, ops.full_like(ids, n))
+    out = scatter_add(ops.zeros((n + 1,) + tuple(data.shape[1:]), dtype=data.dtype), ids,
+                      data, axis=0)
+    return out[:n]

@@ -328,3 +328,56 @@ def norm(x, ord=None, axis=None, keepdims=False):
     raise ValueError(f"norm: ord={ord!r} over {len(axes)} axes is not supported "
                      "(supported: None, 'fro', 1, 2, inf, p > 0 for vectors; 'fro', 1, inf "
                      "for matrices)")
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of 2- or 3-vectors along `axisa` of x1 and `axisb` of x2 (`axis`
+    sets all three), broadcasting the other axes; NumPy's rules: 2-vectors have z = 0, and
+    two 2-vectors give the z component alone (no vector axis)."""
+    ops = _o()
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = promote(x1, x2)
+    a = ops.moveaxis(a, _vector_axis(a, axisa, "axisa"), -1)
+    b = ops.moveaxis(b, _vector_axis(b, axisb, "axisb"), -1)
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    a0, a1, a2 = _components(a)
+    b0, b1, b2 = _components(b)
+    out = ops.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    return ops.moveaxis(out, -1, _vector_axis(out, axisc, "axisc"))
+
+
+def _vector_axis(x, axis, name):
+    from graphkit.ops.shape_rules import canonical_axis
+    if x.ndim == 0:
+        raise ShapeError("cross: the operands must have a vector axis (rank >= 1)")
+    axis = canonical_axis(axis, x.ndim, f"cross ({name})")
+    if name != "axisc" and x.shape[axis] not in (2, 3):
+        raise ShapeError(f"cross: the vectors along {name}={axis} must have 2 or 3 "
+                         f"components, received shape {tuple(x.shape)}")
+    return axis
+
+
+def _components(v):
+    """(x, y, z) of vectors on the last axis, z = 0 for 2-vectors."""
+    z = v[..., 2] if v.shape[-1] == 3 else _o().zeros_like(v[..., 0])
+    return v[..., 0], v[..., 1], z
+
+
+def corrcoef(x):
+    """Pearson correlation coefficients of the rows (variables) of a 1- or 2-D `x`, whose
+    columns are observations; clipped to [-1, 1] as NumPy. Ints compute in floatx. One
+    variable (1-D, or one row) gives a scalar, as NumPy."""
+    ops = _o()
+    x = to_value(x)
+    if x.ndim not in (1, 2):
+        raise ShapeError(f"corrcoef: `x` must be 1-D or 2-D, received shape {tuple(x.shape)}")
+    if not dtypes.is_float(x.dtype):
+        x = ops.cast(x, config.floatx())
+    rows = x if x.ndim == 2 else x[None, :]
+    centred = rows - ops.mean(rows, axis=1, keepdims=True)
+    cov = ops.matmul(centred, ops.transpose(centred))  # the 1/(n-1) cancels below
+    std = ops.sqrt(ops.diagonal(cov))
+    out = ops.clip(cov / (std[:, None] * std[None, :]), -1.0, 1.0)
+    return out if rows.shape[0] != 1 else out[0, 0]

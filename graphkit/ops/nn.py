@@ -953,3 +953,17 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     x = _float(inputs)
     return _pool(AVG_POOL, "average_pool", x, pool_size, strides, padding, data_format)
+
+
+def psnr(x1, x2, max_val):
+    """Peak signal-to-noise ratio, in dB: 20 log10(max_val) - 10 log10(mean((x1 - x2)**2)),
+    over all elements (one scalar, as Keras)."""
+    ops = _o()
+    x1, x2 = to_value(x1), to_value(x2)
+    if tuple(x1.shape) != tuple(x2.shape):
+        raise ShapeError(f"psnr: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must have the "
+                         f"same shape")
+    x1, x2 = _float(x1), _float(x2)
+    mse = ops.mean(ops.square(x1 - x2))
+    max_val = ops.cast(max_val, x2.dtype)
+    return 20.0 * ops.log10(max_val) - 10.0 * ops.log10(mse)

@@ -293,29 +293,30 @@ def _cumulative_operand(x, axis, dtype, op):
 
 
 def cumsum(x, axis=None, dtype=None):
-    """Cumulative sum, as a matmul with a triangular matrix (lowerable, differentiable)."""
-    ops = _o()
+    """Cumulative sum, as a log-depth scan (`_scan`): exact for ints, and infinities
+    propagate as in NumPy (a matmul with a triangular matrix would give inf * 0 = NaN)."""
     x, axis, n = _cumulative_operand(x, axis, dtype, "cumsum")
-    compute = x.dtype if dtypes.is_float(x.dtype) else "float64"
-    upper = ops.cast(ops.less_equal(ops.arange(n)[:, None], ops.arange(n)[None, :]), compute)
-    moved = ops.moveaxis(ops.cast(x, compute), axis, -1)
-    out = ops.matmul(moved, upper)
-    if not dtypes.is_float(x.dtype):
-        out = ops.cast(ops.round(out), x.dtype)
-    return ops.moveaxis(out, -1, axis)
+    return _scan(x, axis, n, lambda a, b: a + b, 0)
 
 
 def cumprod(x, axis=None, dtype=None):
-    """Cumulative product, as a log-depth scan: for shift s = 1, 2, 4, ... each element is
-    multiplied by the one s before it (1 before the start). Products only (exact for ints,
-    zeros and infinities propagate as in NumPy), differentiable through multiply."""
-    ops = _o()
+    """Cumulative product, as a log-depth scan (`_scan`): exact for ints, zeros and
+    infinities propagate as in NumPy."""
     x, axis, n = _cumulative_operand(x, axis, dtype, "cumprod")
+    return _scan(x, axis, n, lambda a, b: a * b, 1)
+
+
+def _scan(x, axis, n, combine, identity):
+    """Inclusive scan of `combine` along `axis` (n long): for shift s = 1, 2, 4, ... each
+    element is combined with the one s before it (`identity` before the start). log2(n)
+    elementwise steps of ops that lower and differentiate as they are."""
+    ops = _o()
     shift = 1
     while shift < n:
         pads = [(0, 0)] * x.ndim
         pads[axis] = (shift, 0)
-        x = x * ops.pad(_axis_slice(x, axis, 0, n - shift), pads, constant_values=1)
+        x = combine(x, ops.pad(_axis_slice(x, axis, 0, n - shift), pads,
+                               constant_values=identity))
         shift *= 2
     return x
 
@@ -386,3 +387,82 @@ def _nan_extremum(reduce, identity, x, axis, keepdims):
     out = reduce(_without_nans(x, identity), axis=axis, keepdims=keepdims)
     empty = all(ops.isnan(x), axis=axis, keepdims=keepdims)
     return ops.where(empty, ops.full_like(out, np.nan), out)
+
+
+def nanvar(x, axis=None, keepdims=False):
+    """The biased variance over the non-NaN entries (NaN when there are none, as NumPy)."""
+    ops = _o()
+    x = _float(x)
+    axes = normalize_axis(axis, x.ndim, "nanvar")
+    present = ops.logical_not(ops.isnan(x))
+    count = sum(ops.cast(present, x.dtype), axis=axes, keepdims=keepdims)
+    # NaN entries deviate by 0; the centre is the NaN-free mean, NaN only for empty slices,
+    # whose result is replaced below anyway.
+    centred = ops.where(present, x - nanmean(x, axis=axes, keepdims=True), 0.0)
+    total = sum(centred * centred, axis=axes, keepdims=keepdims)
+    out = total / ops.where(count > 0, count, ops.ones_like(count))
+    return ops.where(count > 0, out, ops.full_like(out, np.nan))
+
+
+def nanstd(x, axis=None, keepdims=False):
+    """The biased standard deviation over the non-NaN entries (NaN when there are none)."""
+    x = _float(x)
+    axes = normalize_axis(axis, x.ndim, "nanstd")  # errors name nanstd, not its nanvar
+    return _o().sqrt(nanvar(x, axis=axes, keepdims=keepdims))
+
+
+def nanprod(x, axis=None, keepdims=False):
+    """prod over the non-NaN entries (1 when there are none); ints as `prod`."""
+    x = to_value(x)
+    axis = normalize_axis(axis, x.ndim, "nanprod")  # errors name nanprod, not prod
+    if dtypes.is_float(x.dtype):
+        x = _without_nans(x, 1)
+    return prod(x, axis=axis, keepdims=keepdims)
+
+
+def nancumsum(x, axis=None, dtype=None):
+    """cumsum with NaN entries counted as 0 (a leading NaN run gives 0s, as NumPy)."""
+    x = to_value(x)
+    if axis is not None:
+        axis = canonical_axis(axis, x.ndim, "nancumsum")  # errors name nancumsum
+    if dtypes.is_float(x.dtype):
+        x = _without_nans(x, 0)
+    return cumsum(x, axis=axis, dtype=dtype)
+
+
+def nancumprod(x, axis=None, dtype=None):
+    """cumprod with NaN entries counted as 1."""
+    x = to_value(x)
+    if axis is not None:
+        axis = canonical_axis(axis, x.ndim, "nancumprod")  # errors name nancumprod
+    if dtypes.is_float(x.dtype):
+        x = _without_nans(x, 1)
+    return cumprod(x, axis=axis, dtype=dtype)
+
+
+def nanargmax(x, axis=None, keepdims=False):
+    """argmax over the non-NaN entries; -1 for an all-NaN slice (as Keras's JAX backend;
+    NumPy raises there)."""
+    return _nan_arg(nanmax, x, axis, keepdims, "nanargmax")
+
+
+def nanargmin(x, axis=None, keepdims=False):
+    """argmin over the non-NaN entries; -1 for an all-NaN slice."""
+    return _nan_arg(nanmin, x, axis, keepdims, "nanargmin")
+
+
+def _nan_arg(extremum, x, axis, keepdims, op):
+    ops = _o()
+    x = to_value(x)
+    if not dtypes.is_float(x.dtype):
+        return (argmax if op == "nanargmax" else argmin)(x, axis=axis, keepdims=keepdims)
+    if axis is None:  # over the flattened tensor, as in NumPy
+        out = _nan_arg(extremum, ops.reshape(x, (-1,)), 0, False, op)
+        return ops.reshape(out, (1,) * x.ndim) if keepdims else out
+    axis = canonical_axis(axis, x.ndim, op)
+    # The first entry equal to the NaN-free extremum (NaN equals nothing): unlike an
+    # argmax over NaN -> -inf, this finds a real -inf after a NaN.
+    hit = ops.equal(x, extremum(x, axis=axis, keepdims=True))
+    idx = argmax(ops.cast(hit, "int32"), axis=axis, keepdims=keepdims)
+    empty = all(ops.isnan(x), axis=axis, keepdims=keepdims)
+    return ops.where(empty, ops.full_like(idx, -1), idx)

@@ -79,6 +79,18 @@ def test_cumsum_matches_numpy():
     assert ops.cumsum(np.array([1, 2], np.int32)).dtype == "int32"
 
 
+def test_cumsum_propagates_infinities_and_is_exact_for_big_ints():
+    x = np.array([1.0, np.inf, 2.0, -np.inf, 3.0, np.nan, 4.0], np.float32)
+    np.testing.assert_array_equal(ops.cumsum(x).numpy(), np.cumsum(x))
+    y = np.array([1.0, -np.inf, 5.0], np.float32)
+    np.testing.assert_array_equal(ops.cumsum(y).numpy(), np.cumsum(y))
+    big = np.array([2 ** 60, 1, 1, -(2 ** 61), 3], np.int64)  # not exact through float64
+    np.testing.assert_array_equal(ops.cumsum(big).numpy(), np.cumsum(big))
+    lengths = np.arange(1, 40, dtype=np.int32)  # every scan depth up to 2^6
+    for n in (1, 2, 3, 7, 8, 9, 39):
+        np.testing.assert_array_equal(ops.cumsum(lengths[:n]).numpy(), np.cumsum(lengths[:n]))
+
+
 def test_average_with_weights():
     w = np.array([1.0, 2.0, 3.0, 4.0])
     np.testing.assert_allclose(ops.average(X64, axis=1, weights=w).numpy(),
