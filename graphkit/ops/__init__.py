@@ -1,10 +1,14 @@
 """`gk.ops`: every op, in eager, symbolic and traced modes, with one definition each.
 
 Primitives live in elementwise, reduction, linalg, layout, creation, nn, sorting and random;
-composites (softmax, gelu, cross-entropies, mean, var, einsum, ...) are written with them.
+composites (softmax, gelu, cross-entropies, mean, var, einsum, ...) are written with them,
+and so is control flow (control_flow: cond, switch, loops as Python over ops, unrolled when
+traced).
 Each public composite is wrapped (see symbolic_calls) so that, called on KerasTensors at the
 top level of a functional graph, it is one node named after it, as a primitive is.
 """
+from graphkit.ops.control_flow import (associative_scan, cond, fori_loop, map, scan, switch,
+                                       vectorized_map, while_loop)
 from graphkit.ops.convert import convert_to_numpy, convert_to_tensor, is_tensor
 from graphkit.ops.creation import (arange, bartlett, blackman, empty, empty_like, eye, full,
                                    full_like, geomspace, hamming, hanning, identity, linspace,

@@ -209,7 +209,8 @@ def _is_float(a):
 
 # Case builders, one per batch group (a group compiles as one function), with the group's
 # usual bound: E elementwise, R reductions, L layout, G gathers, M linear algebra, N nn
-# composites, C conv and pooling, K creation, RND random; `nograd` for forward-only ops.
+# composites, C conv and pooling, K creation, CF control flow, RND random; `nograd` for
+# forward-only ops.
 def E(fn, *inputs, **kw):
     """An elementwise case."""
     return OpCase(fn, *inputs, **kw)
@@ -255,6 +256,11 @@ def K(fn, *inputs, **kw):
     kw.setdefault("bound", EXACT)
     kw.setdefault("grad", False)
     return OpCase(fn, *inputs, group="creation", **kw)
+
+
+def CF(fn, *inputs, **kw):
+    """A control-flow case (gk.ops.control_flow): REL unless the body accumulates."""
+    return OpCase(fn, *inputs, group="control_flow", **kw)
 
 
 def RND(fn, *inputs, **kw):
@@ -635,6 +641,37 @@ OP_CASES = {
                        rand(1, 5, 2))],
     "avg_pool_grad": [C(lambda ct: bind(nn.AVG_POOL_GRAD, ct, input_spatial=(4, 5),
                                         **POOL_ATTRS), rand(2, 2, 3, 2))],
+    # -- control flow: Python over ops, unrolled (loops) or both branches + where (traced
+    # predicates); each case's predicate, index or condition is traced. --------------------
+    "cond": [CF(lambda x: ops.cond(ops.sum(x) > 0.0, lambda: x * 2.0, lambda: x * x - 1.0),
+                rand(3, 5)),
+             CF(lambda x: ops.cond(ops.sum(x) < -100.0, lambda: (x, x * 2.0),
+                                   lambda: (x * x, x - 1.0)), rand(3, 5))],
+    "switch": [CF(lambda x: ops.switch(ops.argmax(ops.sum(x, axis=0)) - 1,
+                                       [lambda v: v + 1.0, lambda v: v * 3.0,
+                                        lambda v: v * v], x), rand(3, 5))],
+    "while_loop": [
+        # Traced condition: unrolled maximum_iterations times, steps masked with where. The
+        # sums are far from 20 at every doubling, so both sides stop at the same step.
+        CF(lambda x: ops.while_loop(lambda v: ops.sum(ops.abs(v)) < 20.0,
+                                    lambda v: v * 2.0, x, maximum_iterations=5),
+           rand(3, 5, lo=0.3, hi=0.7)),
+        # Condition on a Python counter: known while tracing, the loop unrolls plainly.
+        CF(lambda x: ops.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 0.5 + x),
+                                    (0, x))[1], rand(3, 5),
+           bound=Bound("norm", RTOL, "three chained multiply-adds: their rounding (and "
+                                      "any contraction) differs in the last bits"))],
+    "fori_loop": [CF(lambda x: ops.fori_loop(0, 3, lambda i, v: v * 0.5 + x * float(i), x),
+                     rand(3, 5), bound=Bound("norm", RTOL, "chained multiply-adds, as above"))],
+    "scan": [CF(lambda x: ops.scan(lambda c, r: (c + r, c * r), ops.zeros((5,)), x), rand(4, 5),
+                bound=NORM),
+             CF(lambda x: ops.scan(lambda c, r: (c * r, None), ops.ones((5,)), x,
+                                   reverse=True)[0], rand(4, 5))],
+    "map": [CF(lambda x: ops.map(lambda r: ops.sum(r * r), x), rand(4, 5), bound=NORM)],
+    "vectorized_map": [CF(lambda x, y: ops.vectorized_map(lambda e: e[0] * 2.0 + e[1], (x, y)),
+                          rand(4, 5), rand(4, 5))],
+    "associative_scan": [CF(lambda x: ops.associative_scan(lambda a, b: a + b, x, axis=1),
+                            rand(3, 5), bound=NORM)],
     # -- sorting (opaque) -------------------------------------------------------------------
     "median": [OpCase(lambda x: ops.median(x, axis=0), distinct(4, 3), bound=NORM,
                       group="opaque")],
