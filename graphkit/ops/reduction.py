@@ -422,22 +422,21 @@ def nanprod(x, axis=None, keepdims=False):
 
 def nancumsum(x, axis=None, dtype=None):
     """cumsum with NaN entries counted as 0 (a leading NaN run gives 0s, as NumPy)."""
-    x = to_value(x)
-    if axis is not None:
-        axis = canonical_axis(axis, x.ndim, "nancumsum")  # errors name nancumsum
-    if dtypes.is_float(x.dtype):
-        x = _without_nans(x, 0)
-    return cumsum(x, axis=axis, dtype=dtype)
+    return _nan_cumulative(cumsum, 0, x, axis, dtype, "nancumsum")
 
 
 def nancumprod(x, axis=None, dtype=None):
     """cumprod with NaN entries counted as 1."""
+    return _nan_cumulative(cumprod, 1, x, axis, dtype, "nancumprod")
+
+
+def _nan_cumulative(op, fill, x, axis, dtype, name):
     x = to_value(x)
     if axis is not None:
-        axis = canonical_axis(axis, x.ndim, "nancumprod")  # errors name nancumprod
+        axis = canonical_axis(axis, x.ndim, name)  # errors name the nan op
     if dtypes.is_float(x.dtype):
-        x = _without_nans(x, 1)
-    return cumprod(x, axis=axis, dtype=dtype)
+        x = _without_nans(x, fill)
+    return op(x, axis=axis, dtype=dtype)
 
 
 def nanargmax(x, axis=None, keepdims=False):
