@@ -27,10 +27,11 @@ from graphkit.codegen.mathlib import FUNCTIONS, MathLib, has_quotient
 UNARY_MATH = ("exp", "log", "log1p", "tanh", "sigmoid", "erf", "sin", "cos")
 UNARY = UNARY_MATH + ("negative", "abs", "sign", "square", "sqrt", "rsqrt", "reciprocal",
                       "floor", "ceil", "round", "logical_not", "identity", "stop_gradient",
-                      "cast", "bits_to_unit_float")
+                      "cast", "bits_to_unit_float", "bitwise_not")
 BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power",
           "floor_divide", "mod", "equal", "not_equal", "less", "less_equal", "greater",
-          "greater_equal", "logical_and", "logical_or", "logical_xor")
+          "greater_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and",
+          "bitwise_or", "bitwise_xor", "left_shift", "right_shift")
 TERNARY = ("where", "clip")
 OPS = frozenset(UNARY + BINARY + TERNARY)
 _BOOL_RESULT = frozenset(("equal", "not_equal", "less", "less_equal", "greater",
@@ -492,6 +493,34 @@ def _isign(lw, a, dt):
     return b.sub(pos, b.zext(b.icmp_signed("<", x, zero), x.type))
 
 
+def _shift_amount_in_range(lw, amount):
+    """amount < bit width, compared unsigned so a negative amount is out of range too (as
+    NumPy's npy_lshift / npy_rshift test it)."""
+    width = element_type(amount.type).width
+    return lw.b.icmp_unsigned("<", amount, const(amount.type, width))
+
+
+def _left_shift(lw, a, dt):
+    """NumPy's x << y: 0 for an out-of-range amount. The amount is masked first so the
+    shift itself is never LLVM poison (shl by >= width), whichever lane is selected."""
+    b, x, y = lw.b, a[0], a[1]
+    width = element_type(x.type).width
+    shifted = b.shl(x, b.and_(y, const(y.type, width - 1)))
+    return b.select(_shift_amount_in_range(lw, y), shifted, const(x.type, 0))
+
+
+def _right_shift(lw, a, dt):
+    """NumPy's x >> y: for an out-of-range amount the sign fill (0, or -1 for negative
+    signed x), which is exactly an arithmetic shift by width - 1."""
+    b, x, y = lw.b, a[0], a[1]
+    width = element_type(x.type).width
+    top = const(y.type, width - 1)
+    if is_signed(dt):
+        return b.ashr(x, b.select(_shift_amount_in_range(lw, y), y, top))
+    shifted = b.lshr(x, b.and_(y, top))
+    return b.select(_shift_amount_in_range(lw, y), shifted, const(x.type, 0))
+
+
 _INT_OPS = {
     "add": lambda lw, a, dt: lw.b.add(*a),
     "subtract": lambda lw, a, dt: lw.b.sub(*a),
@@ -506,6 +535,13 @@ _INT_OPS = {
     "floor": lambda lw, a, dt: a[0],
     "ceil": lambda lw, a, dt: a[0],
     "round": lambda lw, a, dt: a[0],
+    # bitwise: also the bool (i1) ops, where they are the logical ones
+    "bitwise_and": lambda lw, a, dt: lw.b.and_(*a),
+    "bitwise_or": lambda lw, a, dt: lw.b.or_(*a),
+    "bitwise_xor": lambda lw, a, dt: lw.b.xor(*a),
+    "bitwise_not": lambda lw, a, dt: lw.b.not_(a[0]),
+    "left_shift": _left_shift,
+    "right_shift": _right_shift,
 }
 
 __all__ = ["Expr", "input", "constant", "apply", "supports", "OPS", "Lowerer", "I8"]

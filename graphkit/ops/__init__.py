@@ -14,13 +14,14 @@ from graphkit.ops.creation import (arange, bartlett, blackman, empty, empty_like
                                    full_like, geomspace, hamming, hanning, identity, linspace,
                                    logspace, ones, ones_like, tri, zeros, zeros_like)
 from graphkit.ops.elementwise import (
-    abs, absolute, add, allclose, cast, cbrt, ceil, clip, cos, cosh, deg2rad, divide,
-    divide_no_nan, equal, erf, exp, exp2, expm1, fabs, floor, floor_divide, fmax, fmin, fmod,
-    greater, greater_equal, heaviside, hypot, isclose, isfinite, isinf, isnan, isneginf,
-    isposinf, isreal, ldexp, less, less_equal, log, log1p, log2, log10, logaddexp,
+    abs, absolute, add, allclose, bitwise_and, bitwise_invert, bitwise_left_shift, bitwise_not,
+    bitwise_or, bitwise_right_shift, bitwise_xor, cast, cbrt, ceil, clip, cos, cosh, deg2rad,
+    divide, divide_no_nan, equal, erf, exp, exp2, expm1, fabs, floor, floor_divide, fmax, fmin,
+    fmod, greater, greater_equal, heaviside, hypot, isclose, isfinite, isinf, isnan, isneginf,
+    isposinf, isreal, ldexp, less, less_equal, log, log1p, log2, log10, logaddexp, left_shift,
     logaddexp2, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, mod,
-    multiply, nan_to_num, negative, not_equal, power, rad2deg, reciprocal, round, rsqrt,
-    saturate_cast, select, sigmoid, sign, signbit, sin, sinc, sinh, sqrt, square,
+    multiply, nan_to_num, negative, not_equal, power, rad2deg, reciprocal, right_shift, round,
+    rsqrt, saturate_cast, select, sigmoid, sign, signbit, sin, sinc, sinh, sqrt, square,
     stop_gradient, subtract, tan, tanh, true_divide, trunc, where)
 from graphkit.ops.layout import (
     append, array_split, broadcast_to, concatenate, copy, depth_to_space, diag, diagflat,
@@ -45,8 +46,8 @@ from graphkit.ops.nn import (
     psnr, relu, relu6, rms_normalization, selu, silu, soft_shrink, softmax, softplus, softsign,
     sparse_categorical_crossentropy, sparse_plus, sparse_sigmoid, sparsemax, squareplus,
     swish, tanh_shrink, threshold)
-from graphkit.ops.sorting import (argsort, in_top_k, median, percentile, quantile, sort,
-                                  top_k)
+from graphkit.ops.sorting import (argsort, digitize, in_top_k, isin, median, percentile,
+                                  quantile, searchsorted, sort, top_k)
 from graphkit.ops import random as _random_ops  # noqa: F401,E402  (registers random_bits)
 from graphkit.ops.symbolic_calls import wrap_namespace as _wrap_namespace  # noqa: E402
 

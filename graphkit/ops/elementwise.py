@@ -531,6 +531,105 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     return where(x == -np.inf, info.min if neginf is None else neginf, x)
 
 
+# -- bitwise -----------------------------------------------------------------------------
+
+def _integer_dtype_check(name, dtype, allow_bool=True):
+    if not (dtypes.is_int(dtype) or (allow_bool and dtype == "bool")):
+        kinds = "integer or bool" if allow_bool else "integer"
+        raise TypeError(f"{name}: needs {kinds} operands, received {dtype}")
+
+
+def _bitwise_unary_infer(name):
+    def infer(x):
+        _integer_dtype_check(name, x.dtype)
+        return Aval(x.shape, x.dtype)
+    return infer
+
+
+def _bitwise_binary_infer(name, allow_bool=True):
+    base = _binary_infer(name)
+
+    def infer(a, b):
+        _integer_dtype_check(name, a.dtype, allow_bool)
+        return base(a, b)
+    return infer
+
+
+def _bitwise_primitive(name, kernel, infer):
+    return Primitive(name, eager=kernel, infer=infer, grad=None, category="elementwise",
+                     scalar_expr=name)
+
+
+# Shifts by a negative amount or by >= the bit width give what NumPy gives on every
+# platform (npy_lshift / npy_rshift test the amount as unsigned): 0 for left shifts, the
+# sign fill (0 or -1) for right shifts. Codegen emits the same, never LLVM's poison.
+BITWISE_AND = _bitwise_primitive("bitwise_and", np.bitwise_and,
+                                 _bitwise_binary_infer("bitwise_and"))
+BITWISE_OR = _bitwise_primitive("bitwise_or", np.bitwise_or,
+                                _bitwise_binary_infer("bitwise_or"))
+BITWISE_XOR = _bitwise_primitive("bitwise_xor", np.bitwise_xor,
+                                 _bitwise_binary_infer("bitwise_xor"))
+BITWISE_NOT = _bitwise_primitive("bitwise_not", np.invert, _bitwise_unary_infer("bitwise_not"))
+LEFT_SHIFT = _bitwise_primitive("left_shift", np.left_shift,
+                                _bitwise_binary_infer("left_shift", allow_bool=False))
+RIGHT_SHIFT = _bitwise_primitive("right_shift", np.right_shift,
+                                 _bitwise_binary_infer("right_shift", allow_bool=False))
+
+
+def _integer_operands(name, *xs):
+    """Promoted operands, checked before binding so a float fails with NumPy's TypeError
+    rather than computing on the float's bits."""
+    xs = promote(*xs)
+    _integer_dtype_check(name, xs[0].dtype)
+    return xs
+
+
+def bitwise_and(x, y):
+    """x & y elementwise, for integer and bool operands (bool & bool is bool)."""
+    return bind(BITWISE_AND, *_integer_operands("bitwise_and", x, y))
+
+
+def bitwise_or(x, y):
+    """x | y elementwise, for integer and bool operands."""
+    return bind(BITWISE_OR, *_integer_operands("bitwise_or", x, y))
+
+
+def bitwise_xor(x, y):
+    """x ^ y elementwise, for integer and bool operands."""
+    return bind(BITWISE_XOR, *_integer_operands("bitwise_xor", x, y))
+
+
+def bitwise_not(x):
+    """~x elementwise: all bits flipped (-x - 1 for signed ints, logical not for bool)."""
+    (x,) = _integer_operands("bitwise_not", x)
+    return bind(BITWISE_NOT, x)
+
+
+bitwise_invert = bitwise_not
+
+
+def _shift_operands(name, x, y):
+    a, b = _integer_operands(name, x, y)
+    if a.dtype == "bool":  # NumPy has no bool shift loop: it shifts bools as int8
+        a, b = cast(a, "int8"), cast(b, "int8")
+    return a, b
+
+
+def left_shift(x, y):
+    """x << y, wrapping in x's dtype; a negative or >= bit-width shift gives 0 (NumPy)."""
+    return bind(LEFT_SHIFT, *_shift_operands("left_shift", x, y))
+
+
+def right_shift(x, y):
+    """x >> y (arithmetic for signed ints); a negative or >= bit-width shift gives the sign
+    fill, -1 for negative x and 0 otherwise (NumPy)."""
+    return bind(RIGHT_SHIFT, *_shift_operands("right_shift", x, y))
+
+
+bitwise_left_shift = left_shift
+bitwise_right_shift = right_shift
+
+
 # -- where -------------------------------------------------------------------------------
 
 def _where_infer(c, a, b):

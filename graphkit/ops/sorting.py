@@ -1,11 +1,12 @@
 """Sorting: the `argsort` primitive (stable, not differentiable, opaque to codegen) and
 sort, top_k, in_top_k and the quantiles (quantile, percentile, median) written with it;
 values are gathered with take_along_axis and take, so their gradients flow to the selected
-elements."""
+elements. Searching sorted data (searchsorted, digitize) and membership (isin) are counts
+of comparisons over a broadcast axis: static shapes, so they fuse and compile natively."""
 import numpy as np
 
 from graphkit import config, dtypes
-from graphkit.ops.convert import to_value
+from graphkit.ops.convert import promote, to_value
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
 from graphkit.ops.shape_rules import canonical_axis, normalize_axis
 
@@ -176,3 +177,74 @@ def percentile(x, q, axis=None, method="linear", keepdims=False):
 def median(x, axis=None, keepdims=False):
     """The 0.5 quantile (the mean of the two middle values for an even count)."""
     return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+# -- searching: counts of comparisons ----------------------------------------------------
+# Binary search has a data-dependent control flow; on sorted data, the insertion index is
+# instead the number of elements that sort before the value. That costs O(len(a)) per value
+# (a (..., len(a)) comparison array), and is only the right answer for sorted `a`, which, as
+# in NumPy, is not checked.
+
+def _sorts_before(x, y):
+    """x < y in NumPy's sort order, where NaN sorts after every number (npy's LT):
+    x < y, or y is NaN and x is not."""
+    ops = _o()
+    less = ops.less(x, y)
+    if not dtypes.is_float(x.dtype):
+        return less
+    return ops.logical_or(less, ops.logical_and(ops.isnan(y), ops.logical_not(ops.isnan(x))))
+
+
+def _against_each(a, v):
+    """`a` along a new last axis of `v`: (1, ..., 1, n) and (..., 1), broadcasting to
+    (..., n)."""
+    ops = _o()
+    return ops.reshape(a, (1,) * v.ndim + (a.shape[0],)), ops.expand_dims(v, -1)
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    """Indices at which `values` would be inserted into the 1-D ascending
+    `sorted_sequence` to keep it sorted (NumPy's, NaN sorting last), as int32 (Keras).
+    side="left": the first such index (the count of elements < v); "right": the last
+    (the count of elements <= v)."""
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', received {side!r}")
+    a, v = promote(sorted_sequence, values)
+    if a.ndim != 1:
+        raise ValueError(f"searchsorted: sorted_sequence must be 1-D, received shape "
+                         f"{tuple(a.shape)}")
+    a, v = _against_each(a, v)
+    ops = _o()
+    before = _sorts_before(a, v) if side == "left" \
+        else ops.logical_not(_sorts_before(v, a))
+    return ops.sum(ops.cast(before, "int32"), axis=-1)
+
+
+def digitize(x, bins, right=False):
+    """The index of the bin of each element of `x` (NumPy's digitize), as int32 (Keras).
+    Increasing bins: i with bins[i-1] <= x < bins[i] (bins[i-1] < x <= bins[i] when
+    `right`); decreasing bins: i with bins[i-1] > x >= bins[i] (>, >= swapped when
+    `right`). `bins` must be monotonic (not checked); which way is read from its ends,
+    in the graph, so `bins` may be a traced value."""
+    x, bins = promote(x, bins)
+    if bins.ndim != 1:
+        raise ValueError(f"digitize: bins must be 1-D, received shape {tuple(bins.shape)}")
+    side = "left" if right else "right"
+    increasing = searchsorted(bins, x, side=side)
+    n = bins.shape[0]
+    if n < 2:  # one bin (or none) is increasing for NumPy
+        return increasing
+    ops = _o()
+    decreasing = n - searchsorted(ops.flip(bins, axis=0), x, side=side)
+    return ops.where(ops.greater(bins[0], bins[-1]), decreasing, increasing)
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    """Whether each element of `x1` equals some element of `x2` (any shape), as bool;
+    `invert` negates it. NaN is in nothing (NaN != NaN), as in NumPy. `assume_unique` is
+    accepted for NumPy/Keras compatibility: counting does not need it."""
+    a, b = promote(x1, x2)
+    ops = _o()
+    b, a = _against_each(ops.reshape(b, (-1,)), a)
+    found = ops.any(ops.equal(a, b), axis=-1)
+    return ops.logical_not(found) if invert else found

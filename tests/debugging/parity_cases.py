@@ -187,6 +187,11 @@ def bools(*shape):
     return _RNG.uniform(size=shape) < 0.5
 
 
+# Sorted (NaN last, with ties) and values with ties, NaN and both ends, for the searches.
+SORTED_WITH_NAN = np.array([-2.0, 0.0, 0.0, 1.5, 3.0, np.inf, np.nan], np.float32)
+SEARCH_VALUES = np.array([[-3.0, -2.0, 0.0, 0.5, 1.5], [3.0, np.inf, np.nan, 9.0, -np.inf]],
+                         np.float32)
+
 # Special values for the elementwise predicates and rounding.
 SPECIAL = np.array([0.0, -0.0, 1.5, -2.5, 0.5, np.inf, -np.inf, np.nan, 3.7, -1e-3],
                    np.float32)
@@ -394,6 +399,42 @@ OP_CASES = {
     "logical_or": [nograd(ops.logical_or, bools(3, 5), bools(3, 5))],
     "logical_xor": [nograd(ops.logical_xor, bools(3, 5), bools(3, 1))],
     "logical_not": [nograd(ops.logical_not, bools(3, 5))],
+    # -- elementwise: bitwise (integer results: EXACT). Shift amounts include negative and
+    # >= bit-width ones, which NumPy and codegen both answer with 0 or the sign fill.
+    "bitwise_and": [nograd(ops.bitwise_and, ints(3, 5, lo=-99, hi=99), ints(5, lo=-99, hi=99)),
+                    nograd(ops.bitwise_and, bools(3, 5), bools(3, 5))],
+    "bitwise_or": [nograd(ops.bitwise_or, ints(3, 5, lo=-99, hi=99, dtype=np.int8),
+                          ints(3, 1, lo=-99, hi=99, dtype=np.int8))],
+    "bitwise_xor": [nograd(ops.bitwise_xor, ints(3, 5, lo=0, hi=255, dtype=np.uint8),
+                           ints(3, 5, lo=0, hi=255, dtype=np.uint8))],
+    "bitwise_not": [nograd(ops.bitwise_not, ints(3, 5, lo=-99, hi=99, dtype=np.int64)),
+                    nograd(ops.bitwise_not, bools(3, 5))],
+    "bitwise_invert": [nograd(ops.bitwise_invert, ints(3, 5, lo=0, hi=255, dtype=np.uint8))],
+    "left_shift": [nograd(ops.left_shift, ints(3, 5, lo=-99, hi=99), ints(3, 5, lo=-3, hi=36)),
+                   nograd(ops.left_shift, ints(3, 5, lo=-99, hi=99, dtype=np.int8),
+                          ints(5, lo=-2, hi=11, dtype=np.int8))],
+    "right_shift": [nograd(ops.right_shift, ints(3, 5, lo=-99, hi=99),
+                           ints(3, 5, lo=-3, hi=36)),
+                    nograd(ops.right_shift, ints(3, 5, lo=0, hi=255, dtype=np.uint8),
+                           ints(5, lo=0, hi=11, dtype=np.uint8))],
+    "bitwise_left_shift": [nograd(ops.bitwise_left_shift,
+                                  ints(3, 5, lo=-9, hi=9, dtype=np.int64),
+                                  ints(3, 5, lo=0, hi=66, dtype=np.int64))],
+    "bitwise_right_shift": [nograd(ops.bitwise_right_shift,
+                                   ints(3, 5, lo=-9, hi=9, dtype=np.int64),
+                                   ints(3, 5, lo=0, hi=66, dtype=np.int64))],
+    # -- searching: counts of comparisons (int32 / bool results: EXACT) --------------------
+    "searchsorted": [nograd(lambda a, v: ops.searchsorted(a, v), SORTED_WITH_NAN,
+                            SEARCH_VALUES, group="reduction"),
+                     nograd(lambda a, v: ops.searchsorted(a, v, side="right"),
+                            SORTED_WITH_NAN, SEARCH_VALUES, group="reduction")],
+    "digitize": [nograd(lambda x, b: ops.digitize(x, b), SEARCH_VALUES, SORTED_WITH_NAN[:5],
+                        group="reduction"),
+                 nograd(lambda x, b: ops.digitize(x, ops.flip(b, axis=0), right=True),
+                        SEARCH_VALUES, SORTED_WITH_NAN[:5], group="reduction")],
+    "isin": [nograd(ops.isin, SEARCH_VALUES, SORTED_WITH_NAN, group="reduction"),
+             nograd(lambda x, t: ops.isin(x, t, invert=True), ints(3, 5, lo=-4, hi=4),
+                    ints(2, 3, lo=-4, hi=4), group="reduction")],
     "isnan": [nograd(ops.isnan, SPECIAL)],
     "isinf": [nograd(ops.isinf, SPECIAL)],
     "isfinite": [nograd(ops.isfinite, SPECIAL)],

@@ -13,7 +13,7 @@ NAME = "canonicalize"
 # Not maximum and minimum: NumPy's float maximum(0.0, -0.0) is -0.0 and maximum(-0.0, 0.0)
 # is 0.0 (a tie gives one fixed operand), so swapping their operands changes the result.
 COMMUTATIVE = ("add", "multiply", "equal", "not_equal", "logical_and", "logical_or",
-               "logical_xor")
+               "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor")
 
 
 def _constant_second(node, rw):
