@@ -17,6 +17,7 @@ _NAMES = {
     "Dense": "graphkit.layers.core.dense",
     "EinsumDense": "graphkit.layers.core.einsum_dense",
     "Embedding": "graphkit.layers.core.embedding",
+    "ReversibleEmbedding": "graphkit.layers.core.reversible_embedding",
     "Identity": "graphkit.layers.core.identity",
     "Lambda": "graphkit.layers.core.lambda_layer",
     "Masking": "graphkit.layers.core.masking",
@@ -137,6 +138,10 @@ _NAMES = {
     "MultiHeadAttention": "graphkit.layers.attention.multi_head_attention",
     "Attention": "graphkit.layers.attention.attention",
     "AdditiveAttention": "graphkit.layers.attention.additive_attention",
+    "GroupQueryAttention": "graphkit.layers.attention.grouped_query_attention",
+    # wrappers
+    "Wrapper": "graphkit.layers.core.wrapper",
+    "SpectralNormalization": "graphkit.layers.normalization.spectral_normalization",
 }
 
 # Keras's second names for the same classes (`layers.MaxPool2D is layers.MaxPooling2D`).

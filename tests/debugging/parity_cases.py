@@ -1063,6 +1063,13 @@ LAYER_CASES = {
                 LayerCase(layers.Softmax, rand(3, 4), np.array([[1, 1, 0, 1], [0, 0, 0, 0],
                                                                 [1, 0, 1, 1]], bool),
                           call=lambda layer, x, m: layer(x, mask=m))],
+    "ReversibleEmbedding": [
+        LayerCase(lambda: layers.ReversibleEmbedding(6, 3, mask_zero=True), ints(2, 5, hi=6),
+                  bound=EXACT, grad=False),
+        LayerCase(lambda: layers.ReversibleEmbedding(6, 3, logit_soft_cap=2.0), rand(2, 3),
+                  call=lambda layer, h: layer(h, reverse=True)),
+        LayerCase(lambda: layers.ReversibleEmbedding(6, 3, tie_weights=False), rand(2, 4, 3),
+                  call=lambda layer, h: layer(h, reverse=True))],
     "Embedding": [LayerCase(lambda: layers.Embedding(7, 3), ints(4, 5, hi=7), bound=EXACT),
                   LayerCase(lambda: layers.Embedding(7, 3, mask_zero=True), ints(2, 6, hi=7),
                             call=lambda layer, i: (layer(i), layer.compute_mask(i)),
@@ -1261,6 +1268,13 @@ LAYER_CASES = {
                           layers.SimpleRNN(units, return_sequences=True)), units=2),
                       _rnn(lambda units: layers.Bidirectional(layers.SimpleRNN(units),
                                                               merge_mode="sum"), units=2)],
+    # SpectralNormalization in training: the power iteration, and the assigned u and
+    # kernel, compared as updated variables; in inference, the wrapped layer alone.
+    "SpectralNormalization": [
+        LayerCase(lambda: layers.SpectralNormalization(layers.Dense(3), power_iterations=2),
+                  rand(2, 4), call=lambda layer, x: layer(x, training=True), group="rnn"),
+        LayerCase(lambda: layers.SpectralNormalization(layers.Conv1D(2, 2)), rand(2, 4, 3),
+                  group="rnn")],
     "TimeDistributed": [LayerCase(lambda: layers.TimeDistributed(layers.Dense(3)),
                                   rand(2, 3, 4), group="rnn")],
     # -- attention ------------------------------------------------------------------------
@@ -1282,6 +1296,17 @@ LAYER_CASES = {
         LayerCase(lambda: layers.Attention(), rand(2, 4, 3), rand(2, 4, 2),
                   call=lambda layer, q, v: layer([q, v, q], use_causal_mask=True),
                   group="attention")],
+    # GroupQueryAttention: MultiHeadAttention's attention after repeating 1 key/value head
+    # for 2 query heads; padding masks, causal mask and scores between the two cases.
+    "GroupQueryAttention": [
+        LayerCase(lambda: layers.GroupQueryAttention(3, 2, 1), rand(2, 4, 5), rand(2, 6, 3),
+                  bools(2, 4), bools(2, 6) | (np.arange(6) == 0),
+                  call=lambda layer, q, v, qm, vm: layer(q, v, query_mask=qm, value_mask=vm),
+                  group="attention"),
+        LayerCase(lambda: layers.GroupQueryAttention(2, 4, 2), rand(2, 4, 5),
+                  call=lambda layer, x: layer(x, x, use_causal_mask=True,
+                                              return_attention_scores=True),
+                  group="attention")],
     "AdditiveAttention": [
         LayerCase(layers.AdditiveAttention, rand(2, 4, 3), rand(2, 5, 3),
                   bools(2, 5) | (np.arange(5) == 0),
@@ -1292,7 +1317,9 @@ LAYER_CASES = {
 
 # Exported names of graphkit.layers that are not layers to run, with why.
 NOT_LAYERS = {"InputSpec": "a shape/dtype spec, not a layer",
-              "Input": "a function making a KerasTensor (InputLayer is covered)"}
+              "Input": "a function making a KerasTensor (InputLayer is covered)",
+              "Wrapper": "an abstract base class with no call() (SpectralNormalization, "
+                         "its subclass, is covered)"}
 
 # Exported layers that run eagerly only, with why. They have no compiled twin to compare;
 # test_parity_layers checks instead that compiling each one fails with an error saying so.

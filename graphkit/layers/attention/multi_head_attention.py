@@ -102,54 +102,18 @@ class MultiHeadAttention(Layer):
                              f"and `key`, except the last one, must be equal. Received: "
                              f"value_shape={tuple(value_shape)}, key_shape={tuple(key_shape)}")
 
-    def _attention_mask(self, query, value, key, query_mask, value_mask, key_mask,
-                        attention_mask, use_causal_mask):
-        """(batch, T_q, T_k) bool, or None: the padding masks, the causal mask and the
-        explicit `attention_mask` combined with AND, as Keras does."""
-        mask = None
-
-        def both(a, b):
-            return b if a is None else ops.logical_and(a, b)
-
-        if query_mask is not None:
-            mask = ops.expand_dims(ops.cast(query_mask, "bool"), -1)
-        if value_mask is not None:
-            mask = both(mask, ops.expand_dims(ops.cast(value_mask, "bool"), -2))
-        if key_mask is not None:
-            mask = both(mask, ops.expand_dims(ops.cast(key_mask, "bool"), -2))
-        if use_causal_mask:
-            t_q, t_k = query.shape[1], value.shape[1]
-            rows = ops.expand_dims(ops.arange(t_q), -1)
-            cols = ops.expand_dims(ops.arange(t_k), 0)
-            mask = both(mask, ops.expand_dims(ops.greater_equal(rows, cols), 0))
-        if attention_mask is not None:
-            mask = both(mask, ops.cast(attention_mask, "bool"))
-        return mask
-
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False):
         key = value if key is None else key
         self._check_key_and_value(value.shape, key.shape)
-        mask = self._attention_mask(query, value, key, query_mask, value_mask, key_mask,
-                                    attention_mask, use_causal_mask)
+        mask = combined_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
+                             use_causal_mask)
         q = ops.multiply(_unmasked_call(self._query_dense, query), 1.0 / math.sqrt(self.key_dim))
         k = _unmasked_call(self._key_dense, key)
         v = _unmasked_call(self._value_dense, value)
-        logits = ops.einsum("aecd,abcd->acbe", k, q)  # (batch, heads, T_q, T_k)
-        if mask is not None:
-            # As Keras: a mask of lower rank gains axes before (T_q, T_k), the heads axis
-            # for (batch, T_q, T_k), the batch axis too for a (T_q, T_k) mask.
-            keep = mask
-            for _ in range(len(logits.shape) - len(mask.shape)):
-                keep = ops.expand_dims(keep, -3)
-            masked = ops.full_like(logits, masked_logit(logits.dtype))
-            logits = ops.where(keep, logits, masked)
-        scores = ops.softmax(logits, axis=-1)
-        dropped = scores
-        if training and self.dropout:
-            dropped = random.dropout(scores, self.dropout, seed=self.seed_generator)
-        context = ops.einsum("acbe,aecd->abcd", dropped, v)  # (batch, T_q, heads, value_dim)
+        context, scores = attend(q, k, v, mask, self.dropout if training else 0.0,
+                                 getattr(self, "seed_generator", None))
         output = self._output_dense(context)
         if return_attention_scores:
             return output, scores
@@ -187,6 +151,52 @@ class MultiHeadAttention(Layer):
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed, **keras_options.ATTENTION_VARIANTS,
         }
+
+
+def combined_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
+                  use_causal_mask):
+    """(batch, T_q, T_k) bool, or None: the padding masks, the causal mask and the
+    explicit `attention_mask` combined with AND, as Keras does."""
+    mask = None
+
+    def both(a, b):
+        return b if a is None else ops.logical_and(a, b)
+
+    if query_mask is not None:
+        mask = ops.expand_dims(ops.cast(query_mask, "bool"), -1)
+    if value_mask is not None:
+        mask = both(mask, ops.expand_dims(ops.cast(value_mask, "bool"), -2))
+    if key_mask is not None:
+        mask = both(mask, ops.expand_dims(ops.cast(key_mask, "bool"), -2))
+    if use_causal_mask:
+        t_q, t_k = query.shape[1], value.shape[1]
+        rows = ops.expand_dims(ops.arange(t_q), -1)
+        cols = ops.expand_dims(ops.arange(t_k), 0)
+        mask = both(mask, ops.expand_dims(ops.greater_equal(rows, cols), 0))
+    if attention_mask is not None:
+        mask = both(mask, ops.cast(attention_mask, "bool"))
+    return mask
+
+
+def attend(q, k, v, mask, dropout_rate, seed_generator):
+    """Softmax attention of scaled queries `q` (batch, T_q, heads, d) over keys `k` and
+    values `v` (batch, T_k, heads, d): `(context (batch, T_q, heads, d_v), scores (batch,
+    heads, T_q, T_k))`. The scores are returned before dropout, as Keras does."""
+    logits = ops.einsum("aecd,abcd->acbe", k, q)  # (batch, heads, T_q, T_k)
+    if mask is not None:
+        # As Keras: a mask of lower rank gains axes before (T_q, T_k), the heads axis
+        # for (batch, T_q, T_k), the batch axis too for a (T_q, T_k) mask.
+        keep = mask
+        for _ in range(len(logits.shape) - len(mask.shape)):
+            keep = ops.expand_dims(keep, -3)
+        masked = ops.full_like(logits, masked_logit(logits.dtype))
+        logits = ops.where(keep, logits, masked)
+    scores = ops.softmax(logits, axis=-1)
+    dropped = scores
+    if dropout_rate:
+        dropped = random.dropout(scores, dropout_rate, seed=seed_generator)
+    context = ops.einsum("acbe,aecd->abcd", dropped, v)  # (batch, T_q, heads, value_dim)
+    return context, scores
 
 
 def _same_dims(a, b):
