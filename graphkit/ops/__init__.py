@@ -9,7 +9,7 @@ top level of a functional graph, it is one node named after it, as a primitive i
 """
 from graphkit.ops.control_flow import (associative_scan, cond, fori_loop, map, scan, switch,
                                        vectorized_map, while_loop)
-from graphkit.ops.convert import convert_to_numpy, convert_to_tensor, is_tensor
+from graphkit.ops.convert import array, convert_to_numpy, convert_to_tensor, dtype, is_tensor
 from graphkit.ops.creation import (arange, bartlett, blackman, empty, empty_like, eye, full,
                                    full_like, geomspace, hamming, hanning, identity, linspace,
                                    logspace, ones, ones_like, tri, zeros, zeros_like)
@@ -27,9 +27,9 @@ from graphkit.ops.layout import (
     append, array_split, broadcast_to, concatenate, copy, depth_to_space, diag, diagflat,
     diagonal, diff, dsplit, dstack, expand_dims, flip, fliplr, flipud, get_item, getitem,
     hsplit, hstack, meshgrid, moveaxis, ndim, pad, ravel, repeat, reshape, roll, rot90,
-    scatter_add, segment_sum, shape, size, slice, slice_update, space_to_depth, split,
-    squeeze, stack, swapaxes, take, take_along_axis, tile, transpose, tril, triu, unstack,
-    vander, vsplit, vstack)
+    scatter, scatter_add, scatter_update, segment_sum, shape, size, slice, slice_update,
+    space_to_depth, split, squeeze, stack, swapaxes, take, take_along_axis, tile, transpose,
+    tril, triu, unravel_index, unstack, vander, vsplit, vstack)
 from graphkit.ops.linalg import (corrcoef, cross, dot, einsum, inner, kron, matmul, norm,
                                  outer, tensordot, trace, vdot)
 from graphkit.ops.primitive import PRIMITIVES, Primitive, bind
@@ -43,7 +43,8 @@ from graphkit.ops.nn import (
     conv, conv_transpose, depthwise_conv, dot_product_attention, dropout, elu, gelu, glu,
     hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, layer_normalization,
     leaky_relu, log_sigmoid, log_softmax, max_pool, moments, multi_hot, normalize, one_hot,
-    psnr, relu, relu6, rms_normalization, selu, silu, soft_shrink, softmax, softplus, softsign,
+    psnr, relu, relu6, rms_normalization, selu, separable_conv, silu, soft_shrink, softmax,
+    softplus, softsign,
     sparse_categorical_crossentropy, sparse_plus, sparse_sigmoid, sparsemax, squareplus,
     swish, tanh_shrink, threshold)
 from graphkit.ops.sorting import (argsort, digitize, in_top_k, isin, median, percentile,

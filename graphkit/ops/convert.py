@@ -60,6 +60,19 @@ def convert_to_tensor(x, dtype=None, sparse=None):
     return Tensor(_array_from_python(x, dtype))
 
 
+def array(x, dtype=None):
+    """keras.ops.array: `convert_to_tensor`."""
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def dtype(x):
+    """The standardized dtype name of `x` (a tensor, variable, array or Python value)."""
+    value = getattr(x, "dtype", None)
+    if value is None:
+        return convert_to_tensor(x).dtype
+    return dtypes.standardize_dtype(value)
+
+
 def to_value(x):
     """Like convert_to_tensor, but leaves values as they are (the fast path of every op)."""
     if type(x) is Tensor or _is_value(x):

@@ -1255,3 +1255,63 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):
     out = scatter_add(ops.zeros((n + 1,) + tuple(data.shape[1:]), dtype=data.dtype), ids,
                       data, axis=0)
     return out[:n]
+
+
+# -- N-d index scatters (keras.ops.scatter / scatter_update) -------------------------------------
+
+def scatter(indices, values, shape):
+    """A zeros tensor of `shape` with `values` added at `indices` (tf.scatter_nd's form: the
+    last axis of `indices` holds coordinates into the first `indices.shape[-1]` axes of
+    `shape`; repeated coordinates accumulate, as in Keras)."""
+    ops = _o()
+    values = to_value(values)
+    shape = tuple(int(d) for d in shape)
+    return _scatter_nd(ops.zeros(shape, values.dtype), indices, values, "scatter")
+
+
+def scatter_update(inputs, indices, updates):
+    """`inputs` with the slices at `indices` (coordinates, as `scatter`) replaced by
+    `updates`. Written as inputs + scatter(updates - inputs[indices]): each coordinate must
+    appear once (Keras leaves repeats undefined; here their differences add up)."""
+    ops = _o()
+    x = to_value(inputs)
+    updates = ops.cast(updates, x.dtype)
+    flat, linear, _ = _linear_coordinates(x, indices, "scatter_update")
+    current = take(flat, linear, axis=0)
+    return ops.reshape(scatter_add(flat, linear, ops.subtract(updates, current), axis=0),
+                       tuple(x.shape))
+
+
+def _scatter_nd(target, indices, values, op):
+    flat, linear, _ = _linear_coordinates(target, indices, op)
+    return _o().reshape(scatter_add(flat, linear, values, axis=0), tuple(target.shape))
+
+
+def _linear_coordinates(x, indices, op):
+    """`(x with its first k axes flattened into one, the row of each coordinate, k)` for
+    coordinates `indices` of shape (..., k): the N-d scatter becomes scatter_add along 0."""
+    ops = _o()
+    idx = _as_indices(indices)
+    k = idx.shape[-1] if idx.ndim else None
+    if k is None or not 1 <= k <= x.ndim or None in tuple(x.shape[:k]):
+        raise ShapeError(f"{op}: `indices` must end in an axis of k coordinates with "
+                         f"1 <= k <= {x.ndim} static leading dims of the target; received "
+                         f"indices {tuple(idx.shape)} for shape {tuple(x.shape)}")
+    lead = tuple(int(d) for d in x.shape[:k])
+    strides = np.cumprod((lead[1:] + (1,))[::-1])[::-1].astype(np.int64)
+    linear = ops.sum(ops.multiply(ops.cast(idx, "int64"), strides), axis=-1)
+    flat = ops.reshape(x, (int(np.prod(lead)),) + tuple(x.shape[k:]))
+    return flat, linear, k
+
+
+def unravel_index(indices, shape):
+    """The coordinates of flat `indices` in an array of `shape` (C order), one tensor per
+    axis, as NumPy's unravel_index."""
+    ops = _o()
+    idx = _as_indices(indices)
+    shape = tuple(int(d) for d in shape)
+    out, rest = [], idx
+    for dim in reversed(shape):
+        out.append(ops.mod(rest, dim))
+        rest = ops.floor_divide(rest, dim)
+    return tuple(reversed(out))

@@ -770,6 +770,15 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     return _from_channels_last(out, fmt)
 
 
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
+                   data_format=None, dilation_rate=1):
+    """Depthwise conv then a 1x1 conv with `pointwise_kernel` ((1,)*n + (channels *
+    multiplier, filters)), as keras.ops.separable_conv."""
+    depthwise = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format,
+                               dilation_rate)
+    return conv(depthwise, pointwise_kernel, 1, "valid", data_format, 1)
+
+
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
                    dilation_rate=1):
     """Depthwise conv: kernel (*kernel_size, in_channels, multiplier), as in Keras."""

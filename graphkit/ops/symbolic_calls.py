@@ -18,8 +18,8 @@ from graphkit.core import keras_tensor as kt
 from graphkit.ops.primitive import PRIMITIVES
 
 # Public names that are not ops on tensors: they convert data or return Python values.
-_NOT_OPS = frozenset({"bind", "convert_to_numpy", "convert_to_tensor", "is_tensor", "ndim",
-                      "shape", "size"})
+_NOT_OPS = frozenset({"array", "bind", "convert_to_numpy", "convert_to_tensor", "dtype",
+                      "is_tensor", "ndim", "shape", "size"})
 
 # The exact types that may hold a KerasTensor: the quick test of the wrapper. A match runs
 # the full (nested) check, so an eager `axis=(1, 2)` costs a little more, never a node.

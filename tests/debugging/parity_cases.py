@@ -600,6 +600,13 @@ OP_CASES = {
                       rand(3, 2, 2), bound=NORM)],
     "segment_sum": [G(lambda d: ops.segment_sum(d, np.int32([2, 0, 2, 7, 1]), num_segments=4),
                       rand(5, 3), bound=NORM)],
+    # coordinates into the first two axes; (1, 2) twice: scatter accumulates repeats
+    "scatter": [G(lambda v: ops.scatter(np.int32([[1, 2], [0, 0], [1, 2]]), v, (2, 3, 4)),
+                  rand(3, 4), bound=NORM)],
+    "scatter_update": [G(lambda x, u: ops.scatter_update(x, np.int32([[2], [0]]), u),
+                         rand(4, 3), rand(2, 3))],
+    "unravel_index": [nograd(lambda i: ops.unravel_index(i, (3, 4, 5)),
+                             np.int32([0, 7, 59, 23, 40]))],
     "scatter_add_along_axis": [G(
         lambda x, u: bind(layout.SCATTER_ADD_ALONG_AXIS, x, ops.convert_to_tensor(ALONG), u,
                           axis=1), rand(2, 3), rand(2, 4), bound=NORM)],
@@ -669,6 +676,8 @@ OP_CASES = {
                          rand(1, 3, 3, 2), rand(3, 3, 4, 2))],
     "depthwise_conv": [C(lambda x, w: ops.depthwise_conv(x, w, padding="same"),
                          rand(1, 4, 4, 2), rand(3, 3, 2, 2))],
+    "separable_conv": [C(lambda x, d, p: ops.separable_conv(x, d, p, padding="same"),
+                         rand(1, 5, 5, 2), rand(3, 3, 2, 2), rand(1, 1, 4, 3))],
     "max_pool": [C(lambda x: bind(nn.MAX_POOL, x, **POOL_ATTRS), distinct(2, 4, 5, 2),
                    bound=EXACT),
                  C(lambda x: ops.max_pool(x, 2, padding="same"), distinct(1, 5, 3),
@@ -781,6 +790,7 @@ NOT_OPS = {
     "convert_to_tensor": "wraps a value", "convert_to_numpy": "leaves graphkit",
     "is_tensor": "a Python predicate", "shape": "static shape", "ndim": "static rank",
     "size": "static size", "bind": "the dispatcher itself", "Primitive": "a class",
+    "array": "wraps a value (convert_to_tensor)", "dtype": "a dtype name",
     "PRIMITIVES": "the registry",
 }
 
