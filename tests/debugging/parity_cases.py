@@ -1063,6 +1063,50 @@ LAYER_CASES = {
                                                                seed=19),
                                  rand(3, 5, 4, 2), call=lambda layer, x: layer(x, training=True),
                                  bound=EXACT, group="conv")],
+    # color augmentations: the draws, comparisons, floors and power-of-two steps are exact;
+    # the luma is a sum of three products, whose order the compiled kernel may change (NORM)
+    "RandomGrayscale": [LayerCase(lambda: layers.RandomGrayscale(0.5, seed=20),
+                                  rand(6, 3, 4, 3), call=lambda layer, x: layer(x, training=True),
+                                  bound=NORM, group="conv")],
+    "RandomInvert": [LayerCase(lambda: layers.RandomInvert((0.3, 0.7), value_range=(-1, 1),
+                                                           seed=21), rand(6, 3, 4, 2),
+                               call=lambda layer, x: layer(x, training=True), bound=EXACT,
+                               group="conv")],
+    "Solarization": [LayerCase(lambda: layers.Solarization((0.1, 0.3), (0.2, 0.6),
+                                                           value_range=(-1, 1), seed=22),
+                               rand(4, 3, 4, 2), call=lambda layer, x: layer(x, training=True),
+                               bound=EXACT, group="conv")],
+    "RandomPosterization": [LayerCase(lambda: layers.RandomPosterization(
+                                          (2, 6), value_range=(-1, 1), seed=23),
+                                      rand(4, 3, 4, 2),
+                                      call=lambda layer, x: layer(x, training=True), bound=EXACT,
+                                      group="conv")],
+    "RandomColorDegeneration": [LayerCase(lambda: layers.RandomColorDegeneration(
+        0.8, value_range=(-1, 1), seed=24), rand(4, 3, 4, 3),
+        call=lambda layer, x: layer(x, training=True), bound=NORM, group="conv")],
+    # HSV round trips: a few divisions and products per pixel, each correctly rounded (REL);
+    # sharpness smooths by a 3x3 convolution, an accumulation (NORM)
+    "RandomSaturation": [LayerCase(lambda: layers.RandomSaturation((0.2, 0.8), value_range=(0, 1),
+                                                                   seed=25),
+                                   rand(4, 3, 4, 3, lo=0.0), bound=REL, group="conv",
+                                   call=lambda layer, x: layer(x, training=True))],
+    "RandomHue": [LayerCase(lambda: layers.RandomHue(0.6, value_range=(0, 1), seed=26),
+                            rand(4, 3, 4, 3, lo=0.0), bound=REL, group="conv",
+                            call=lambda layer, x: layer(x, training=True))],
+    "RandomSharpness": [LayerCase(lambda: layers.RandomSharpness((0.1, 0.9), value_range=(-1, 1),
+                                                                 seed=27),
+                                  rand(4, 5, 4, 2), bound=NORM, group="conv",
+                                  call=lambda layer, x: layer(x, training=True))],
+    # erasing: boxes, coins and normal noise (float32 noise rounded once from float64, so
+    # bit-identical but for ~1e-8 odds per sample, as the random op cases)
+    "RandomErasing": [LayerCase(lambda: layers.RandomErasing(0.8, value_range=(-1, 1), seed=28),
+                                rand(4, 6, 5, 2), bound=EXACT, group="conv",
+                                call=lambda layer, x: layer(x, training=True)),
+                      LayerCase(lambda: layers.RandomErasing(
+                          (0.5, 1.0), scale=(0.2, 0.6), fill_value=(0.5, -2.0, 0.1),
+                          value_range=(-1, 1), data_format="channels_first", seed=29),
+                          rand(4, 3, 6, 5), bound=EXACT, group="conv",
+                          call=lambda layer, x: layer(x, training=True))],
     # activation layers: inputs away from the kinks, where one-sided gradients differ
     "ReLU": [LayerCase(lambda: layers.ReLU(max_value=0.6, negative_slope=0.1, threshold=0.2),
                        away_from([0.2, 0.6], 3, 5))],

@@ -101,6 +101,15 @@ class RandomImageLayer(ImageLayer):
         return random.uniform(self.per_image_shape(ops.shape(images)), minval, maxval,
                               dtype=self.compute_dtype, seed=self.seed_generator)
 
+    def per_image_factor(self, images, low, high):
+        """`per_image_uniform`, except that a degenerate range [a, a) gives a itself, as
+        Keras's (JAX's) uniform does: the half-open sampler would give the float below a,
+        and a factor fixed to one value must act exactly (e.g. a full-size erasing box)."""
+        if low == high:
+            return ops.full(self.per_image_shape(ops.shape(images)), float(low),
+                            dtype=self.compute_dtype)
+        return self.per_image_uniform(images, low, high)
+
     def compute_output_shape(self, input_shape):
         return input_shape
 
