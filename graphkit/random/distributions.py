@@ -149,3 +149,46 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     z = ops.clip(ops.multiply(_erfinv_central(x), math.sqrt(2.0)), -2.0, 2.0)
     z = ops.cast(z, compute)
     return _affine(z, stddev, mean, dtype)
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None):
+    """Integers uniform in [minval, maxval): floor(u * (maxval - minval)) + minval, u the
+    32-bit unit float64 of the Philox bits, i.e. (bits * span) >> 32 exactly while the span
+    is below 2**21 (the product fits float64's 53 bits), and within 2**-21 of it above."""
+    dtype = dtypes.standardize_dtype(dtype)
+    if not dtypes.is_int(dtype):
+        raise ValueError(f"gk.random.randint: `dtype` must be an integer dtype, received "
+                         f"{dtype!r}")
+    shape = _shape(shape, "randint")
+    if None in shape:
+        return _symbolic_sample(shape, dtype, seed, "randint")
+    low, high = (ops.cast(v, "float64") for v in (minval, maxval))
+    unit = bits_to_unit_float(random_bits(draw_key(seed, "gk.random.randint"), shape),
+                              "float64")
+    span = ops.subtract(high, low)
+    # rounding of u * span can reach span itself for spans of 2**21 and more: the range is
+    # half-open, so those draws take the last value
+    offset = ops.minimum(ops.floor(ops.multiply(unit, span)), ops.subtract(span, 1.0))
+    return ops.cast(ops.add(offset, low), dtype)
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """`num_samples` class indices per row of `logits` (batch, classes), drawn with
+    probabilities softmax(logits), by the Gumbel-max trick: argmax over classes of
+    logits - log(E), E standard exponential draws. The logs run in float64 (as the normals'
+    math), so eager and compiled draws agree unless two classes tie within float64 rounding."""
+    dtype = dtypes.standardize_dtype(dtype)
+    logits = ops.convert_to_tensor(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"gk.random.categorical: `logits` must be 2-D (batch, classes), "
+                         f"received shape {tuple(logits.shape)}")
+    batch, classes = logits.shape
+    shape = (batch, int(num_samples), classes)
+    if None in shape:
+        return _symbolic_sample(shape[:2], dtype, seed, "categorical")
+    unit = bits_to_unit_float(random_bits(draw_key(seed, "gk.random.categorical"), shape),
+                              "float64")
+    exponential = ops.negative(ops.log1p(ops.negative(unit)))  # -log(1 - u), u in [0, 1)
+    scores = ops.subtract(ops.expand_dims(ops.cast(logits, "float64"), 1),
+                          ops.log(exponential))
+    return ops.cast(ops.argmax(scores, axis=-1), dtype)

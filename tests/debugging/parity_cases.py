@@ -779,6 +779,8 @@ RANDOM_CASES = {
     "dropout_noise_shape": RND(lambda x, k: gk.random.dropout(x, 0.5, noise_shape=(1, 5),
                                                               seed=k), rand(6, 5), KEY + 5),
     "shuffle": RND(lambda x, k: gk.random.shuffle(x, seed=k), rand(7, 3), KEY + 6),
+    "randint": RND(lambda k: gk.random.randint((4, 6), -3, 11, seed=k), KEY + 7),
+    "categorical": RND(lambda x, k: gk.random.categorical(x, 9, seed=k), rand(3, 5), KEY + 8),
 }
 
 # Primitives with no operands never become IR nodes: bind runs them eagerly even while
