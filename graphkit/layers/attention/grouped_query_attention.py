@@ -8,18 +8,13 @@ Sub-layers, weights and their order are Keras 3's (`query`, `key`, `value`,
 `set_weights(keras_layer.get_weights())` works. The attention itself (masks, softmax,
 dropout) is MultiHeadAttention's.
 """
-import math
-
 from graphkit import constraints, initializers, naming, ops, random, regularizers
 from graphkit.layers import keras_options
-from graphkit.layers.attention.multi_head_attention import (_clone, _same_dims,
-                                                            _unmasked_call, attend,
-                                                            combined_mask)
+from graphkit.layers.attention.multi_head_attention import AttentionHeads, _clone
 from graphkit.layers.core.einsum_dense import EinsumDense
-from graphkit.layers.layer import Layer
 
 
-class GroupQueryAttention(Layer):
+class GroupQueryAttention(AttentionHeads):
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0,
                  use_bias=True, flash_attention=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -83,63 +78,27 @@ class GroupQueryAttention(Layer):
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
-        for arg, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
-            if len(shape) != 3 or shape[-1] is None:
-                raise ValueError(f"GroupQueryAttention '{self.name}': `{arg}` must have shape "
-                                 f"(batch, steps, dim) with a known dim. Received: "
-                                 f"{tuple(shape)}")
-        self._check_key_and_value(value_shape, key_shape)
+        self._check_ranks(query_shape, value_shape, key_shape)
         q_heads, kv_heads, d = self.num_query_heads, self.num_key_value_heads, self.head_dim
         self._query_dense = self._dense("query", "bqm,muh->bquh", (None, q_heads, d), "uh")
         self._key_dense = self._dense("key", "bkm,mvh->bkvh", (None, kv_heads, d), "vh")
         self._value_dense = self._dense("value", "bkm,mvh->bkvh", (None, kv_heads, d), "vh")
         self._output_dense = self._dense("attention_output", "bquh,uhm->bqm",
                                          (None, query_shape[-1]), "m")
-        for layer, shape in ((self._query_dense, query_shape), (self._key_dense, key_shape),
-                             (self._value_dense, value_shape),
-                             (self._output_dense, (None, None, q_heads, d))):
-            with layer._name_scope():
-                layer.build(shape)
-        self.built = True
+        self._build_projections((query_shape, key_shape, value_shape,
+                                 (None, None, q_heads, d)))
 
-    def _check_key_and_value(self, value_shape, key_shape):
-        if not _same_dims(value_shape[:-1], key_shape[:-1]):
-            raise ValueError(f"GroupQueryAttention '{self.name}': all dimensions of `value` "
-                             f"and `key`, except the last one, must be equal. Received: "
-                             f"value_shape={tuple(value_shape)}, key_shape={tuple(key_shape)}")
+    @property
+    def _score_heads(self):
+        return self.num_query_heads
 
-    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
-             attention_mask=None, return_attention_scores=False, training=None,
-             use_causal_mask=False):
-        key = value if key is None else key
-        self._check_key_and_value(value.shape, key.shape)
-        mask = combined_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
-                             use_causal_mask)
-        q = ops.multiply(_unmasked_call(self._query_dense, query),
-                         1.0 / math.sqrt(self.head_dim))
+    @property
+    def _key_dim(self):
+        return self.head_dim
+
+    def _expand_key_value(self, k, v):
         # Each key/value head serves `num_repeats` consecutive query heads (Keras's order).
-        k = ops.repeat(_unmasked_call(self._key_dense, key), self.num_repeats, axis=2)
-        v = ops.repeat(_unmasked_call(self._value_dense, value), self.num_repeats, axis=2)
-        context, scores = attend(q, k, v, mask, self.dropout if training else 0.0,
-                                 getattr(self, "seed_generator", None))
-        output = self._output_dense(context)
-        if return_attention_scores:
-            return output, scores
-        return output
-
-    def compute_mask(self, query, previous_mask):
-        return previous_mask  # the query's mask, which Keras 3 puts on the output
-
-    def compute_output_spec(self, query, value, key=None, return_attention_scores=False,
-                            **kwargs):
-        output = super().compute_output_spec(query, value, key=key, **kwargs)
-        if not return_attention_scores:
-            return output
-        from graphkit.core.keras_tensor import KerasTensor
-        t_k = (value if key is None else key).shape[1]
-        scores = KerasTensor((query.shape[0], self.num_query_heads, query.shape[1], t_k),
-                             self.compute_dtype)
-        return output, scores
+        return (ops.repeat(k, self.num_repeats, axis=2), ops.repeat(v, self.num_repeats, axis=2))
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None):
         return tuple(query_shape)

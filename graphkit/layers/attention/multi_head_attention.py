@@ -15,7 +15,71 @@ from graphkit.layers.core.einsum_dense import EinsumDense
 from graphkit.layers.layer import Layer, get_keras_mask, set_keras_mask
 
 
-class MultiHeadAttention(Layer):
+class AttentionHeads(Layer):
+    """What MultiHeadAttention and GroupQueryAttention share: checking the inputs, building
+    the four projections, and `call` (project, attend over the heads, project back). A
+    subclass sets `_score_heads` (heads of the scores) and `_key_dim` (the query scaling
+    dim) and may widen the projected keys and values (`_expand_key_value`)."""
+
+    def _check_ranks(self, query_shape, value_shape, key_shape):
+        for arg, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            if len(shape) != 3 or shape[-1] is None:
+                raise ValueError(f"{type(self).__name__} '{self.name}': `{arg}` must have "
+                                 f"shape (batch, steps, dim) with a known dim. Received: "
+                                 f"{tuple(shape)}")
+        self._check_key_and_value(value_shape, key_shape)
+
+    def _check_key_and_value(self, value_shape, key_shape):
+        """As Keras: keys and values pair up step by step (else einsum fails, unnamed)."""
+        if not _same_dims(value_shape[:-1], key_shape[:-1]):
+            raise ValueError(f"{type(self).__name__} '{self.name}': all dimensions of `value` "
+                             f"and `key`, except the last one, must be equal. Received: "
+                             f"value_shape={tuple(value_shape)}, key_shape={tuple(key_shape)}")
+
+    def _build_projections(self, shapes):
+        for layer, shape in zip((self._query_dense, self._key_dense, self._value_dense,
+                                 self._output_dense), shapes):
+            with layer._name_scope():
+                layer.build(shape)
+        self.built = True
+
+    def _expand_key_value(self, k, v):
+        return k, v
+
+    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None,
+             use_causal_mask=False):
+        key = value if key is None else key
+        self._check_key_and_value(value.shape, key.shape)
+        mask = combined_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
+                             use_causal_mask)
+        q = ops.multiply(_unmasked_call(self._query_dense, query),
+                         1.0 / math.sqrt(self._key_dim))
+        k, v = self._expand_key_value(_unmasked_call(self._key_dense, key),
+                                      _unmasked_call(self._value_dense, value))
+        context, scores = attend(q, k, v, mask, self.dropout if training else 0.0,
+                                 getattr(self, "seed_generator", None))
+        output = self._output_dense(context)
+        if return_attention_scores:
+            return output, scores
+        return output
+
+    def compute_mask(self, query, previous_mask):
+        return previous_mask  # the query's mask, which Keras 3 puts on the output
+
+    def compute_output_spec(self, query, value, key=None, return_attention_scores=False,
+                            **kwargs):
+        output = super().compute_output_spec(query, value, key=key, **kwargs)
+        if not return_attention_scores:
+            return output
+        from graphkit.core.keras_tensor import KerasTensor
+        t_k = (value if key is None else key).shape[1]
+        scores = KerasTensor((query.shape[0], self._score_heads, query.shape[1], t_k),
+                             self.compute_dtype)
+        return output, scores
+
+
+class MultiHeadAttention(AttentionHeads):
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -72,12 +136,7 @@ class MultiHeadAttention(Layer):
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
-        for arg, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
-            if len(shape) != 3 or shape[-1] is None:
-                raise ValueError(f"MultiHeadAttention '{self.name}': `{arg}` must have shape "
-                                 f"(batch, steps, dim) with a known dim. Received: "
-                                 f"{tuple(shape)}")
-        self._check_key_and_value(value_shape, key_shape)
+        self._check_ranks(query_shape, value_shape, key_shape)
         h = self.num_heads
         self._query_dense = self._dense("query", "abc,cde->abde", (None, h, self.key_dim),
                                         "de")
@@ -88,50 +147,16 @@ class MultiHeadAttention(Layer):
         letters = "efgh"[:len(out_dims)]
         self._output_dense = self._dense("attention_output", f"abcd,cd{letters}->ab{letters}",
                                          (None,) + out_dims, letters)
-        for layer, shape in ((self._query_dense, query_shape), (self._key_dense, key_shape),
-                             (self._value_dense, value_shape),
-                             (self._output_dense, (*query_shape[:2], h, self.value_dim))):
-            with layer._name_scope():
-                layer.build(shape)
-        self.built = True
+        self._build_projections((query_shape, key_shape, value_shape,
+                                 (*query_shape[:2], h, self.value_dim)))
 
-    def _check_key_and_value(self, value_shape, key_shape):
-        """As Keras: keys and values pair up step by step (else einsum fails, unnamed)."""
-        if not _same_dims(value_shape[:-1], key_shape[:-1]):
-            raise ValueError(f"MultiHeadAttention '{self.name}': all dimensions of `value` "
-                             f"and `key`, except the last one, must be equal. Received: "
-                             f"value_shape={tuple(value_shape)}, key_shape={tuple(key_shape)}")
+    @property
+    def _score_heads(self):
+        return self.num_heads
 
-    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
-             attention_mask=None, return_attention_scores=False, training=None,
-             use_causal_mask=False):
-        key = value if key is None else key
-        self._check_key_and_value(value.shape, key.shape)
-        mask = combined_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
-                             use_causal_mask)
-        q = ops.multiply(_unmasked_call(self._query_dense, query), 1.0 / math.sqrt(self.key_dim))
-        k = _unmasked_call(self._key_dense, key)
-        v = _unmasked_call(self._value_dense, value)
-        context, scores = attend(q, k, v, mask, self.dropout if training else 0.0,
-                                 getattr(self, "seed_generator", None))
-        output = self._output_dense(context)
-        if return_attention_scores:
-            return output, scores
-        return output
-
-    def compute_mask(self, query, previous_mask):
-        return previous_mask  # the query's mask, which Keras 3 puts on the output
-
-    def compute_output_spec(self, query, value, key=None, return_attention_scores=False,
-                            **kwargs):
-        output = super().compute_output_spec(query, value, key=key, **kwargs)
-        if not return_attention_scores:
-            return output
-        from graphkit.core.keras_tensor import KerasTensor
-        t_k = (value if key is None else key).shape[1]
-        scores = KerasTensor((query.shape[0], self.num_heads, query.shape[1], t_k),
-                             self.compute_dtype)
-        return output, scores
+    @property
+    def _key_dim(self):
+        return self.key_dim
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None):
         return (*tuple(query_shape)[:-1], *self._out_dims(query_shape[-1]))
