@@ -8,13 +8,14 @@ Sub-layers, weights and their order are Keras 3's (`query`, `key`, `value`,
 `set_weights(keras_layer.get_weights())` works. The attention itself (masks, softmax,
 dropout) is MultiHeadAttention's.
 """
-from graphkit import constraints, initializers, naming, ops, random, regularizers
+from graphkit import constraints, initializers, naming, ops, regularizers
 from graphkit.layers import keras_options
-from graphkit.layers.attention.multi_head_attention import AttentionHeads, _clone
-from graphkit.layers.core.einsum_dense import EinsumDense
+from graphkit.layers.attention.multi_head_attention import AttentionHeads
 
 
 class GroupQueryAttention(AttentionHeads):
+    _projection_activity = True  # as Keras: each projection has the layer's too
+
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0,
                  use_bias=True, flash_attention=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -32,16 +33,9 @@ class GroupQueryAttention(AttentionHeads):
         self.head_dim, self.num_query_heads = head_dim, num_query_heads
         self.num_key_value_heads = num_key_value_heads
         self.num_repeats = num_query_heads // num_key_value_heads
-        self.dropout, self.use_bias, self.seed = float(dropout), bool(use_bias), seed
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        if self.dropout:
-            self.seed_generator = random.SeedGenerator(seed)
-        self.supports_masking = True
+        self._set_weight_options(dropout, use_bias, seed, kernel_initializer, bias_initializer,
+                                 kernel_regularizer, bias_regularizer, kernel_constraint,
+                                 bias_constraint)
 
     def _check_arguments(self, head_dim, num_query_heads, num_key_value_heads, dropout,
                          flash_attention):
@@ -63,18 +57,6 @@ class GroupQueryAttention(AttentionHeads):
             raise ValueError(f"{where}: `flash_attention` is not supported by graphkit; "
                              f"only None or False is accepted. Received: "
                              f"flash_attention={flash_attention!r}")
-
-    def _dense(self, name, equation, output_shape, bias_axes):
-        # As Keras: every sublayer gets its own initializer copies (an unseeded initializer
-        # repeats its values) and the layer's activity regularizer too.
-        return EinsumDense(
-            equation, output_shape=output_shape, bias_axes=bias_axes if self.use_bias else None,
-            kernel_initializer=_clone(self.kernel_initializer),
-            bias_initializer=_clone(self.bias_initializer),
-            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
-            activity_regularizer=self.activity_regularizer,
-            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
-            dtype=self.dtype_policy, name=name)
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape

@@ -21,6 +21,38 @@ class AttentionHeads(Layer):
     subclass sets `_score_heads` (heads of the scores) and `_key_dim` (the query scaling
     dim) and may widen the projected keys and values (`_expand_key_value`)."""
 
+    # The projections' activity regularizer: Keras's GroupQueryAttention gives each its
+    # layer's; graphkit's MultiHeadAttention keeps it on the layer's output only.
+    _projection_activity = False
+
+    def _set_weight_options(self, dropout, use_bias, seed, kernel_initializer,
+                            bias_initializer, kernel_regularizer, bias_regularizer,
+                            kernel_constraint, bias_constraint):
+        self.dropout, self.use_bias, self.seed = float(dropout), bool(use_bias), seed
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        if self.dropout:
+            self.seed_generator = random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def _dense(self, name, equation, output_shape, bias_axes):
+        # Each sublayer gets its own copy of the initializers (as in Keras): an unseeded
+        # initializer returns the same values on every call, so a shared one would give
+        # the query, key and value kernels equal values.
+        return EinsumDense(
+            equation, output_shape=output_shape, bias_axes=bias_axes if self.use_bias else None,
+            kernel_initializer=_clone(self.kernel_initializer),
+            bias_initializer=_clone(self.bias_initializer),
+            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
+            activity_regularizer=self.activity_regularizer if self._projection_activity
+            else None,
+            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
+            dtype=self.dtype_policy, name=name)
+
     def _check_ranks(self, query_shape, value_shape, key_shape):
         for arg, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
             if len(shape) != 3 or shape[-1] is None:
@@ -101,32 +133,13 @@ class MultiHeadAttention(AttentionHeads):
             raise ValueError(f"{where}: `dropout` must be in [0, 1). Received: {dropout!r}")
         self.num_heads, self.key_dim = num_heads, key_dim
         self.value_dim = key_dim if value_dim is None else value_dim
-        self.dropout, self.use_bias, self.seed = float(dropout), bool(use_bias), seed
         if isinstance(output_shape, (tuple, list)):
             output_shape = tuple(output_shape)
         self._output_shape = output_shape
         self.attention_axes = attention_axes
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        if self.dropout:
-            self.seed_generator = random.SeedGenerator(seed)
-        self.supports_masking = True
-
-    def _dense(self, name, equation, output_shape, bias_axes):
-        # Each sublayer gets its own copy of the initializers (as in Keras): an unseeded
-        # initializer returns the same values on every call, so a shared one would give
-        # the query, key and value kernels equal values.
-        return EinsumDense(
-            equation, output_shape=output_shape, bias_axes=bias_axes if self.use_bias else None,
-            kernel_initializer=_clone(self.kernel_initializer),
-            bias_initializer=_clone(self.bias_initializer),
-            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
-            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
-            dtype=self.dtype_policy, name=name)
+        self._set_weight_options(dropout, use_bias, seed, kernel_initializer, bias_initializer,
+                                 kernel_regularizer, bias_regularizer, kernel_constraint,
+                                 bias_constraint)
 
     def _out_dims(self, query_dim):
         if self._output_shape is None:
