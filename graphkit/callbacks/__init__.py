@@ -10,4 +10,5 @@ from graphkit.callbacks.learning_rate_scheduler import LearningRateScheduler
 from graphkit.callbacks.model_checkpoint import ModelCheckpoint
 from graphkit.callbacks.progbar_logger import ProgbarLogger
 from graphkit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from graphkit.callbacks.swap_ema_weights import SwapEMAWeights
 from graphkit.callbacks.terminate_on_nan import TerminateOnNaN

@@ -1,7 +1,8 @@
 """`gk.optimizers`: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, Nadam, Adadelta, Lion, Ftrl,
-Lamb, LossScaleOptimizer and learning-rate schedules."""
+Lamb, Adafactor, Muon, LossScaleOptimizer and learning-rate schedules."""
 from graphkit.optimizers import schedules
 from graphkit.optimizers.adadelta import Adadelta
+from graphkit.optimizers.adafactor import Adafactor
 from graphkit.optimizers.adagrad import Adagrad
 from graphkit.optimizers.adam import Adam
 from graphkit.optimizers.adamax import Adamax
@@ -10,6 +11,7 @@ from graphkit.optimizers.ftrl import Ftrl
 from graphkit.optimizers.lamb import Lamb
 from graphkit.optimizers.lion import Lion
 from graphkit.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from graphkit.optimizers.muon import Muon
 from graphkit.optimizers.nadam import Nadam
 from graphkit.optimizers.optimizer import Optimizer
 from graphkit.optimizers.rmsprop import RMSprop
@@ -17,7 +19,7 @@ from graphkit.optimizers.sgd import SGD
 from graphkit.utils.registry import ObjectRegistry
 
 ALL_OBJECTS = (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, Nadam, Adadelta, Lion, Ftrl,
-               Lamb)
+               Lamb, Adafactor, Muon)
 # Class names and their lower-case forms ("Adam", "adam"), as Keras accepts both.
 # LossScaleOptimizer wraps another optimizer: it has a class name for configs, no string
 # identifier (it cannot be made from a name alone).

@@ -97,6 +97,9 @@ class LossScaleOptimizer(Optimizer):
             variable.assign(ops.where(finite, variable.value, old))
         self._update_scale(finite)
 
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
     def _update_scale(self, finite):
         """Double the scale after `dynamic_growth_steps` finite steps; halve it (and restart
         the count) after a non-finite one."""

@@ -34,10 +34,7 @@ class Optimizer:
         if kwargs:
             raise ValueError(f"{type(self).__name__}: argument(s) not recognized: "
                              f"{sorted(kwargs)}")
-        # Keras configs always carry these keys; only their "off" values are supported.
-        if use_ema:
-            raise ValueError(f"{type(self).__name__}: use_ema=True is not supported by "
-                             "graphkit (keep the default use_ema=False)")
+        # Keras configs always carry this key; only its "off" value is supported.
         if gradient_accumulation_steps:
             raise ValueError(f"{type(self).__name__}: gradient_accumulation_steps is not "
                              "supported by graphkit (received "
@@ -54,12 +51,14 @@ class Optimizer:
             if value is not None and not (isinstance(value, (int, float)) and value >= 0):
                 raise ValueError(f"{type(self).__name__}: `{arg}` must be a non-negative "
                                  f"float or None, received {value!r}")
+        if use_ema:
+            _check_ema_arguments(type(self).__name__, ema_momentum, ema_overwrite_frequency)
         self.name = name or naming.auto_name(type(self).__name__)
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
-        self.use_ema = False
+        self.use_ema = bool(use_ema)
         self.ema_momentum = ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self.loss_scale_factor = loss_scale_factor
@@ -137,6 +136,10 @@ class Optimizer:
                                 f"index {i}")
             self._var_index[id(variable)] = i
         self._trainable_variables = var_list
+        if self.use_ema:
+            # Made before any subclass slot, so they follow `learning_rate`, as in Keras.
+            self._model_variables_moving_average = self.add_optimizer_variables(
+                var_list, "average")
         self.built = True
 
     def add_variable(self, shape, initializer="zeros", dtype=None, name=None):
@@ -208,6 +211,8 @@ class Optimizer:
             grads = self._clip_gradients(grads)
             self._apply_weight_decay(variables)
             self._update_variables(grads, variables, self.learning_rate)
+            if self.use_ema:
+                self._update_ema()
             self._increment_iterations()
             for variable in variables:
                 if variable.constraint is not None:
@@ -258,6 +263,36 @@ class Optimizer:
         between its variables' updates (eager Adam computes its step size once)."""
         for grad, variable in zip(grads, variables):
             self.update_step(grad, variable, learning_rate)
+
+    # -- exponential moving average of the weights (use_ema=True) -----------------------------
+    def _update_ema(self):
+        """avg = m * avg + (1 - m) * var over all built variables (as Keras, also those
+        without a gradient this step); m is 0 on the first step so avg starts at var.
+        Every `ema_overwrite_frequency` steps the variables take their averages."""
+        pairs = list(zip(self._trainable_variables, self._model_variables_moving_average))
+        not_first = ops.not_equal(self._iterations, 0)
+        for variable, average in pairs:
+            momentum = ops.multiply(ops.cast(not_first, variable.dtype), self.ema_momentum)
+            average.assign(ops.add(ops.multiply(momentum, average),
+                                   ops.multiply(ops.subtract(1.0, momentum), variable)))
+        if self.ema_overwrite_frequency:
+            # `where`, not a Python branch: the step count is a tensor inside a trace.
+            due = ops.equal(ops.mod(ops.add(self._iterations, 1),
+                                    self.ema_overwrite_frequency), 0)
+            for variable, average in pairs:
+                variable.assign(ops.where(due, average, variable))
+
+    def finalize_variable_values(self, var_list):
+        """At the end of `fit`: with EMA, the variables take their moving averages."""
+        if not (self.use_ema and self.built):
+            return
+        if len(var_list) != len(self._model_variables_moving_average):
+            raise ValueError(
+                f"{type(self).__name__}.finalize_variable_values: received "
+                f"{len(var_list)} variables, the optimizer holds "
+                f"{len(self._model_variables_moving_average)} moving averages")
+        for variable, average in zip(var_list, self._model_variables_moving_average):
+            variable.assign(average.numpy())
 
     def update_step(self, gradient, variable, learning_rate):
         raise NotImplementedError(
@@ -395,6 +430,16 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _check_ema_arguments(name, ema_momentum, ema_overwrite_frequency):
+    if not 0 <= ema_momentum <= 1:
+        raise ValueError(f"{name}: `ema_momentum` must be in the range [0, 1]. Received: "
+                         f"ema_momentum={ema_momentum}")
+    if ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int)
+                                    or ema_overwrite_frequency < 1):
+        raise ValueError(f"{name}: `ema_overwrite_frequency` must be an integer >= 1 or "
+                         f"None. Received: ema_overwrite_frequency={ema_overwrite_frequency}")
 
 
 def beta_power(beta, iterations, dtype, offset=1):

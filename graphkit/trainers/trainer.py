@@ -487,6 +487,9 @@ class Trainer:
             training_logs = epoch_logs
             if self.stop_training:
                 break
+        if epochs > 0 and self.optimizer is not None:
+            # As Keras: with use_ema=True the model ends training on its averaged weights.
+            self.optimizer.finalize_variable_values(self.trainable_variables)
         callbacks.on_train_end(logs=training_logs)
         return callbacks.history
 

@@ -228,8 +228,10 @@ def test_unsupported_and_conflicting_arguments_are_named():
         gk.optimizers.SGD(clipnorm=1.0, clipvalue=1.0)
     with pytest.raises(ValueError, match="not recognized"):
         gk.optimizers.Adam(betaa=0.9)
-    with pytest.raises(ValueError, match="use_ema"):
-        gk.optimizers.Adam(use_ema=True)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        gk.optimizers.Adam(use_ema=True, ema_momentum=1.5)
+    with pytest.raises(ValueError, match="ema_overwrite_frequency"):
+        gk.optimizers.Adam(use_ema=True, ema_overwrite_frequency=0.5)
     with pytest.raises(ValueError, match="weight_decay"):
         gk.optimizers.AdamW(weight_decay=None)
 
