@@ -26,6 +26,8 @@ _REGISTRY = ObjectRegistry("initializer", "graphkit.initializers", ALL_OBJECTS_D
 constant, zeros, ones, identity = Constant, Zeros, Ones, Identity
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 variance_scaling, orthogonal = VarianceScaling, Orthogonal
+# Keras's class names for the same classes (so configs keep one class_name per class).
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
 glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
 he_uniform, he_normal, lecun_uniform, lecun_normal = HeUniform, HeNormal, LecunUniform, LecunNormal
 

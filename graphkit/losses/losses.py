@@ -279,6 +279,70 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     return ops.subtract(1.0, ops.divide(true_pos, denominator))
 
 
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """(1 - p**q) / q, p the predicted probability of the integer label `y_true`: between
+    cross-entropy (q -> 0) and MAE (q = 1), robust to noisy labels (Zhang & Sabuncu 2018)."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    one_hot = ops.cast(ops.one_hot(ops.cast(y_true, "int32"), y_pred.shape[-1]), y_pred.dtype)
+    p = ops.sum(ops.multiply(y_pred, one_hot), axis=-1)
+    return ops.divide(ops.subtract(1.0, ops.power(p, q)), q)
+
+
+# A finite stand-in for -inf in the masked log-sum-exps of `circle`: rows with nothing to sum
+# are zeroed separately, so no inf goes through the compiled code.
+_MASKED_LOGIT = -1e9
+
+
+def _pair_masks(labels, ref_labels, remove_diagonal):
+    """(positive, negative) pair masks: same label or not, self-pairs not positive."""
+    labels = ops.reshape(labels, (-1, 1))
+    ref_labels = ops.reshape(ref_labels, (-1, 1))
+    positive = ops.equal(labels, ops.transpose(ref_labels))
+    negative = ops.logical_not(positive)
+    if remove_diagonal:
+        off_diagonal = ops.logical_not(ops.eye(labels.shape[0], ref_labels.shape[0],
+                                               dtype="bool"))
+        positive = ops.logical_and(positive, off_diagonal)
+    return positive, negative
+
+
+def _masked_logsumexp(logits, mask):
+    return ops.logsumexp(ops.where(mask, logits, ops.full_like(logits, _MASKED_LOGIT)),
+                         axis=1)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True,
+           gamma=80, margin=0.4):
+    """Circle loss (Sun et al. 2020) over the cosine distances between the embeddings
+    `y_pred` (expected L2-normalized) and `ref_embeddings` (default: themselves).
+
+    As in Keras, a row without positive or without negative pairs gives 0 and is masked out
+    of the mean, as are rows whose loss underflows to 0.
+    """
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(y_true, "int32")
+    ref_embeddings = y_pred if ref_embeddings is None else ops.convert_to_tensor(
+        ref_embeddings, dtype=y_pred.dtype)
+    ref_labels = y_true if ref_labels is None else ops.cast(ref_labels, "int32")
+    distances = ops.maximum(
+        ops.subtract(1.0, ops.matmul(y_pred, ops.transpose(ref_embeddings))), 0.0)
+    positive, negative = _pair_masks(y_true, ref_labels, remove_diagonal)
+    pos_weights = ops.maximum(ops.multiply(ops.add(margin, distances),
+                                           ops.cast(positive, distances.dtype)), 0.0)
+    neg_weights = ops.maximum(ops.multiply(ops.subtract(1.0 + margin, distances),
+                                           ops.cast(negative, distances.dtype)), 0.0)
+    pos_logits = ops.multiply(-float(gamma), ops.multiply(
+        pos_weights, ops.subtract(margin, distances)))
+    neg_logits = ops.multiply(float(gamma), ops.multiply(
+        neg_weights, ops.subtract(1.0 - margin, distances)))
+    total = ops.add(_masked_logsumexp(pos_logits, positive),
+                    _masked_logsumexp(neg_logits, negative))
+    has_both = ops.logical_and(ops.any(positive, axis=1), ops.any(negative, axis=1))
+    loss = ops.where(has_both, ops.softplus(total), ops.zeros_like(total))
+    loss._keras_mask = ops.greater(loss, 0.0)
+    return loss
+
+
 # -- Loss classes ---------------------------------------------------------------------------
 
 class _ConfiglessLoss(LossFunctionWrapper):
@@ -437,11 +501,36 @@ class Tversky(LossFunctionWrapper):
         self.axis = axis
 
 
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """Generalized cross-entropy of integer labels; `q` in (0, 1)."""
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size",
+                 name="categorical_generalized_cross_entropy", dtype=None):
+        if not 0 < q < 1:
+            raise ValueError(f"q must be in the interval (0, 1), received q={q!r}")
+        super().__init__(categorical_generalized_cross_entropy, reduction=reduction,
+                         name=name, dtype=dtype, q=q)
+        self.q = q
+
+
+class Circle(LossFunctionWrapper):
+    """Circle loss of integer labels and L2-normalized embeddings."""
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True,
+                 reduction="sum_over_batch_size", name="circle", dtype=None):
+        super().__init__(circle, reduction=reduction, name=name, dtype=dtype, gamma=gamma,
+                         margin=margin, remove_diagonal=remove_diagonal)
+        self.gamma = gamma
+        self.margin = margin
+        self.remove_diagonal = remove_diagonal
+
+
 ALL_CLASSES = (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
                CategoricalCrossentropy, SparseCategoricalCrossentropy, Huber, KLDivergence,
                MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity,
                LogCosh, Hinge, SquaredHinge, CategoricalHinge, Poisson,
-               BinaryFocalCrossentropy, CategoricalFocalCrossentropy, Dice, Tversky)
+               BinaryFocalCrossentropy, CategoricalFocalCrossentropy, Dice, Tversky,
+               CategoricalGeneralizedCrossEntropy, Circle)
 
 ALL_FUNCTIONS = {
     "mean_squared_error": mean_squared_error, "mse": mean_squared_error,
@@ -465,5 +554,7 @@ ALL_FUNCTIONS = {
     "binary_focal_crossentropy": binary_focal_crossentropy,
     "categorical_focal_crossentropy": categorical_focal_crossentropy,
     "dice": dice, "tversky": tversky,
+    "categorical_generalized_cross_entropy": categorical_generalized_cross_entropy,
+    "circle": circle,
     "bce": binary_crossentropy, "BCE": binary_crossentropy,
 }

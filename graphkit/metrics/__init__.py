@@ -1,7 +1,11 @@
-"""`gk.metrics`: stateful metrics (Mean, accuracies, AUC, ...) and their functions."""
+"""`gk.metrics`: stateful metrics (Mean, accuracies, AUC, ...) and their functions.
 
-from graphkit.losses.losses import (binary_crossentropy, categorical_crossentropy,
-                                    categorical_hinge, hinge, kl_divergence, log_cosh,
+`huber` and the focal cross-entropies are here as in `keras.metrics` (the loss functions),
+but, as in Keras, not among the string names."""
+
+from graphkit.losses.losses import (binary_crossentropy, binary_focal_crossentropy,
+                                    categorical_crossentropy, categorical_focal_crossentropy,
+                                    categorical_hinge, hinge, huber, kl_divergence, log_cosh,
                                     mean_absolute_error, mean_absolute_percentage_error,
                                     mean_squared_error, mean_squared_logarithmic_error,
                                     poisson, sparse_categorical_crossentropy, squared_hinge)
@@ -14,9 +18,13 @@ from graphkit.metrics.accuracy_metrics import (Accuracy, BinaryAccuracy, Categor
                                                sparse_top_k_categorical_accuracy,
                                                top_k_categorical_accuracy)
 from graphkit.metrics.confusion_metrics import (AUC, FalseNegatives, FalsePositives,
-                                                Precision, Recall, TrueNegatives,
+                                                Precision, PrecisionAtRecall, Recall,
+                                                RecallAtPrecision, SensitivityAtSpecificity,
+                                                SpecificityAtSensitivity, TrueNegatives,
                                                 TruePositives)
-from graphkit.metrics.correlation_metrics import PearsonCorrelation, pearson_correlation
+from graphkit.metrics.correlation_metrics import (ConcordanceCorrelation, PearsonCorrelation,
+                                                  concordance_correlation,
+                                                  pearson_correlation)
 from graphkit.metrics.f_score_metrics import F1Score, FBetaScore
 from graphkit.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
 from graphkit.metrics.iou_metrics import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
@@ -49,7 +57,8 @@ ALL_CLASSES = (Mean, Sum, MeanSquaredError, MeanAbsoluteError, Accuracy, BinaryA
                CosineSimilarity, R2Score, BinaryCrossentropy, CategoricalCrossentropy,
                SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge, SquaredHinge,
                CategoricalHinge, F1Score, FBetaScore, PearsonCorrelation, IoU, BinaryIoU,
-               MeanIoU, OneHotIoU, OneHotMeanIoU)
+               MeanIoU, OneHotIoU, OneHotMeanIoU, PrecisionAtRecall, RecallAtPrecision,
+               SensitivityAtSpecificity, SpecificityAtSensitivity, ConcordanceCorrelation)
 ALL_FUNCTIONS = {
     "accuracy": accuracy, "binary_accuracy": binary_accuracy,
     "categorical_accuracy": categorical_accuracy,
@@ -80,7 +89,12 @@ _SNAKE = {"auc": AUC, "precision": Precision, "recall": Recall, "mean": Mean, "s
           "root_mean_squared_error": RootMeanSquaredError, "log_cosh_error": LogCoshError,
           "r2_score": R2Score, "cosine_similarity": CosineSimilarity,
           "f1_score": F1Score, "fbeta_score": FBetaScore,
-          "pearson_correlation": PearsonCorrelation}
+          "pearson_correlation": PearsonCorrelation,
+          "concordance_correlation": ConcordanceCorrelation,
+          # These need their target rate, so (as in Keras) the names serve configs only.
+          "precision_at_recall": PrecisionAtRecall, "recall_at_precision": RecallAtPrecision,
+          "sensitivity_at_specificity": SensitivityAtSpecificity,
+          "specificity_at_sensitivity": SpecificityAtSensitivity}
 REGISTRY = CallableRegistry("metric", "graphkit.metrics", {
     **ALL_FUNCTIONS, **{cls.__name__: cls for cls in ALL_CLASSES}, **_SNAKE}, base_class=Metric, example='accuracy')
 

@@ -1,4 +1,5 @@
-"""Threshold metrics: Precision, Recall, AUC and the four confusion counts.
+"""Threshold metrics: Precision, Recall, AUC, the four confusion counts, and the best rate
+at a constrained one (PrecisionAtRecall, SensitivityAtSpecificity, ...).
 
 Each keeps, per threshold, weighted counts of true/false positives/negatives. A prediction
 is positive when it is strictly greater than the threshold; a label is positive when it is
@@ -316,3 +317,100 @@ class AUC(Metric):
         if self._init_from_thresholds:
             config["thresholds"] = self._thresholds[1:-1]
         return config
+
+
+def _even_thresholds(num_thresholds):
+    """Keras's grid for the rate-at-rate metrics: 0 and 1 included, 0.5 alone for one."""
+    if num_thresholds <= 0:
+        raise ValueError("Argument `num_thresholds` must be an integer > 0. Received: "
+                         f"num_thresholds={num_thresholds}")
+    if num_thresholds == 1:
+        return [0.5]
+    inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+    return [0.0] + inner + [1.0]
+
+
+class _RateAtRate(Metric):
+    """The best `_dependent` rate over the thresholds where the `_constrained` rate is at
+    least `value` (0 when none is). Subclasses name the two rates and the argument."""
+
+    _constrained = _dependent = _argument = None
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if not 0 <= value <= 1:
+            raise ValueError(f"Argument `{self._argument}` must be in the range [0, 1]. "
+                             f"Received: {self._argument}={value}")
+        super().__init__(name=name, dtype=dtype)
+        self._direction = "up"
+        self.value = value
+        self.num_thresholds = num_thresholds
+        self.class_id = class_id
+        self.thresholds = _even_thresholds(num_thresholds)
+        n = len(self.thresholds)
+        self.true_positives = self.add_variable(shape=(n,), name="true_positives")
+        self.false_positives = self.add_variable(shape=(n,), name="false_positives")
+        self.true_negatives = self.add_variable(shape=(n,), name="true_negatives")
+        self.false_negatives = self.add_variable(shape=(n,), name="false_negatives")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        update_confusion_matrix_variables(
+            {"tp": self.true_positives, "fp": self.false_positives,
+             "tn": self.true_negatives, "fn": self.false_negatives},
+            y_true, y_pred, self.thresholds, class_id=self.class_id,
+            sample_weight=sample_weight)
+
+    def _rate(self, kind):
+        tp, fp = self.true_positives.value, self.false_positives.value
+        tn, fn = self.true_negatives.value, self.false_negatives.value
+        hits, misses = {"recall": (tp, fn), "precision": (tp, fp),
+                        "specificity": (tn, fp)}[kind]
+        return divide_no_nan(hits, ops.add(hits, misses))
+
+    def result(self):
+        feasible = ops.greater_equal(self._rate(self._constrained), self.value)
+        dependent = self._rate(self._dependent)
+        # Rates are >= 0, so zeroing the infeasible ones gives 0 when none is feasible.
+        return ops.max(ops.where(feasible, dependent, ops.zeros_like(dependent)))
+
+    def get_config(self):
+        return {**super().get_config(), "class_id": self.class_id,
+                "num_thresholds": self.num_thresholds, self._argument: self.value}
+
+
+class SensitivityAtSpecificity(_RateAtRate):
+    """The best sensitivity (recall) where specificity is >= `specificity`."""
+    _constrained, _dependent, _argument = "specificity", "recall", "specificity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None,
+                 dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+        self.specificity = specificity
+
+
+class SpecificityAtSensitivity(_RateAtRate):
+    """The best specificity where sensitivity (recall) is >= `sensitivity`."""
+    _constrained, _dependent, _argument = "recall", "specificity", "sensitivity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None,
+                 dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+        self.sensitivity = sensitivity
+
+
+class PrecisionAtRecall(_RateAtRate):
+    """The best precision where recall is >= `recall`."""
+    _constrained, _dependent, _argument = "recall", "precision", "recall"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+        self.recall = recall
+
+
+class RecallAtPrecision(_RateAtRate):
+    """The best recall where precision is >= `precision`."""
+    _constrained, _dependent, _argument = "precision", "recall", "precision"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None,
+                 dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
+        self.precision = precision

@@ -83,3 +83,35 @@ class L2(Regularizer):
 
     def get_config(self):
         return {"l2": self.l2}
+
+
+class OrthogonalRegularizer(Regularizer):
+    """`factor * 0.5 * mean |cos|` over the distinct pairs of rows (`mode="rows"`) or
+    columns (`mode="columns"`) of a rank-2 weight, pushing them to be orthogonal."""
+
+    MODES = ("rows", "columns")
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _check_factor(factor, "factor", "OrthogonalRegularizer")
+        if mode not in self.MODES:
+            raise ValueError("Invalid value for argument `mode`. Expected one of "
+                             f"{self.MODES}. Received: mode={mode!r}")
+        self.mode = mode
+
+    def __call__(self, x):
+        x = ops.convert_to_tensor(x)
+        if len(x.shape) != 2:
+            raise ValueError("Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                             f"inputs.shape={tuple(x.shape)}")
+        if self.mode == "columns":
+            x = ops.transpose(x)
+        x = ops.normalize(x, axis=1)
+        size = x.shape[0]
+        product = ops.matmul(x, ops.transpose(x))
+        # The diagonal is |v|**2 = 1 for each vector, not a pair: leave it out.
+        off_diagonal = ops.multiply(product, ops.subtract(1.0, ops.eye(size, dtype=x.dtype)))
+        num_pairs = size * (size - 1.0) / 2.0
+        return ops.multiply(ops.sum(ops.abs(off_diagonal)), self.factor * 0.5 / num_pairs)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}

@@ -204,3 +204,17 @@ def test_variance_scaling_argument_errors():
 def test_variable_from_initializer():
     v = gk.Variable(initializers.get("glorot_uniform"), shape=(3, 4), dtype="float32")
     assert v.shape == (3, 4) and np.abs(v.numpy()).max() <= math.sqrt(6 / 7)
+
+
+def test_keras_class_names_are_the_same_classes():
+    # Aliases, not subclasses: one class, so configs keep one class_name.
+    assert initializers.IdentityInitializer is initializers.Identity
+    assert initializers.OrthogonalInitializer is initializers.Orthogonal
+    init = initializers.OrthogonalInitializer(gain=0.5, seed=3)
+    config = initializers.serialize(init)
+    assert config["class_name"] == "Orthogonal"
+    np.testing.assert_array_equal(initializers.deserialize(config)((3, 3)).numpy(),
+                                  init((3, 3)).numpy())
+    assert type(initializers.get("IdentityInitializer")) is initializers.Identity
+    np.testing.assert_array_equal(initializers.IdentityInitializer(gain=3.0)((2, 2)).numpy(),
+                                  3.0 * np.eye(2))

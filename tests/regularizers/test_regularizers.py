@@ -53,3 +53,66 @@ def test_errors():
         regularizers.L1L2(l1=float("nan"))
     with pytest.raises(ValueError, match="Unknown regularizer: .l1_l3.*Did you mean .l1_l2."):
         regularizers.get("l1_l3")
+
+
+def ref_orthogonal(w, factor, mode):
+    """factor * 0.5 * sum |cos| over ordered off-diagonal pairs / number of pairs."""
+    v = w if mode == "rows" else w.T
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    cos = np.abs(v @ v.T)
+    n = len(v)
+    return factor * 0.5 * (cos.sum() - np.trace(cos)) / (n * (n - 1) / 2)
+
+
+ORTHO_W = np.random.default_rng(3).normal(size=(5, 4)).astype(np.float32)
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+def test_orthogonal_regularizer_against_numpy(mode):
+    reg = regularizers.OrthogonalRegularizer(factor=0.3, mode=mode)
+    out = reg(ORTHO_W)
+    assert out.shape == () and out.dtype == "float32"
+    np.testing.assert_allclose(float(out), ref_orthogonal(ORTHO_W.astype(np.float64), 0.3,
+                                                          mode), rtol=1e-5)
+
+
+def test_orthogonal_regularizer_is_zero_on_orthogonal_rows_and_differentiates():
+    q = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0].astype(np.float32)
+    assert float(regularizers.OrthogonalRegularizer(1.0)(q[:3] * 2.0)) < 1e-6
+    w = gk.Variable(ORTHO_W)
+    with gk.GradientTape() as tape:
+        loss = regularizers.OrthogonalRegularizer(0.5)(w)
+    (g,) = tape.gradient(loss, [w])
+    eps, probe = 1e-3, np.zeros_like(ORTHO_W, dtype=np.float64)
+    probe[1, 2] = eps
+    w64 = ORTHO_W.astype(np.float64)
+    numeric = (ref_orthogonal(w64 + probe, 0.5, "rows") -
+               ref_orthogonal(w64 - probe, 0.5, "rows")) / (2 * eps)
+    np.testing.assert_allclose(g.numpy()[1, 2], numeric, rtol=1e-3)
+
+
+def test_orthogonal_regularizer_config_names_and_errors():
+    reg = regularizers.OrthogonalRegularizer(factor=0.2, mode="columns")
+    assert reg.get_config() == {"factor": 0.2, "mode": "columns"}
+    assert regularizers.OrthogonalRegularizer().get_config() == {"factor": 0.01,
+                                                                  "mode": "rows"}
+    back = regularizers.deserialize(regularizers.serialize(reg))
+    assert type(back) is regularizers.OrthogonalRegularizer
+    assert back.get_config() == reg.get_config()
+    assert type(regularizers.get("orthogonal_regularizer")) is \
+        regularizers.OrthogonalRegularizer
+    assert regularizers.orthogonal_regularizer is regularizers.OrthogonalRegularizer
+    with pytest.raises(ValueError, match="mode"):
+        regularizers.OrthogonalRegularizer(mode="diagonal")
+    with pytest.raises(ValueError, match="factor"):
+        regularizers.OrthogonalRegularizer(factor=-1.0)
+    with pytest.raises(ValueError, match="rank 2"):
+        regularizers.OrthogonalRegularizer()(np.ones((2, 2, 2), np.float32))
+
+
+def test_orthogonal_regularizer_on_a_layer_adds_its_loss():
+    layer = gk.layers.Dense(3, kernel_regularizer="orthogonal_regularizer")
+    layer(np.ones((2, 4), np.float32))
+    kernel = layer.kernel.numpy().astype(np.float64)
+    np.testing.assert_allclose(float(sum(layer.losses)), ref_orthogonal(kernel, 0.01, "rows"),
+                               rtol=1e-5)
