@@ -125,6 +125,7 @@ _NAMES = {
     "Discretization": "graphkit.layers.preprocessing.discretization",
     "IntegerLookup": "graphkit.layers.preprocessing.lookup",
     "StringLookup": "graphkit.layers.preprocessing.lookup",
+    "Hashing": "graphkit.layers.preprocessing.hashing",
     "CenterCrop": "graphkit.layers.preprocessing.center_crop",
     "Resizing": "graphkit.layers.preprocessing.resizing",
     "RandomFlip": "graphkit.layers.preprocessing.random_flip",

@@ -1384,6 +1384,8 @@ EAGER_ONLY = {
                       "its table is a Python dict, looked up on NumPy data"),
     "StringLookup": (lambda: layers.StringLookup(vocabulary=["a", "b"], invert=True),
                      "strings are not graphkit tensors; its table is a Python dict"),
+    "Hashing": (lambda: layers.Hashing(num_bins=5),
+                "its FarmHash/SipHash hashes are Python code on NumPy data"),
 }
 
 

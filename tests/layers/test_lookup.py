@@ -152,11 +152,54 @@ def test_constructor_errors_name_the_layer(kwargs, match):
         layers.StringLookup(**kwargs)
 
 
-def test_hashed_oov_buckets_are_refused():
-    with pytest.raises(ValueError, match="StringLookup .*FarmHash64"):
-        layers.StringLookup(num_oov_indices=2)
-    with pytest.raises(ValueError, match="IntegerLookup .*FarmHash64"):
-        layers.IntegerLookup(num_oov_indices=2, oov_method="farmhash")
+# Hashed OOV buckets: expected indices computed with Keras 3.15 on TensorFlow 2.21
+# (`tf.strings.to_hash_bucket_fast` / `to_hash_bucket_strong`), pinned here.
+HASHED_S = np.array([["a", "zebra", ""], ["c", "héllo", "q" * 80],
+                     ["b", "xyzzy", "unknown token"]])
+HASHED_I = np.array([[12, 1000, 37], [-5, 42, 99999999999], [0, 1, 2]])
+
+
+@pytest.mark.parametrize("make,x,expected", [
+    (lambda: layers.StringLookup(vocabulary=["a", "b", "c"], num_oov_indices=3), HASHED_S,
+     [[3, 2, 2], [5, 2, 2], [4, 2, 2]]),
+    (lambda: layers.StringLookup(vocabulary=["a", "b", "c"], num_oov_indices=5,
+                                 mask_token=""), HASHED_S,
+     [[6, 3, 0], [8, 2, 1], [7, 3, 4]]),
+    (lambda: layers.StringLookup(vocabulary=["a", "b", "c"], num_oov_indices=4, salt=7),
+     HASHED_S, [[4, 2, 2], [6, 1, 0], [5, 3, 0]]),
+    (lambda: layers.StringLookup(vocabulary=["a", "b", "c"], num_oov_indices=4,
+                                 salt=(1, 2**50)), HASHED_S,
+     [[4, 3, 1], [6, 0, 0], [5, 0, 1]]),
+    (lambda: layers.StringLookup(vocabulary=["a", "b", "c"], num_oov_indices=3,
+                                 output_mode="count"), HASHED_S,
+     [[0, 0, 2, 1, 0, 0], [0, 0, 2, 0, 0, 1], [0, 0, 2, 0, 1, 0]]),
+    (lambda: layers.IntegerLookup(vocabulary=[12, 42], num_oov_indices=3,
+                                  oov_method="farmhash"), HASHED_I,
+     [[3, 2, 2], [0, 4, 1], [1, 0, 1]]),
+    (lambda: layers.IntegerLookup(vocabulary=[12, 42], num_oov_indices=6,
+                                  oov_method="farmhash", mask_token=0), HASHED_I,
+     [[7, 6, 6], [1, 8, 2], [0, 4, 2]]),
+    (lambda: layers.IntegerLookup(vocabulary=[12, 42], num_oov_indices=5,
+                                  oov_method="farmhash", salt=[3, 4]), HASHED_I,
+     [[5, 1, 1], [0, 6, 0], [0, 1, 1]]),
+    (lambda: layers.IntegerLookup(vocabulary=[12, 42], num_oov_indices=5,
+                                  oov_method="farmhash", output_mode="multi_hot"), HASHED_I,
+     [[1, 0, 0, 1, 0, 1, 0], [0, 1, 1, 0, 0, 0, 1], [1, 0, 0, 0, 1, 0, 0]]),
+    # the default for integers stays floormod: 1000 % 3 = 1, -5 % 3 = 1, ...
+    (lambda: layers.IntegerLookup(vocabulary=[12, 42], num_oov_indices=3), HASHED_I,
+     [[3, 1, 1], [1, 4, 0], [0, 1, 2]]),
+])
+def test_hashed_oov_buckets_match_keras(make, x, expected):
+    np.testing.assert_array_equal(arr(make()(x)), expected)
+
+
+def test_hashed_oov_config_round_trip():
+    layer = layers.IntegerLookup(vocabulary=[12, 42], num_oov_indices=5,
+                                 oov_method="farmhash", salt=3)
+    clone = layers.IntegerLookup.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    assert clone.get_config()["salt"] == [3, 3]
+    np.testing.assert_array_equal(arr(clone(HASHED_I)), arr(layer(HASHED_I)))
 
 
 def test_encoded_mode_needs_a_vocabulary_and_freezes_its_size():

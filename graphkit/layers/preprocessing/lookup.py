@@ -21,6 +21,7 @@ from graphkit import ops
 from graphkit.core.keras_tensor import KerasTensor
 from graphkit.ir.tracer import Tracer, TracerError, current_trace
 from graphkit.layers.layer import Layer
+from graphkit.layers.preprocessing.hashing import hash_buckets
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
@@ -73,7 +74,7 @@ class IndexLookup(Layer):
         output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode,
                                                                         output_mode)
         self._validate(max_tokens, num_oov_indices, output_mode, invert, sparse,
-                       pad_to_max_tokens, idf_weights, oov_method, salt, vocabulary_dtype)
+                       pad_to_max_tokens, idf_weights, oov_method, salt)
         self.max_tokens, self.num_oov_indices = max_tokens, num_oov_indices
         self.mask_token, self.oov_token = mask_token, oov_token
         self.vocabulary_dtype, self.invert = vocabulary_dtype, invert
@@ -97,7 +98,7 @@ class IndexLookup(Layer):
         return f"{type(self).__name__} '{self.name}'"
 
     def _validate(self, max_tokens, num_oov_indices, output_mode, invert, sparse,
-                  pad_to_max_tokens, idf_weights, oov_method, salt, vocabulary_dtype):
+                  pad_to_max_tokens, idf_weights, oov_method, salt):
         who = self._who
         problems = [
             (max_tokens is not None and max_tokens <= 1,
@@ -128,15 +129,6 @@ class IndexLookup(Layer):
         for failed, message in problems:
             if failed:
                 raise ValueError(f"{who}: {message}")
-        # Keras hashes these OOV buckets with FarmHash64 / SipHash64 (TensorFlow kernels);
-        # graphkit has no verified implementation of either, so it refuses, not guesses.
-        hashed = vocabulary_dtype == "string" or oov_method == "farmhash" or salt is not None
-        if num_oov_indices > 1 and hashed:
-            raise ValueError(
-                f"{who}: num_oov_indices > 1 with hashed OOV buckets (string tokens, "
-                f"oov_method='farmhash' or a salt) is not supported: graphkit has no "
-                f"FarmHash64/SipHash64 matching Keras's. Received: num_oov_indices="
-                f"{num_oov_indices}, oov_method={oov_method!r}, salt={salt}")
 
     # -- indices -------------------------------------------------------------------------
     def _oov_start_index(self):
@@ -343,11 +335,18 @@ class IndexLookup(Layer):
             raise ValueError(f"{self._who}: when `num_oov_indices=0` all inputs should be in "
                              f"vocabulary, found OOV values {array[oov].tolist()}, consider "
                              f"setting `num_oov_indices=1`")
-        # One OOV index, or floormod buckets for integer tokens (as Keras's default).
-        buckets = array[oov].astype(np.int64) % self.num_oov_indices \
-            if self.num_oov_indices > 1 else 0
-        indices[oov] = self._oov_start_index() + buckets
+        indices[oov] = self._oov_start_index() + self._oov_buckets(array[oov])
         return indices
+
+    def _oov_buckets(self, oov_tokens):
+        """One OOV index; or, with several, Keras's buckets: floormod for integer tokens
+        by default, else FarmHash Fingerprint64 (SipHash-2-4 when salted) of the token's
+        string form."""
+        if self.num_oov_indices <= 1:
+            return 0
+        if self.vocabulary_dtype != "string" and self.oov_method == "floormod":
+            return oov_tokens.astype(np.int64) % self.num_oov_indices
+        return hash_buckets(oov_tokens, self.num_oov_indices, self.salt)
 
     def _invert(self, array):
         vocab = self.get_vocabulary()
@@ -425,7 +424,8 @@ class IndexLookup(Layer):
 class IntegerLookup(IndexLookup):
     """Maps integer tokens to contiguous indices: [mask (index 0, if `mask_token` is set
     and output_mode='int')], `num_oov_indices` OOV indices, then the vocabulary. With
-    several OOV indices an unknown token `t` goes to bucket `t % num_oov_indices`."""
+    several OOV indices an unknown token `t` goes to bucket `t % num_oov_indices`, or, with
+    oov_method='farmhash', to the hash bucket of its decimal string (as Keras)."""
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1,
                  vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
@@ -471,7 +471,7 @@ class IntegerLookup(IndexLookup):
 class StringLookup(IndexLookup):
     """Maps string tokens (a NumPy str/object array, a list, bytes decoded with
     `encoding`) to indices as IntegerLookup does; `invert=True` gives a NumPy str array.
-    Only one OOV index is supported (Keras hashes several with FarmHash64)."""
+    Several OOV indices are hash buckets (FarmHash Fingerprint64, SipHash when salted)."""
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None,
                  oov_token="[UNK]", vocabulary=None, idf_weights=None, invert=False,
