@@ -8,7 +8,7 @@ Sub-layers, weights and their order are Keras 3's (`query`, `key`, `value`,
 `set_weights(keras_layer.get_weights())` works. The attention itself (masks, softmax,
 dropout) is MultiHeadAttention's.
 """
-from graphkit import constraints, initializers, naming, ops, regularizers
+from graphkit import naming, ops
 from graphkit.layers import keras_options
 from graphkit.layers.attention.multi_head_attention import AttentionHeads
 
@@ -92,12 +92,5 @@ class GroupQueryAttention(AttentionHeads):
             "head_dim": self.head_dim, "num_query_heads": self.num_query_heads,
             "num_key_value_heads": self.num_key_value_heads, "use_bias": self.use_bias,
             "dropout": self.dropout,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "seed": self.seed, **keras_options.ATTENTION_VARIANTS,
+            **self._weight_options_config(),
         }

@@ -39,6 +39,18 @@ class AttentionHeads(Layer):
             self.seed_generator = random.SeedGenerator(seed)
         self.supports_masking = True
 
+    def _weight_options_config(self):
+        return {
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "seed": self.seed, **keras_options.ATTENTION_VARIANTS,
+        }
+
     def _dense(self, name, equation, output_shape, bias_axes):
         # Each sublayer gets its own copy of the initializers (as in Keras): an unseeded
         # initializer returns the same values on every call, so a shared one would give
@@ -180,14 +192,7 @@ class MultiHeadAttention(AttentionHeads):
             "num_heads": self.num_heads, "key_dim": self.key_dim, "value_dim": self.value_dim,
             "dropout": self.dropout, "use_bias": self.use_bias,
             "output_shape": self._output_shape, "attention_axes": self.attention_axes,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "seed": self.seed, **keras_options.ATTENTION_VARIANTS,
+            **self._weight_options_config(),
         }
 
 
