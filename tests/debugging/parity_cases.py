@@ -781,6 +781,10 @@ RANDOM_CASES = {
     "shuffle": RND(lambda x, k: gk.random.shuffle(x, seed=k), rand(7, 3), KEY + 6),
     "randint": RND(lambda k: gk.random.randint((4, 6), -3, 11, seed=k), KEY + 7),
     "categorical": RND(lambda x, k: gk.random.categorical(x, 9, seed=k), rand(3, 5), KEY + 8),
+    "gamma": RND(lambda a, k: gk.random.gamma((6, 5), a, seed=k),
+                 np.array([0.3, 1.0, 2.5, 10.0, 0.7], np.float32), KEY + 9),
+    "beta": RND(lambda k: gk.random.beta((4, 6), 0.4, 2.5, seed=k), KEY + 10),
+    "binomial": RND(lambda k: gk.random.binomial((4, 6), 9, 0.35, seed=k), KEY + 11),
 }
 
 # Primitives with no operands never become IR nodes: bind runs them eagerly even while
