@@ -1105,6 +1105,12 @@ LAYER_CASES = {
                                   call=lambda layer, x: layer(x, training=True))],
     # erasing: boxes, coins and normal noise (float32 noise rounded once from float64, so
     # bit-identical but for ~1e-8 odds per sample, as the random op cases)
+    # mixing: a shuffle and Beta(alpha, alpha) weights (gamma draws in float64, rounded
+    # once), then a blend: one correctly rounded op chain per element
+    "MixUp": [LayerCase(lambda: layers.MixUp(alpha=0.4, seed=30), rand(5, 3, 4, 2),
+                        rand(5, 3), bound=REL, group="conv",
+                        call=lambda layer, x, y: layer({"images": x, "labels": y},
+                                                       training=True))],
     "RandomErasing": [LayerCase(lambda: layers.RandomErasing(0.8, value_range=(-1, 1), seed=28),
                                 rand(4, 6, 5, 2), bound=EXACT, group="conv",
                                 call=lambda layer, x: layer(x, training=True)),

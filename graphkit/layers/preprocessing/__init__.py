@@ -1,6 +1,7 @@
 """Preprocessing layers: Normalization (with adapt), Rescaling, CategoryEncoding,
-Discretization (with adapt), IntegerLookup and StringLookup (eager only), the image layers Resizing and CenterCrop, and the random image
-augmentations (RandomFlip, RandomCrop, RandomContrast, RandomBrightness, RandomTranslation,
-RandomZoom, RandomRotation, RandomErasing, and the color augmentations RandomGrayscale,
-RandomInvert, Solarization, RandomPosterization, RandomColorDegeneration,
-RandomSaturation, RandomHue, RandomSharpness), which act only in training."""
+Discretization (with adapt), IntegerLookup, StringLookup and Hashing (eager only), the image
+layers Resizing and CenterCrop, and the random image augmentations (RandomFlip, RandomCrop,
+RandomContrast, RandomBrightness, RandomTranslation, RandomZoom, RandomRotation,
+RandomErasing, MixUp, and the color augmentations RandomGrayscale, RandomInvert,
+Solarization, RandomPosterization, RandomColorDegeneration, RandomSaturation, RandomHue,
+RandomSharpness), which act only in training."""
