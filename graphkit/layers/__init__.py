@@ -145,6 +145,7 @@ _NAMES = {
     "RandomSharpness": "graphkit.layers.preprocessing.random_sharpness",
     "RandomErasing": "graphkit.layers.preprocessing.random_erasing",
     "MixUp": "graphkit.layers.preprocessing.mix_up",
+    "CutMix": "graphkit.layers.preprocessing.mix_up",
     # attention
     "MultiHeadAttention": "graphkit.layers.attention.multi_head_attention",
     "Attention": "graphkit.layers.attention.attention",

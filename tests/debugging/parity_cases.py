@@ -1111,6 +1111,11 @@ LAYER_CASES = {
                         rand(5, 3), bound=REL, group="conv",
                         call=lambda layer, x, y: layer({"images": x, "labels": y},
                                                        training=True))],
+    # a box from uniforms, the same Beta weights as MixUp: selection is exact, labels REL
+    "CutMix": [LayerCase(lambda: layers.CutMix(seed=31), rand(5, 6, 5, 2), rand(5, 3),
+                         bound=REL, group="conv",
+                         call=lambda layer, x, y: layer({"images": x, "labels": y},
+                                                        training=True))],
     "RandomErasing": [LayerCase(lambda: layers.RandomErasing(0.8, value_range=(-1, 1), seed=28),
                                 rand(4, 6, 5, 2), bound=EXACT, group="conv",
                                 call=lambda layer, x: layer(x, training=True)),
