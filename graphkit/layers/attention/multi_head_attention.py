@@ -13,6 +13,7 @@ from graphkit.layers import keras_options
 from graphkit.layers.activations.softmax import masked_logit
 from graphkit.layers.core.einsum_dense import EinsumDense
 from graphkit.layers.layer import Layer, get_keras_mask, set_keras_mask
+from graphkit.layers.weight_options import weight_options_config
 
 
 class AttentionHeads(Layer):
@@ -41,13 +42,8 @@ class AttentionHeads(Layer):
 
     def _weight_options_config(self):
         return {
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **weight_options_config(self, ("kernel", "bias")),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed, **keras_options.ATTENTION_VARIANTS,
         }
 

@@ -7,6 +7,7 @@ from graphkit.layers.input_spec import InputSpec
 from graphkit.layers.layer import Layer
 from graphkit.layers.pooling.arguments import (check_output_size, set_conv_window,
                                                window_output_length)
+from graphkit.layers.weight_options import weight_options_config
 
 
 class BaseConv(Layer):
@@ -51,15 +52,7 @@ class BaseConv(Layer):
                 kwargs.pop(f"{role}_regularizer", None), kwargs.pop(f"{role}_constraint", None))
 
     def _weight_options_config(self):
-        config = {}
-        for role in self._weight_roles:
-            config[f"{role}_initializer"] = initializers.serialize(
-                getattr(self, f"{role}_initializer"))
-            config[f"{role}_regularizer"] = regularizers.serialize(
-                getattr(self, f"{role}_regularizer"))
-            config[f"{role}_constraint"] = constraints.serialize(
-                getattr(self, f"{role}_constraint"))
-        return config
+        return weight_options_config(self, self._weight_roles)
 
     def _add_weight_for(self, role, name, shape):
         return self.add_weight(name=name, shape=shape,

@@ -3,6 +3,7 @@ from graphkit import activations, constraints, initializers, ops, regularizers
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers import keras_options
 from graphkit.layers.layer import Layer
+from graphkit.layers.weight_options import weight_options_config
 
 
 class Dense(Layer):
@@ -67,11 +68,6 @@ class Dense(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_options_config(self, ("kernel", "bias")),
         }
         return {**super().get_config(), **config, **keras_options.QUANTIZATION}

@@ -5,6 +5,7 @@ from graphkit import activations, constraints, initializers, ops, regularizers
 from graphkit.layers.input_spec import InputSpec
 from graphkit.layers import keras_options
 from graphkit.layers.layer import Layer
+from graphkit.layers.weight_options import weight_options_config
 
 # `ab,bc->ac`, `...ab,bc->...ac` or `ab...,bc->ac...` (Keras accepts these three forms).
 _EQUATION = re.compile(
@@ -188,13 +189,8 @@ class EinsumDense(Layer):
             "equation": self.equation,
             "activation": activations.serialize(self.activation),
             "bias_axes": self.bias_axes,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **weight_options_config(self, ("kernel", "bias")),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
         return {**super().get_config(), **config, **keras_options.QUANTIZATION}
 

@@ -7,6 +7,7 @@ LSTM i, f, c, o; GRU z, r, h.
 """
 from graphkit import activations, constraints, initializers, ops, random, regularizers
 from graphkit.layers.layer import Layer
+from graphkit.layers.weight_options import weight_options_config
 
 
 class _Cell(Layer):
@@ -130,15 +131,7 @@ class _Cell(Layer):
             **super().get_config(),
             "units": self.units, "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_options_config(self, ("kernel", "recurrent", "bias")),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         }
