@@ -14,6 +14,7 @@ from graphkit.core import scopes
 from graphkit.core.tensor import Tensor, _new_tensor
 from graphkit.ops import primitive
 from graphkit.optimizers.adaptive_moments import AdaptiveMomentsOptimizer
+from graphkit.optimizers.flat_slots import FlatSlots
 
 
 class Adam(AdaptiveMomentsOptimizer):
@@ -75,6 +76,8 @@ class Adam(AdaptiveMomentsOptimizer):
                 type(self).update_step is not Adam.update_step:
             return super()._update_variables(grads, variables, learning_rate)
         donated = scopes.donated_arrays()
+        if donated is not None and self._flat_update(grads, variables, learning_rate, donated):
+            return
         alphas = {}
         for gradient, variable in zip(grads, variables):
             value = _eager_value(gradient, variable)
@@ -86,6 +89,45 @@ class Adam(AdaptiveMomentsOptimizer):
             if alpha is None:
                 alpha = alphas[dtype] = self._eager_alpha(learning_rate, dtype)
             self._eager_update_step(gradient, variable, value, alpha, donated)
+
+    def _flat_update(self, grads, variables, learning_rate, donated):
+        """The eager update of all `variables` at once, over one buffer per role
+        (`FlatSlots`): the per-variable arithmetic of `_eager_update_step`, in a dozen NumPy
+        calls for the whole model. False (nothing done) when the values are not plain eager
+        ones of one float dtype, or when the layout had to be redone on each of the last
+        steps (something reassigns the variables every step: the copies would not pay)."""
+        if self.__dict__.get("_flat_rebuilds", 0) > _FLAT_REBUILD_LIMIT:
+            return False
+        values = []
+        for gradient, variable in zip(grads, variables):
+            value = _eager_value(gradient, variable)
+            if value is None:
+                return False
+            values.append(value._array)
+        index = self._var_index
+        slots = [(self._momentums[index[id(v)]], self._velocities[index[id(v)]])
+                 for v in variables]
+        arrays = (values, [m.value._array for m, _ in slots], [v.value._array for _, v in slots])
+        layout = self.__dict__.get("_flat_slots")
+        fresh = layout is None or not layout.holds(variables, arrays, donated)
+        if fresh:
+            gradient_arrays = [g._array for g in grads]
+            if not FlatSlots.layable(arrays, gradient_arrays):
+                return False
+            layout = self.__dict__["_flat_slots"] = FlatSlots(variables, arrays)
+            self._flat_rebuilds = self.__dict__.get("_flat_rebuilds", 0) + 1
+        else:
+            self._flat_rebuilds = 0
+        g = layout.gather([t._array for t in grads])
+        (w, m, v), (tmp, step) = layout.flats, layout.scratch
+        _adam_arithmetic(g, w, m, v, tmp, step, self._eager_alpha(learning_rate, layout.dtype),
+                         self.beta_1, self.beta_2, self.epsilon)
+        if fresh:  # the variables take their views once; later steps update them in place
+            for i, (variable, (m_var, v_var)) in enumerate(zip(variables, slots)):
+                variable.assign(_new_tensor(layout.views[0][i]))
+                m_var.assign(_new_tensor(layout.views[1][i]))
+                v_var.assign(_new_tensor(layout.views[2][i]))
+        return True
 
     def _eager_update_step(self, gradient, variable, value, alpha, donated):
         """`update_step` on concrete arrays, for eager training (run_eagerly=True).
@@ -110,19 +152,7 @@ class Adam(AdaptiveMomentsOptimizer):
         if not in_place:
             m, v, w = m.copy(), v.copy(), w.copy()
         tmp, step = self._eager_scratch(w)
-        np.subtract(g, m, out=tmp)           # m + (g - m) * (1 - beta_1)
-        tmp *= 1.0 - self.beta_1
-        m += tmp
-        np.multiply(g, g, out=tmp)           # v + (g^2 - v) * (1 - beta_2)
-        tmp -= v
-        tmp *= 1.0 - self.beta_2
-        v += tmp
-        np.sqrt(v, out=tmp)                  # w - m * alpha / (sqrt(v) + epsilon)
-        tmp += self.epsilon
-        # In the ops form's order (and Keras's), so eager and compiled round alike.
-        np.multiply(m, alpha, out=step)
-        step /= tmp
-        w -= step
+        _adam_arithmetic(g, w, m, v, tmp, step, alpha, self.beta_1, self.beta_2, self.epsilon)
         # New Tensor objects over the updated arrays: the step sees the variables change.
         m_var.assign(_new_tensor(m))
         v_var.assign(_new_tensor(v))
@@ -155,6 +185,28 @@ class Adam(AdaptiveMomentsOptimizer):
         config = super().get_config()
         config["amsgrad"] = self.amsgrad
         return config
+
+
+# Consecutive steps that had to lay the flat buffers out anew before the eager update gives
+# them up (see `Adam._flat_update`).
+_FLAT_REBUILD_LIMIT = 3
+
+
+def _adam_arithmetic(g, w, m, v, tmp, step, alpha, beta_1, beta_2, epsilon):
+    """Adam's update of `w`, `m` and `v` in place, with the work arrays `tmp` and `step`."""
+    np.subtract(g, m, out=tmp)           # m + (g - m) * (1 - beta_1)
+    tmp *= 1.0 - beta_1
+    m += tmp
+    np.multiply(g, g, out=tmp)           # v + (g^2 - v) * (1 - beta_2)
+    tmp -= v
+    tmp *= 1.0 - beta_2
+    v += tmp
+    np.sqrt(v, out=tmp)                  # w - m * alpha / (sqrt(v) + epsilon)
+    tmp += epsilon
+    # In the ops form's order (and Keras's), so eager and compiled round alike.
+    np.multiply(m, alpha, out=step)
+    step /= tmp
+    w -= step
 
 
 def _numpy_alpha(iterations, lr, dtype, beta_1, beta_2):

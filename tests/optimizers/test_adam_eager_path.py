@@ -44,12 +44,90 @@ def test_arrays_are_overwritten_only_when_donated():
     opt.apply_gradients([(gk.ops.convert_to_tensor(GRADS[0][0]), w)])
     np.testing.assert_array_equal(held, W0)            # not donated: a new array
     assert w.value.numpy() is not held
-    arrays = [w.value.numpy()] + [v.value.numpy() for v in opt.variables]
-    before = [a.copy() for a in arrays]
-    with scopes.donated(arrays):
-        opt.apply_gradients([(gk.ops.convert_to_tensor(GRADS[1][0]), w)])
+    # The first donated step lays the flat buffers out (new arrays, see FlatSlots); from
+    # then on, donated arrays are updated in place.
+    for gradient in (GRADS[1][0], GRADS[2][0]):
+        arrays = [w.value.numpy()] + [v.value.numpy() for v in opt.variables]
+        before = [a.copy() for a in arrays]
+        with scopes.donated(arrays):
+            opt.apply_gradients([(gk.ops.convert_to_tensor(gradient), w)])
     assert w.value.numpy() is arrays[0]                      # donated: updated in place
     assert not np.array_equal(arrays[0], before[0])
+
+
+def donated_steps(variables, opt, grads, reassign=None):
+    """Apply `grads` (one list per step) with every array donated, as a training step does;
+    `reassign(step)` may give the variables new values before a step."""
+    for step, gs in enumerate(grads):
+        if reassign is not None:
+            reassign(step)
+        arrays = [v.value.numpy() for v in variables + opt.variables]
+        with scopes.donated(arrays):
+            opt.apply_gradients([(gk.ops.convert_to_tensor(g), v)
+                                 for g, v in zip(gs, variables)])
+    return [v.numpy() for v in variables + opt.variables[2:]]
+
+
+def per_variable_steps(variables, opt, grads, reassign=None):
+    """The same steps, each variable updated on its own (nothing donated: copies)."""
+    for step, gs in enumerate(grads):
+        if reassign is not None:
+            reassign(step)
+        opt.apply_gradients([(gk.ops.convert_to_tensor(g), v) for g, v in zip(gs, variables)])
+    return [v.numpy() for v in variables + opt.variables[2:]]
+
+
+def test_the_flat_update_gives_the_per_variable_bits():
+    # Elementwise the same ufuncs in the same order: equal, not merely close.
+    def make():
+        return [gk.Variable(W0, name="w"), gk.Variable(B0, name="b")], \
+            gk.optimizers.Adam(learning_rate=0.01)
+    variables, opt = make()
+    flat = donated_steps(variables, opt, GRADS)
+    assert opt._flat_slots is not None and opt._flat_rebuilds == 0
+    variables, opt = make()
+    for got, want in zip(flat, per_variable_steps(variables, opt, GRADS)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_variable_assigned_between_steps_is_laid_out_again():
+    def make():
+        return [gk.Variable(W0, name="w"), gk.Variable(B0, name="b")], \
+            gk.optimizers.Adam(learning_rate=0.01)
+
+    def reassigner(variables):
+        def reassign(step):
+            if step == 1:  # a user's set_weights in the middle of training
+                variables[0].assign(np.full_like(W0, 0.5))
+        return reassign
+    variables, opt = make()
+    flat = donated_steps(variables, opt, GRADS, reassigner(variables))
+    variables, opt = make()
+    want = per_variable_steps(variables, opt, GRADS, reassigner(variables))
+    for got, expected in zip(flat, want):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_variables_of_two_dtypes_are_not_laid_out_together():
+    w = gk.Variable(W0.astype("float64"), name="w")
+    b = gk.Variable(B0, name="b")
+    opt = gk.optimizers.Adam(learning_rate=0.01)
+    donated_steps([w, b], opt, [(gw.astype("float64"), gb) for gw, gb in GRADS])
+    assert opt.__dict__.get("_flat_slots") is None
+    assert w.numpy().dtype == np.float64
+
+
+def test_the_flat_layout_is_given_up_when_every_step_reassigns():
+    variables = [gk.Variable(W0, name="w"), gk.Variable(B0, name="b")]
+    opt = gk.optimizers.Adam(learning_rate=0.01)
+    grads = GRADS * 3
+
+    def reassign(step):
+        variables[1].assign(variables[1].numpy())
+    donated_steps(variables, opt, grads, reassign)
+    layout = opt._flat_slots
+    donated_steps(variables, opt, GRADS[:1], reassign)
+    assert opt._flat_slots is layout     # no new layout: the per-variable update ran
 
 
 def test_eager_training_leaves_arrays_the_user_holds_alone():
