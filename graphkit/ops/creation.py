@@ -14,7 +14,16 @@ def _full_infer(shape, value, dtype):
     return Aval(shape, dtype)
 
 
-FULL = Primitive("full", eager=lambda shape, value, dtype: np.full(shape, value, dtype=dtype),
+def _full_kernel(shape, value, dtype):
+    if shape == () and dtype in dtypes.FLOATS and type(value) is float:
+        # Every backward pass starts from full((), 1.0): np.full is Python-level (empty,
+        # then copyto) at three times the cost. A Python float converts to a float dtype
+        # as np.full's unsafe cast does (not so to ints: np.array(nan, "int32") raises).
+        return np.array(value, dtype=dtype)
+    return np.full(shape, value, dtype=dtype)
+
+
+FULL = Primitive("full", eager=_full_kernel,
                  infer=_full_infer, category="creation", attr_names=("shape", "value", "dtype"))
 
 # `full_like` reads only its operand's shape. It exists for symbolic mode, where the shape

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import graphkit as gk
-from graphkit import losses
+from graphkit import losses, ops
 
 RNG = np.random.default_rng(1)
 EPS = 1e-7
@@ -232,3 +232,23 @@ def test_gradient_of_the_loss_matches_finite_differences():
     # d/dz of mean CE = (softmax - onehot) / n
     np.testing.assert_allclose(grad, (softmax(z0) - np.eye(4)[labels]) / 3, rtol=1e-8,
                                atol=1e-12)
+
+
+def test_mean_squared_error_is_keras_bit_for_bit_and_its_gradient():
+    # The loss squares y_pred - y_true (no negation in the backward pass): the values must
+    # stay those of Keras's square(y_true - y_pred) exactly.
+    rng = np.random.default_rng(3)
+    t = rng.uniform(size=(8, 40)).astype("float32")
+    p = rng.uniform(size=(8, 40)).astype("float32")
+    got = losses.mean_squared_error(t, p).numpy()
+    want = np.mean(np.square(t - p), axis=-1, dtype="float32")
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_array_equal(
+        got, ops.mean(ops.square(ops.subtract(t, p)), axis=-1).numpy())
+    with gk.GradientTape() as tape:
+        pt = ops.convert_to_tensor(p)
+        tape.watch(pt)
+        loss = ops.mean(losses.mean_squared_error(t, pt))
+    np.testing.assert_allclose(tape.gradient(loss, pt).numpy(), 2 * (p - t) / p.size,
+                               rtol=1e-5, atol=1e-9)

@@ -78,3 +78,14 @@ def test_convert_python_ints_outside_int32_raise_instead_of_wrapping():
         with pytest.raises(ValueError, match="dtype='int64'"):
             ops.convert_to_tensor(value)
     assert int(ops.convert_to_tensor(2**40, dtype="int64")) == 2**40
+
+
+def test_full_kernel_scalar_fast_path_is_np_full():
+    from graphkit.ops.creation import FULL
+    for dtype in ("float16", "float32", "float64", "int32", "uint8", "bool"):
+        for value in (1.0, -0.0, 0.1, 1e300, float("inf"), float("nan"), 3, True):
+            with np.errstate(all="ignore"):
+                want = np.full((), value, dtype=dtype)
+                got = FULL.eager(shape=(), value=value, dtype=dtype)
+            assert got.shape == () and got.dtype == want.dtype
+            assert got.tobytes() == want.tobytes()

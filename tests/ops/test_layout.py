@@ -282,3 +282,24 @@ def test_boolean_mask_gradient_and_refusal_where_shapes_are_static():
         i[i > 0]
     with pytest.raises(IndexError, match="does not fit"):
         x[np.array([True, False, True])]
+
+
+def test_broadcast_to_kernel_is_np_broadcast_to_view():
+    # The kernel builds the view itself (np.broadcast_to is slow Python): same values,
+    # strides and read-only flag, sharing the operand's memory.
+    from graphkit.ops.layout import _broadcast_to_kernel
+    a = np.arange(210, dtype="float32").reshape(5, 6, 7)
+    cases = [(np.array(1.5, "float32"), (64,)), (np.ones((64, 1)), (64, 784)),
+             (a, (2, 5, 6, 7)), (a[:, :1, :], (5, 6, 7)), (a[:, ::2, :], (3, 5, 3, 7)),
+             (a.T, (2, 7, 6, 5)), (a[1:3], (2, 6, 7)), (np.arange(3)[::-1], (4, 3)),
+             (np.ones((0, 1)), (0, 5)), (np.ones((1, 3), bool), (2, 1, 3)),
+             (np.ones((1, 3)), (0, 3))]
+    for x, shape in cases:
+        got, want = _broadcast_to_kernel(x, shape), np.broadcast_to(x, shape)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert not got.flags.writeable
+        np.testing.assert_array_equal(got, want)
+        if got.size:
+            assert got.strides == want.strides and np.shares_memory(got, x)
+    with pytest.raises(ValueError):
+        _broadcast_to_kernel(np.ones(3), (4,))

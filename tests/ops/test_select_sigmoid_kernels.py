@@ -75,3 +75,42 @@ def test_where_kernel_with_a_scalar_zero(dtype, zero, c_shape):
     got, want = _where_kernel(c, a, b), np.where(c, a, b)
     assert got.dtype == want.dtype and got.shape == want.shape
     assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+def _sigmoid_via_sign(x):
+    """The former kernel (numerator max(sign(x), e)): the bit trick must match it exactly."""
+    e = np.exp(-np.abs(x))
+    return np.maximum(np.sign(x), e) / (e + 1)
+
+
+@pytest.mark.parametrize("dtype, uint", [("float16", np.uint16), ("float32", np.uint32),
+                                         ("float64", np.uint64)])
+def test_sigmoid_kernel_bitwise_sign_matches_the_sign_formula(dtype, uint):
+    info = np.finfo(dtype)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, info.max, -info.max,
+               info.tiny, -info.tiny, info.smallest_subnormal, -info.smallest_subnormal,
+               -80.0, -100.0, -104.0, -745.0, 80.0, 1e-30, -1e-30]
+    x = np.concatenate([RNG.normal(size=5000) * 30, RNG.normal(size=5000) * 400,
+                        special]).astype(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        want = _sigmoid_via_sign(x)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # none for large |x|
+        got = _sigmoid_kernel(x)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan)
+    assert np.array_equal(got[~nan].view(uint), want[~nan].view(uint))
+    # the tails: +-inf give 1 and 0, a large negative x its float64 value (or 0)
+    assert list(_sigmoid_kernel(np.array([np.inf, -np.inf], dtype))) == [1.0, 0.0]
+    with np.errstate(over="ignore"):
+        ref = (1.0 / (1.0 + np.exp(-np.array([-80.0, -100.0])))).astype(dtype)
+    np.testing.assert_allclose(_sigmoid_kernel(np.array([-80.0, -100.0], dtype)), ref,
+                               rtol=1e-6 if dtype != "float16" else 1e-3)
+
+
+def test_sigmoid_kernel_on_strided_and_0d_operands():
+    x = RNG.normal(size=(BIG[1], BIG[0])).astype("float32") * 10
+    for operand in (x.T, x[:, ::3], np.asarray(np.float32(-3.5)), np.float64(2.0)):
+        got = _sigmoid_kernel(operand)
+        assert isinstance(got, np.ndarray) and got.shape == np.shape(operand)
+        np.testing.assert_array_equal(got, _sigmoid_via_sign(np.asarray(operand)))
