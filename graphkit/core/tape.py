@@ -14,6 +14,7 @@ import functools
 import weakref
 
 from graphkit import tree
+from graphkit.core import backward_plan
 from graphkit.core.autodiff import backward_keyed, shape_only
 from graphkit.ops.primitive import ACTIVE_TAPES
 
@@ -192,7 +193,6 @@ class GradientTape:
 
     # -- the gradient -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
-        from graphkit import ops
         from graphkit.core.variable import Variable
         if self._used and not self.persistent:
             raise RuntimeError(
@@ -204,40 +204,88 @@ class GradientTape:
         self._used = True
         was_recording, self._recording = self._recording, False
         try:
-            targets = tree.flatten(target)
-            seeds = tree.flatten(output_gradients) if output_gradients is not None else None
-            cotangents = {}
-            for i, t in enumerate(targets):
-                if isinstance(t, Variable):
-                    t = t.value
-                key = self._key_of(t)
-                if key is None:  # the target does not depend on a source
-                    continue
-                ct = ops.ones_like(t) if seeds is None else ops.convert_to_tensor(
-                    seeds[i], dtype=t.dtype)
-                prev = cotangents.get(key)
-                cotangents[key] = ct if prev is None else ops.add(prev, ct)
+            targets = [t.value if isinstance(t, Variable) else t for t in tree.flatten(target)]
             flat_sources = tree.flatten(sources)
             source_keys = [[k for _, k in self._var_reads.get(id(s), [])]
                            if isinstance(s, Variable) else [self._key_of(s)]
                            for s in flat_sources]
-            # the cotangents read below; the walk may drop the others
-            keep = {k for keys in source_keys for k in keys if k is not None}
-            # A non-persistent tape lets each record go once it has been processed: the
-            # forward values only its rule read are freed during the walk.
-            backward_keyed(self._records, cotangents, keep=keep, consume=not self.persistent)
-            grads = []
-            for s, keys in zip(flat_sources, source_keys):
-                parts = [cotangents[k] for k in keys if k is not None and k in cotangents]
-                g = functools.reduce(ops.add, parts) if parts else None
-                if g is None and unconnected_gradients == "zero":
-                    g = ops.zeros_like(s.value if isinstance(s, Variable) else s)
-                grads.append(g)
+            walk = functools.partial(self._walk, targets, output_gradients, flat_sources,
+                                     source_keys, unconnected_gradients)
+            if output_gradients is None and not self.persistent:
+                grads = self._planned(walk, targets, flat_sources, source_keys,
+                                      unconnected_gradients)
+            else:
+                grads = walk()
         finally:
             self._recording = was_recording
         if not self.persistent:
             self._records = []
         return tree.pack_sequence_as(sources, grads)
+
+
+    def _walk(self, targets, output_gradients, flat_sources, source_keys, unconnected):
+        """The gradients of `targets` with respect to `flat_sources`, by the backward walk."""
+        from graphkit import ops
+        from graphkit.core.variable import Variable
+        seeds = tree.flatten(output_gradients) if output_gradients is not None else None
+        cotangents = {}
+        for i, t in enumerate(targets):
+            key = self._key_of(t)
+            if key is None:  # the target does not depend on a source
+                continue
+            ct = ops.ones_like(t) if seeds is None else ops.convert_to_tensor(
+                seeds[i], dtype=t.dtype)
+            prev = cotangents.get(key)
+            cotangents[key] = ct if prev is None else ops.add(prev, ct)
+        # the cotangents read below; the walk may drop the others
+        keep = {k for keys in source_keys for k in keys if k is not None}
+        # A non-persistent tape lets each record go once it has been processed: the
+        # forward values only its rule read are freed during the walk.
+        backward_keyed(self._records, cotangents, keep=keep, consume=not self.persistent)
+        grads = []
+        for s, keys in zip(flat_sources, source_keys):
+            parts = [cotangents[k] for k in keys if k is not None and k in cotangents]
+            g = functools.reduce(ops.add, parts) if parts else None
+            if g is None and unconnected == "zero":
+                g = ops.zeros_like(s.value if isinstance(s, Variable) else s)
+            grads.append(g)
+        return grads
+
+    def _planned(self, walk, targets, flat_sources, source_keys, unconnected):
+        """`walk()`'s gradients, through the backward plan of this forward structure when
+        one is known and trusted (core/backward_plan.py): made on the first walk of a
+        structure, checked bit for bit against the second, replayed from the third on."""
+        from graphkit.core.tensor import Tensor
+        from graphkit.core.variable import Variable
+        records = self._records
+        source_values = [v for s, keys in zip(flat_sources, source_keys)
+                         for v in ([r for r, _ in self._var_reads.get(id(s), [])]
+                                   if isinstance(s, Variable) else [s])]
+        if any(t is not self for t in ACTIVE_TAPES) or \
+                any(type(v) is not Tensor for v in source_values) or \
+                not backward_plan.plannable(records):
+            return walk()
+        sig = backward_plan.signature(
+            records, tuple(self._key_of(t) for t in targets),
+            tuple(tuple(keys) for keys in source_keys), source_values, unconnected)
+        plan = backward_plan.find(sig)
+        if plan is None:
+            with backward_plan.Recorder(records) as recorder:
+                grads = walk()
+            plan = recorder.plan(sig, grads)
+            if plan is not None:
+                backward_plan.remember(plan)
+            return grads
+        if plan.trusted:
+            arrays = plan.input_arrays(records)
+            records.clear()  # the forward values go as soon as the plan is done with them
+            return plan.run(arrays)
+        if plan.trusted is None:
+            arrays = plan.input_arrays(records)
+            grads = walk()
+            plan.trusted = backward_plan.same_gradients(plan.run(arrays), grads)
+            return grads
+        return walk()  # a plan that did not give the walk's bits: this structure walks
 
 
 def value_and_grad(fn, argnums=0, has_aux=False):
