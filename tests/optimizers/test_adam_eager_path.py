@@ -178,3 +178,17 @@ def test_variables_of_two_dtypes_in_one_step_match_a_float64_reference():
     assert w.numpy().dtype == np.float64
     np.testing.assert_allclose(w.numpy(), want["w"], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(b.numpy(), want["b"], rtol=1e-5, atol=1e-6)
+
+
+def test_large_variables_are_not_laid_out(monkeypatch):
+    # The copy of the gradients would cost more than the calls it saves.
+    from graphkit.optimizers import flat_slots
+    monkeypatch.setattr(flat_slots, "MAX_MEAN_SIZE", 4)   # W0 and B0 average 12 elements
+    variables = [gk.Variable(W0, name="w"), gk.Variable(B0, name="b")]
+    opt = gk.optimizers.Adam(learning_rate=0.01)
+    got = donated_steps(variables, opt, GRADS)
+    assert opt.__dict__.get("_flat_slots") is None
+    variables = [gk.Variable(W0, name="w"), gk.Variable(B0, name="b")]
+    want = per_variable_steps(variables, gk.optimizers.Adam(learning_rate=0.01), GRADS)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
