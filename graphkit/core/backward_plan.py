@@ -88,16 +88,6 @@ class BackwardPlan:
         return [None if slot is None else _new_tensor(slots[slot]) for slot in self.outputs]
 
 
-def plannable(records):
-    """Whether a backward pass over these records may be planned (see the module doc)."""
-    if config._state["check_numerics"]:
-        return False
-    for record in records:
-        if not record[0].extra.get("plannable", _builtin(record[0])):
-            return False
-    return True
-
-
 def _builtin(prim):
     """Built-in primitives' rules decide from shapes, dtypes and attributes alone."""
     plannable = getattr(prim.grad, "__module__", "").startswith("graphkit.ops")
@@ -107,14 +97,22 @@ def _builtin(prim):
 
 def signature(records, targets, sources, source_values, unconnected):
     """What the walk's kernel calls depend on (see the module doc), as a list to compare
-    with `==`. The shapes of the values computed inside the forward pass follow from the
-    outside ones, the primitives and their attributes."""
+    with `==`; None when the walk cannot be planned (a primitive from outside graphkit, or
+    numerics checking on). The shapes of the values computed inside the forward pass follow
+    from the outside ones, the primitives and their attributes."""
+    if config._state["check_numerics"]:
+        return None
     sig = []
     for prim, saved_in, _, attrs, in_keys, out_keys in records:
-        outside = tuple([(x._array.shape, x._array.dtype) if type(x) is Tensor
-                         else (x[0], x[1]) if type(x) is ShapeOnly else (x.shape, x.dtype)
-                         for x, k in zip(saved_in, in_keys) if k is None])
-        sig.append((prim, attrs, in_keys, out_keys, outside))
+        if not prim.extra.get("plannable", None) and not _builtin(prim):
+            return None
+        if None in in_keys:
+            outside = tuple([(x._array.shape, x._array.dtype) if type(x) is Tensor
+                             else (x[0], x[1]) if type(x) is ShapeOnly else (x.shape, x.dtype)
+                             for x, k in zip(saved_in, in_keys) if k is None])
+            sig.append((prim, attrs, in_keys, out_keys, outside))
+        else:
+            sig.append((prim, attrs, in_keys, out_keys))
     sig.append((targets, sources, unconnected, config._state["floatx"],
                 tuple([(v._array.shape, v._array.dtype) for v in source_values])))
     return sig

@@ -262,12 +262,13 @@ class GradientTape:
                          for v in ([r for r, _ in self._var_reads.get(id(s), [])]
                                    if isinstance(s, Variable) else [s])]
         if any(t is not self for t in ACTIVE_TAPES) or \
-                any(type(v) is not Tensor for v in source_values) or \
-                not backward_plan.plannable(records):
+                any(type(v) is not Tensor for v in source_values):
             return walk()
         sig = backward_plan.signature(
             records, tuple(self._key_of(t) for t in targets),
             tuple(tuple(keys) for keys in source_keys), source_values, unconnected)
+        if sig is None:
+            return walk()
         plan = backward_plan.find(sig)
         if plan is None:
             with backward_plan.Recorder(records) as recorder:

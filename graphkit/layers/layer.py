@@ -492,7 +492,27 @@ class Layer:
         if type(x) is list:
             x = list(x)  # call() gets its own list, as the general path's conversion gives
         self._assert_input_compatibility(x)
+        context = cc.get_call_context()
+        if context is not None and _no_masks_in_or_out(self, x, defaults) \
+                and self._call_context_args == _TRAINING_ONLY:
+            return self._eager_call_in_context(x, context, defaults)
         return self._call_with_spec(CallSpec.one_input(first, x, defaults), (x,), {}, False)
+
+    def _eager_call_in_context(self, x, context, defaults):
+        """`_call_with_spec` for a layer called inside another's call, with no masks in or
+        out and `training` its only context argument (a model's layers, every step): the
+        flag resolved as there (the outer call's value, else this call's default), without
+        building the CallSpec."""
+        outer = context.values.get("training")
+        value = outer if outer is not None else defaults.get("training")
+        kwargs = {"training": value} if value is not None and "training" in defaults else {}
+        if value is outer:
+            return self._eager_outputs((x,), kwargs)
+        context.values["training"] = value
+        try:
+            return self._eager_outputs((x,), kwargs)
+        finally:
+            context.values["training"] = outer
 
     def _convert_inputs(self, args, kwargs):
         if not self._convert_input_args:
@@ -944,6 +964,23 @@ def set_keras_mask(x, mask):
         x._keras_mask = mask
     except AttributeError:
         pass  # a value kind without a mask slot
+
+
+_TRAINING_ONLY = frozenset(("training",))
+
+
+def _no_masks_in_or_out(layer, x, defaults):
+    """Whether `layer(x)` involves no Keras masks: none on `x` (a Tensor, or a list or tuple
+    of them), no `mask` argument to fill in, and the default compute_mask (which passes
+    none on)."""
+    if "mask" in defaults or type(layer).compute_mask is not Layer.compute_mask:
+        return False
+    if type(x) is Tensor:
+        return x._keras_mask is None
+    for t in x:
+        if t._keras_mask is not None:
+            return False
+    return True
 
 
 def _eager_input(x, layer):

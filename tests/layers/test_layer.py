@@ -653,3 +653,41 @@ def test_keras_second_names_are_the_same_classes():
     # a layer made under the second name saves under the class's own name
     assert gk.saving.serialize_keras_object(layers.AvgPool2D())["class_name"] == \
         "AveragePooling2D"
+
+
+def test_training_flag_inside_a_call_resolves_as_in_keras():
+    # Inside an outer call, a layer takes the outer call's `training`, else its own call()
+    # default, which its own sublayers then see (and which does not leak to later layers).
+    seen = []
+
+    class Probe(gk.layers.Layer):
+        def call(self, x, training=None):
+            seen.append((self.name, training))
+            return x
+
+    class DefaultsToTrue(gk.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Probe(name="inner")
+
+        def call(self, x, training=True):
+            seen.append((self.name, training))
+            return self.inner(x)
+
+    class Outer(gk.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first = DefaultsToTrue(name="first")
+            self.after = Probe(name="after")
+
+        def call(self, x, training=None):
+            return self.after(self.first(x))
+
+    outer = Outer()
+    x = gk.ops.ones((2, 3))
+    for flag, want in ((None, [("first", True), ("inner", True), ("after", None)]),
+                       (False, [("first", False), ("inner", False), ("after", False)])):
+        for _ in range(2):  # the second call runs on the built layers' fast path
+            seen.clear()
+            outer(x, training=flag)
+            assert seen == want, (flag, seen)
