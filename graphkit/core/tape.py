@@ -46,20 +46,24 @@ def _saved(prim, inputs, outputs):
         return inputs, outputs
     saved_in = inputs
     n = len(inputs)
-    for i in unused:
-        if i < n:
-            a = getattr(inputs[i], "_array", None)  # _large, inlined: this runs per op
-            if a is not None and a.nbytes >= STAND_IN_MIN_BYTES:
-                if saved_in is inputs:
-                    saved_in = list(inputs)
-                saved_in[i] = shape_only(inputs[i])
+    for i in unused:  # ascending
+        if i >= n:
+            break
+        a = getattr(inputs[i], "_array", None)  # _large, inlined: this runs per op
+        if a is not None and a.nbytes >= STAND_IN_MIN_BYTES:
+            if saved_in is inputs:
+                saved_in = list(inputs)
+            saved_in[i] = shape_only(inputs[i])
     if saved_in is not inputs:
         saved_in = tuple(saved_in)
     if keep_out:
         return saved_in, outputs
     if prim.n_outputs > 1:
         return saved_in, tuple([shape_only(o) if _large(o) else o for o in outputs])
-    return saved_in, shape_only(outputs) if _large(outputs) else outputs
+    a = getattr(outputs, "_array", None)
+    if a is not None and a.nbytes >= STAND_IN_MIN_BYTES:
+        return saved_in, shape_only(outputs)
+    return saved_in, outputs
 
 
 _PLANS = {}  # Primitive -> (positions of the inputs its rule does not read, reads "out")
@@ -168,17 +172,28 @@ class GradientTape:
         if not self._recording:
             return
         watched = self._watched
-        keys = []
-        hit = False
-        for x in inputs:
-            entry = watched.get(id(x))
-            if entry is not None and entry[0]() is x:
-                keys.append(entry[1])
-                hit = True
-            else:
-                keys.append(None)
-        if not hit:
-            return
+        if len(inputs) == 2:  # most ops: the loop below, unrolled (this runs per op)
+            a, b = inputs
+            entry = watched.get(id(a))
+            ka = entry[1] if entry is not None and entry[0]() is a else None
+            entry = watched.get(id(b))
+            kb = entry[1] if entry is not None and entry[0]() is b else None
+            if ka is None and kb is None:
+                return
+            keys = (ka, kb)
+        else:
+            keys = []
+            hit = False
+            for x in inputs:
+                entry = watched.get(id(x))
+                if entry is not None and entry[0]() is x:
+                    keys.append(entry[1])
+                    hit = True
+                else:
+                    keys.append(None)
+            if not hit:
+                return
+            keys = tuple(keys)
         if prim.n_outputs > 1:
             out_keys = tuple(self._new_key(o) for o in outputs)
         else:  # _new_key, inlined: this runs for every recorded op
@@ -189,7 +204,7 @@ class GradientTape:
             except TypeError:
                 watched[id(outputs)] = (_ref(outputs), out_keys)
         saved_in, saved_out = _saved(prim, inputs, outputs)
-        self._records.append((prim, saved_in, saved_out, attrs, tuple(keys), out_keys))
+        self._records.append((prim, saved_in, saved_out, attrs, keys, out_keys))
 
     # -- the gradient -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):

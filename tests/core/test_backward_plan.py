@@ -200,3 +200,53 @@ def test_a_tape_recording_the_backward_pass_still_sees_it():
         d2y = outer.gradient(dy, x)
         np.testing.assert_allclose(np.asarray(dy), 3 * 1.5 ** 2)
         np.testing.assert_allclose(np.asarray(d2y), 6 * 1.5)
+
+
+@pytest.mark.parametrize("kind", ["cnn", "rnn", "attention"])
+def test_models_of_every_kind_train_to_the_walks_bits(monkeypatch, kind):
+    # Dropout draws, BatchNormalization's statistics, masks, recurrences and attention:
+    # whatever the rules decide, the replayed plan must give the walk's weights.
+    rng = np.random.default_rng(5)
+    if kind == "cnn":
+        x = rng.normal(size=(8, 10, 10, 2)).astype("float32")
+        y = rng.integers(0, 3, size=(8,))
+        loss = "sparse_categorical_crossentropy"
+
+        def build():
+            return gk.Sequential([
+                gk.Input((10, 10, 2)), gk.layers.Conv2D(4, 3, activation="relu"),
+                gk.layers.BatchNormalization(), gk.layers.MaxPooling2D(),
+                gk.layers.Flatten(), gk.layers.Dropout(0.3, seed=1),
+                gk.layers.Dense(3, activation="softmax")])
+    elif kind == "rnn":
+        x = rng.integers(1, 20, size=(6, 7))
+        x[:, 5:] = 0                                 # padding, masked by the embedding
+        y = rng.normal(size=(6, 2)).astype("float32")
+        loss = "mse"
+
+        def build():
+            return gk.Sequential([
+                gk.Input((7,), dtype="int32"),
+                gk.layers.Embedding(20, 5, mask_zero=True),
+                gk.layers.LSTM(4), gk.layers.Dense(2)])
+    else:
+        x = rng.normal(size=(4, 5, 8)).astype("float32")
+        y = rng.normal(size=(4, 5, 8)).astype("float32")
+        loss = "mse"
+
+        def build():
+            inputs = gk.Input((5, 8))
+            h = gk.layers.MultiHeadAttention(2, 4)(inputs, inputs)
+            outputs = gk.layers.LayerNormalization()(gk.layers.Add()([inputs, h]))
+            return gk.Model(inputs, outputs)
+
+    def train():
+        gk.utils.set_random_seed(3)
+        model = build()
+        model.compile(optimizer=gk.optimizers.Adam(0.01), loss=loss, run_eagerly=True)
+        for _ in range(5):
+            model.train_on_batch(x, y)
+        return [ops.convert_to_tensor(w) for w in model.get_weights()]
+    planned = train()
+    assert any(plan.trusted for plan in backward_plan._PLANS)
+    assert_same_bits(planned, walked(monkeypatch, train))
