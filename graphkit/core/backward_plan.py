@@ -35,6 +35,10 @@ from graphkit.core.tensor import Tensor, _new_tensor
 _PLANS = []
 _MAX_PLANS = 16
 
+# Held while a walk is recorded: recording swaps `Tensor._bind` for the whole process, so
+# one walk at a time is recorded (a walk in another thread meanwhile just walks).
+RECORDING = threading.Lock()
+
 
 class BackwardPlan:
     """The kernel calls of one backward pass, over numbered slots of arrays.
@@ -165,7 +169,6 @@ class Recorder:
         self._inputs = []    # (record index, position, slot)
         self._template = []  # per slot: a constant's array, or None
         self._steps = []     # (prim, argument slots, attrs, output slot(s))
-        self._failed = False
         for r, (prim, saved_in, saved_out, *_) in enumerate(records):
             for p, x in enumerate(saved_in):
                 self._register_input(x, r, p)
@@ -215,8 +218,8 @@ class Recorder:
         self._steps.append((prim, tuple(slots), attrs, out))
 
     def plan(self, sig, gradients):
-        """The plan of the recorded walk, whose results were `gradients`; None when one of
-        them came from outside the recorded calls."""
+        """The plan of the recorded walk, whose results were `gradients`. When one of them
+        came from outside the recorded calls, an untrusted plan: the structure walks."""
         outputs = []
         for g in gradients:
             if g is None:
@@ -224,7 +227,9 @@ class Recorder:
                 continue
             slot = self._slot_of.get(id(g))
             if slot is None:
-                return None
+                plan = BackwardPlan(sig, (), (), (), ())
+                plan.trusted = False
+                return plan
             outputs.append(slot)
         return BackwardPlan(sig, tuple(self._inputs), tuple(self._template),
                             self._with_frees(set(outputs)), tuple(outputs))

@@ -286,11 +286,14 @@ class GradientTape:
             return walk()
         plan = backward_plan.find(sig)
         if plan is None:
-            with backward_plan.Recorder(records) as recorder:
-                grads = walk()
-            plan = recorder.plan(sig, grads)
-            if plan is not None:
-                backward_plan.remember(plan)
+            if not backward_plan.RECORDING.acquire(blocking=False):
+                return walk()
+            try:
+                with backward_plan.Recorder(records) as recorder:
+                    grads = walk()
+            finally:
+                backward_plan.RECORDING.release()
+            backward_plan.remember(recorder.plan(sig, grads))
             return grads
         if plan.trusted:
             arrays = plan.input_arrays(records)

@@ -94,8 +94,9 @@ class Adam(AdaptiveMomentsOptimizer):
         """The eager update of all `variables` at once, over one buffer per role
         (`FlatSlots`): the per-variable arithmetic of `_eager_update_step`, in a dozen NumPy
         calls for the whole model. False (nothing done) when the values are not plain eager
-        ones of one float dtype, or when the layout had to be redone on each of the last
-        steps (something reassigns the variables every step: the copies would not pay)."""
+        ones; and from then on for good when they do not fit one layout that pays (see
+        `FlatSlots.layable`), or when the layout had to be redone on each of the last steps
+        (something reassigns the variables every step: the copies would not pay)."""
         if self.__dict__.get("_flat_rebuilds", 0) > _FLAT_REBUILD_LIMIT:
             return False
         values = []
@@ -113,6 +114,7 @@ class Adam(AdaptiveMomentsOptimizer):
         if fresh:
             gradient_arrays = [g._array for g in grads]
             if not FlatSlots.layable(arrays, gradient_arrays):
+                self._flat_rebuilds = _FLAT_REBUILD_LIMIT + 1  # checked once, not per step
                 return False
             layout = self.__dict__["_flat_slots"] = FlatSlots(variables, arrays)
             self._flat_rebuilds = self.__dict__.get("_flat_rebuilds", 0) + 1
