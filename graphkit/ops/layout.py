@@ -1201,12 +1201,7 @@ def depth_to_space(x, block_size, data_format="channels_last"):
     """Channel blocks moved into block_size x block_size spatial tiles (pixel shuffle):
     (N, H, W, C) -> (N, H b, W b, C / b**2). The channel order is Keras's: (b, b, C') for
     channels_last (TensorFlow's DCR) and (C', b, b) for channels_first."""
-    x = to_value(x)
-    b = _block_size(block_size, "depth_to_space")
-    _check_4d(x, data_format, "depth_to_space")
-    last = data_format == "channels_last"
-    h, w = (x.shape[1], x.shape[2]) if last else (x.shape[2], x.shape[3])
-    c = x.shape[3] if last else x.shape[1]
+    x, b, last, h, w, c = _block_operands(x, block_size, data_format, "depth_to_space")
     if c is None or c % (b * b):
         raise ShapeError(f"depth_to_space: the channels ({c}) must be a static multiple of "
                          f"block_size**2 ({b * b})")
@@ -1224,12 +1219,7 @@ def depth_to_space(x, block_size, data_format="channels_last"):
 def space_to_depth(x, block_size, data_format="channels_last"):
     """The inverse of `depth_to_space`: block_size x block_size spatial tiles moved into
     channels, (N, H, W, C) -> (N, H / b, W / b, C b**2), in the same channel order."""
-    x = to_value(x)
-    b = _block_size(block_size, "space_to_depth")
-    _check_4d(x, data_format, "space_to_depth")
-    last = data_format == "channels_last"
-    h, w = (x.shape[1], x.shape[2]) if last else (x.shape[2], x.shape[3])
-    c = x.shape[3] if last else x.shape[1]
+    x, b, last, h, w, c = _block_operands(x, block_size, data_format, "space_to_depth")
     if h is None or w is None or c is None or h % b or w % b:
         raise ShapeError(f"space_to_depth: the spatial dims ({h}, {w}) must be static "
                          f"multiples of block_size ({b}), and the channels static")
@@ -1240,6 +1230,18 @@ def space_to_depth(x, block_size, data_format="channels_last"):
     x = reshape(x, (-1, c, h // b, b, w // b, b))
     x = transpose(x, (0, 1, 3, 5, 2, 4))
     return reshape(x, (-1, c * b * b, h // b, w // b))
+
+
+def _block_operands(x, block_size, data_format, op):
+    """What depth_to_space and space_to_depth both check and read: the value, the block
+    size, whether channels are last, and the height, width and channels."""
+    x = to_value(x)
+    b = _block_size(block_size, op)
+    _check_4d(x, data_format, op)
+    last = data_format == "channels_last"
+    h, w = (x.shape[1], x.shape[2]) if last else (x.shape[2], x.shape[3])
+    c = x.shape[3] if last else x.shape[1]
+    return x, b, last, h, w, c
 
 
 def _times(d, b):
