@@ -45,8 +45,10 @@ class BackwardPlan:
 
     `inputs`: (record index, position, slot) for the forward values the calls read; the
     position is an input's index, -1 for a single output, or -2 - j for output j.
-    `template`: the slots' starting contents: the rules' constants, None elsewhere.
-    `steps`: (primitive, argument slots, attrs, output slot(s), slots freed after it).
+    `template`: the slots' starting contents: the rules' constants (and what the calls on
+    constants alone gave, computed once), None elsewhere.
+    `steps`: (kernel, argument slots, attrs, output slot(s), slots freed after it), the
+    kernel being the primitive's `eager`.
     `outputs`: one slot (or None) per gradient.
     """
 
@@ -75,13 +77,14 @@ class BackwardPlan:
             slots[slot] = array
         del arrays[:]  # the slots hold them now, and drop each after its last use
         asarray, ndarray = np.asarray, np.ndarray
-        for prim, args, attrs, out, frees in self.steps:
-            if len(args) == 2:
-                result = prim.eager(slots[args[0]], slots[args[1]], **attrs)
-            elif len(args) == 1:
-                result = prim.eager(slots[args[0]], **attrs)
+        for kernel, args, attrs, out, frees in self.steps:
+            n = len(args)
+            if n == 2:
+                result = kernel(slots[args[0]], slots[args[1]], **attrs)
+            elif n == 1:
+                result = kernel(slots[args[0]], **attrs)
             else:
-                result = prim.eager(*[slots[i] for i in args], **attrs)
+                result = kernel(*[slots[i] for i in args], **attrs)
             if type(out) is int:
                 slots[out] = result if type(result) is ndarray else asarray(result)
             else:
@@ -231,22 +234,43 @@ class Recorder:
                 plan.trusted = False
                 return plan
             outputs.append(slot)
+        kept = set(outputs)
+        steps = self._fold_constants(kept)
         return BackwardPlan(sig, tuple(self._inputs), tuple(self._template),
-                            self._with_frees(set(outputs)), tuple(outputs))
+                            _with_frees(steps, kept), tuple(outputs))
 
-    def _with_frees(self, kept):
-        """The steps, each with the slots whose last reader it is (the gradients kept)."""
-        last_use = {}
-        for i, (_, args, _, _) in enumerate(self._steps):
-            for slot in args:
-                last_use[slot] = i
-        frees = [[] for _ in self._steps]
-        for slot, i in last_use.items():
-            if slot not in kept:
+    def _fold_constants(self, kept):
+        """The steps left once those whose arguments are all constants (the seed's ones and
+        what is made of them: the mean's 1/n broadcast, say) have run here, once: their
+        results join the template's constants. The same kernels on the same arrays, so the
+        same bits. A gradient is never folded: each step returns arrays of its own."""
+        template = self._template
+        steps = []
+        for prim, args, attrs, out in self._steps:
+            outs = (out,) if type(out) is int else out
+            if all(template[a] is not None for a in args) and not kept.intersection(outs):
+                result = prim.eager(*[template[a] for a in args], **attrs)
+                results = (result,) if type(out) is int else result
+                for slot, value in zip(outs, results):
+                    template[slot] = np.asarray(value)
+            else:
+                steps.append((prim.eager, args, attrs, out))
+        return steps
+
+
+def _with_frees(steps, kept):
+    """The steps, each with the slots whose last reader it is (the gradients kept)."""
+    last_use = {}
+    for i, (_, args, _, _) in enumerate(steps):
+        for slot in args:
+            last_use[slot] = i
+    frees = [[] for _ in steps]
+    for slot, i in last_use.items():
+        if slot not in kept:
+            frees[i].append(slot)
+    for i, (_, _, _, out) in enumerate(steps):  # results nothing reads
+        for slot in ((out,) if type(out) is int else out):
+            if slot not in last_use and slot not in kept:
                 frees[i].append(slot)
-        for i, (_, _, _, out) in enumerate(self._steps):  # results nothing reads
-            for slot in ((out,) if type(out) is int else out):
-                if slot not in last_use and slot not in kept:
-                    frees[i].append(slot)
-        return tuple((prim, args, attrs, out, tuple(f))
-                     for (prim, args, attrs, out), f in zip(self._steps, frees))
+    return tuple((kernel, args, attrs, out, tuple(f))
+                 for (kernel, args, attrs, out), f in zip(steps, frees))

@@ -26,14 +26,14 @@ from graphkit.layers import call_context as cc
 from graphkit.layers import dtype_policy as dp
 from graphkit.layers import input_spec as input_spec_mod
 from graphkit.layers.call_spec import CallSpec, is_value, shapes_dict, shapes_for
-from graphkit.layers.tracking import Tracker
+from graphkit.layers.tracking import CHANGES as _TRACKING_CHANGES, Tracker
 
 # Attributes the layer machinery sets for itself: never wrapped or tracked.
 _INTERNAL = frozenset({
     "_tracker", "_trainable_variables", "_non_trainable_variables", "_layers", "_metrics",
     "_seed_generators", "_losses", "_inbound_nodes", "_outbound_nodes", "_call_signature",
     "_auto_config", "_auto_config_error", "_build_shapes_dict", "_call_context_args",
-    "_input_shape_arg", "_scope_open", "_lock", "build", "_path", "_eager_call_plan",
+    "_input_shape_arg", "_scope_open", "_lock", "build", "_path", "_eager_call_plan", "_walks",
 })
 
 class Layer:
@@ -193,15 +193,31 @@ class Layer:
     @property
     def variables(self):
         """All state: weights plus SeedGenerator states (metric variables excluded)."""
+        return list(self._walk("variables"))
+
+    def _walk(self, prop):
+        """What the `prop` property ("variables" or "weights") lists, kept until a tracker's
+        stores change (training reads these lists several times per step). A tree where
+        some sublayer overrides `prop` is walked every time: its list may change anytime.
+        Callers must not modify the list."""
+        cache = self.__dict__.get("_walks")
+        if cache is not None:
+            entry = cache.get(prop)
+            if entry is not None and entry[0] == _TRACKING_CHANGES[0]:
+                return entry[1]
         out, seen = [], set()
-        self._collect(out, seen, "variables")
+        if self._collect(out, seen, prop):
+            if cache is None:
+                cache = self.__dict__["_walks"] = {}
+            cache[prop] = (_TRACKING_CHANGES[0], out)
         return out
 
     def _collect(self, out, seen, prop):
         """Append to `out` what the `prop` property ("variables" or "weights") lists: own
         variables, seed states (variables only), then each sublayer's. One walk with one
         `seen` set gives the same first-occurrence order as deduplicating each sublayer's
-        own list, without building those lists (training reads them every step)."""
+        own list, without building those lists. True when no sublayer overrides `prop`
+        (the list then follows from the trackers' stores alone)."""
         if self._trainable_variables:  # many layers (inputs, merges) own none
             _extend_unique(out, seen, self._trainable_variables)
         if self._non_trainable_variables:
@@ -209,11 +225,14 @@ class Layer:
         if prop == "variables" and self._seed_generators:
             _extend_unique(out, seen, [sg.state for sg in self._seed_generators])
         base = getattr(Layer, prop)
+        pure = True
         for layer in self._layers:
             if getattr(type(layer), prop) is base:
-                layer._collect(out, seen, prop)
+                pure = layer._collect(out, seen, prop) and pure
             else:
                 _extend_unique(out, seen, getattr(layer, prop))
+                pure = False
+        return pure
 
     @property
     def trainable_variables(self):
@@ -227,9 +246,9 @@ class Layer:
                 cls.non_trainable_variables is not Layer.non_trainable_variables or \
                 cls.variables is not Layer.variables:
             return self.trainable_variables, self.non_trainable_variables
-        variables = self.variables
+        variables = self._walk("variables")
         if not self.trainable:
-            return [], variables
+            return [], list(variables)
         return [v for v in variables if v.trainable], [v for v in variables if not v.trainable]
 
     @property
@@ -240,13 +259,11 @@ class Layer:
     @property
     def weights(self):
         """Own variables (trainable, then non-trainable), then each sublayer's, recursively."""
-        out, seen = [], set()
-        self._collect(out, seen, "weights")
-        return out
+        return list(self._walk("weights"))
 
     @property
     def trainable_weights(self):
-        return [v for v in self.weights if v.trainable] if self.trainable else []
+        return [v for v in self._walk("weights") if v.trainable] if self.trainable else []
 
     @property
     def non_trainable_weights(self):
@@ -709,8 +726,8 @@ class Layer:
     @property
     def losses(self):
         """Losses of the last forward pass (sublayers' included) plus weight regularization."""
-        out = list(self._losses)
-        for layer in self._flatten_layers(include_self=False):
+        out = []
+        for layer in self._all_layers():  # this layer's own losses first
             out.extend(layer._losses)
         out.extend(self._regularization_losses())
         return out
@@ -720,12 +737,24 @@ class Layer:
                 if getattr(v, "regularizer", None) is not None]
 
     def _clear_losses(self):
-        self._losses.clear()
-        for layer in self._layers:
-            layer._clear_losses()
+        for layer in self._all_layers():
+            layer._losses.clear()
 
     def _flatten_layers(self, include_self=True, recursive=True):
-        layers = [self] if include_self else []
+        if recursive:
+            layers = self._all_layers()
+            return list(layers) if include_self else layers[1:]
+        return ([self] if include_self else []) + _unique(self._layers)
+
+    def _all_layers(self):
+        """This layer, then every sublayer depth first, each once; kept until a tracker's
+        stores change (each training step walks the tree for the losses). Callers must not
+        modify the list."""
+        cache = self.__dict__.get("_walks")
+        entry = cache.get("layers") if cache is not None else None
+        if entry is not None and entry[0] == _TRACKING_CHANGES[0]:
+            return entry[1]
+        layers = [self]
         seen = set()
         queue = collections.deque(self._layers)
         while queue:
@@ -734,8 +763,10 @@ class Layer:
                 continue
             seen.add(id(layer))
             layers.append(layer)
-            if recursive:
-                queue.extendleft(reversed(layer._layers))
+            queue.extendleft(reversed(layer._layers))
+        if cache is None:
+            cache = self.__dict__["_walks"] = {}
+        cache["layers"] = (_TRACKING_CHANGES[0], layers)
         return layers
 
     # -- stateless call ---------------------------------------------------------------------------
@@ -760,7 +791,7 @@ class Layer:
                     f"expected {len(own)}")
         mapping = [(v, _value_for(v, x)) for v, x in
                    zip(own_t + own_nt, list(trainable_variables) + list(non_trainable_variables))]
-        saved_losses = [(layer, list(layer._losses)) for layer in self._flatten_layers()]
+        saved_losses = [(layer, list(layer._losses)) for layer in self._all_layers()]
         previous_context = cc.get_call_context()
         try:
             with scopes.StatelessScope(mapping) as scope:
@@ -888,6 +919,13 @@ def _wrap_build(obj):
 def _overrides(layer, method):
     """Whether `layer`'s class overrides the base Layer's `method`."""
     return getattr(type(layer), method) is not getattr(Layer, method)
+
+
+def _unique(values):
+    """`values` without repeats (by identity), in first-occurrence order."""
+    out, seen = [], set()
+    _extend_unique(out, seen, values)
+    return out
 
 
 def _extend_unique(out, seen, values):

@@ -7,6 +7,11 @@ dict) so that later `append`s and item assignments are tracked too.
 """
 
 
+# Bumped whenever any tracker's stores change: a cached walk of a layer tree (its variables,
+# its sublayers) is current while this count is the one it was made at.
+CHANGES = [0]
+
+
 class Tracker:
     def __init__(self, config, exclusions=None):
         # config: store name -> (predicate, list that receives the matching objects)
@@ -41,6 +46,7 @@ class Tracker:
         if id(value) not in self.stored_ids[name]:
             self.config[name][1].append(value)
             self.stored_ids[name].add(id(value))
+            CHANGES[0] += 1
 
     def tracks(self, value):
         return any(id(value) in ids for ids in self.stored_ids.values())
@@ -50,6 +56,7 @@ class Tracker:
             if id(value) in self.stored_ids[name]:
                 store[:] = [v for v in store if v is not value]
                 self.stored_ids[name].discard(id(value))
+                CHANGES[0] += 1
         for child in _children(value):
             self.untrack(child)
 

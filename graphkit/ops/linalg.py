@@ -6,6 +6,7 @@ import string
 import numpy as np
 
 from graphkit import config, dtypes
+from graphkit.core.tensor import Tensor
 from graphkit.ops.convert import promote, to_value
 from graphkit.ops.layout import TRANSPOSE, carry, reshape_carrying
 from graphkit.ops.primitive import ops_namespace as _o, Aval, Primitive, ShapeError, bind
@@ -50,7 +51,7 @@ MATMUL = Primitive("matmul", eager=np.matmul, infer=_matmul_infer, grad=_matmul_
 
 def _matmul_operands(x1, x2):
     a, b = promote(x1, x2)
-    if a.dtype == "bool":
+    if (a._array.dtype.kind == "b") if type(a) is Tensor else a.dtype == "bool":
         a, b = _o().cast(a, "int32"), _o().cast(b, "int32")
     return a, b
 
@@ -59,6 +60,11 @@ def matmul(x1, x2):
     """NumPy's matmul: batched over leading dims (broadcast), 1-D operands promoted to
     matrices and the added dim removed afterwards."""
     a, b = _matmul_operands(x1, x2)
+    if type(a) is Tensor and type(b) is Tensor and a._array.ndim >= 2 \
+            and b._array.ndim >= 2:
+        # Eager matrices (every Dense layer, every step): the kernel itself rejects
+        # mismatched operands, and the shape rule then explains why (Tensor._bind).
+        return bind(MATMUL, a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must be at least 1-D, received x1 "
                          f"{tuple(a.shape)} and x2 {tuple(b.shape)}")

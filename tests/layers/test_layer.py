@@ -163,6 +163,34 @@ def test_sublayers_in_lists_dicts_tuples_are_tracked_and_appends_too():
     assert len(c.weights) == 12 and removed not in c._layers
 
 
+def test_variable_lists_follow_later_changes_of_any_layer_in_the_tree():
+    # The walks are kept between reads (training reads them every step): a change deep in
+    # the tree, a sublayer whose `variables` is computed, or a caller editing the returned
+    # list must all show (or not leak) on the next read.
+    extra = []  # not an attribute: no tracker sees what is added to it
+
+    class Dynamic(gk.Layer):
+        @property
+        def variables(self):
+            return list(extra)
+
+        def call(self, x):
+            return x
+    outer, inner, dynamic = Counter(), Counter(), Dynamic()
+    outer.inner = inner
+    outer.dynamic = dynamic
+    assert len(outer.variables) == 4 and len(outer._flatten_layers()) == 3
+    inner.deeper = Counter()  # a change two levels down
+    assert len(outer.variables) == 6 and len(outer._flatten_layers()) == 4
+    extra.append(gk.Variable(np.zeros(1, "float32")))
+    assert len(outer.variables) == 7
+    outer.variables.clear()
+    outer.trainable_weights.clear()
+    assert len(outer.variables) == 7 and len(outer.trainable_weights) == 3
+    del inner.deeper
+    assert len(outer.variables) == 5 and len(outer._flatten_layers()) == 3
+
+
 def test_weights_order_is_keras_order():
     class Block(gk.Layer):
         def __init__(self):
