@@ -181,6 +181,7 @@ class CallPlan:
                 t = _object_new(Tensor)
                 t._array = self._quick()[self._out0]
                 t._keras_mask = None
+                t._tape_key = None
                 return t
             inputs = [a._array if type(a) is Tensor else a]
         else:
@@ -193,6 +194,7 @@ class CallPlan:
         t = _object_new(Tensor)
         t._array = self._run(inputs)[self._out0]
         t._keras_mask = None
+        t._tape_key = None
         if self._quick is not None and len(args) == 1:
             self._last_arg, self._epoch = args[0], epoch
             self._bindings = self._executable.stable_bindings()
@@ -219,6 +221,7 @@ def new_tensor(array):
     t = _object_new(Tensor)
     t._array = array
     t._keras_mask = None
+    t._tape_key = None
     return t
 
 

@@ -4,11 +4,17 @@ The tape records every differentiable `bind` whose inputs depend on a watched va
 any kind of value that records gradients (eager Tensors, and IR Tracers inside a trace), and
 replays the primitives' gradient rules backwards (core/autodiff.py).
 
-The tape names the values it has seen by keys of its own, not by `id()`, and holds them only
-weakly: a record keeps, as values, just what its gradient rule reads (`Primitive.grad_uses`),
-so an eager step's large temporaries are freed as soon as the forward pass is done with them
-(and their memory reused), instead of living until the step ends. A weak reference tells a
-live value from a new one that took a dead value's id.
+The tape names the values it has seen by keys of its own, and holds them only weakly: a
+record keeps, as values, just what its gradient rule reads (`Primitive.grad_uses`), so an
+eager step's large temporaries are freed as soon as the forward pass is done with them (and
+their memory reused), instead of living until the step ends.
+
+A value's key lives on the value itself (`_tape_key`: the tape's token and the key), read
+with an attribute load on every recorded op. The token is a weak reference to the tape, so
+values never keep a tape alive, and a mark left by a dead tape may be taken over. A value
+marked by another live tape (nested tapes, a persistent tape kept for later) is keyed in the
+tape's `_watched` dict instead, by `id()` with a weak reference that tells a live value from
+a new one that took a dead value's id.
 """
 import functools
 import weakref
@@ -20,6 +26,16 @@ from graphkit.ops.primitive import ACTIVE_TAPES
 
 
 _weakref = weakref.ref
+
+
+def _token_for(tape):
+    """A new token of `tape`: a weak reference of its own (one with a callback is never
+    shared), which says whether the tape is still alive."""
+    return _weakref(tape, _no_op)
+
+
+def _no_op(_):
+    pass
 
 
 def _ref(value):
@@ -94,7 +110,10 @@ class GradientTape:
         # (prim, saved inputs, saved outputs, attrs, input keys, output key(s)); an input
         # key is None when the input does not depend on a source.
         self._records = []
-        # id(value) -> (weak reference, key), for the values that depend on a source
+        # Marks the values this tape keys (their `_tape_key`); `reset` takes a new one.
+        self._token = _token_for(self)
+        # id(value) -> (weak reference, key), for the values that depend on a source and
+        # that another tape marked first (see the module doc)
         self._watched = {}
         self._held = []           # the watched sources, kept alive by the tape
         self._next_key = 0
@@ -141,20 +160,34 @@ class GradientTape:
 
     def reset(self):
         self._records.clear()
+        self._token = _token_for(self)  # the values marked so far are no longer watched
         self._watched.clear()
         self._held.clear()
         self._var_reads.clear()
 
     def _key_of(self, value):
         """The key of a watched value, or None."""
+        mark = getattr(value, "_tape_key", None)
+        if mark is not None and mark[0] is self._token:
+            return mark[1]
         entry = self._watched.get(id(value))
         return entry[1] if entry is not None and entry[0]() is value else None
 
     def _new_key(self, value):
         key = self._next_key
         self._next_key = key + 1
-        self._watched[id(value)] = (_ref(value), key)
+        self._mark(value, key)
         return key
+
+    def _mark(self, value, key):
+        try:
+            mark = value._tape_key
+            if mark is None or mark[0]() is None:  # unmarked, or marked by a dead tape
+                value._tape_key = (self._token, key)
+                return
+        except AttributeError:  # a value kind without the slot
+            pass
+        self._watched[id(value)] = (_ref(value), key)
 
     # -- called by Variable.value and bind ---------------------------------------------------
     def _on_variable_read(self, variable, value):
@@ -169,40 +202,33 @@ class GradientTape:
                 reads.append((value, self._new_key(value) if key is None else key))
 
     def _record(self, prim, inputs, outputs, attrs):
+        # Runs for every op while the tape records: the inputs' keys are read from their
+        # marks (and the `_watched` dict only when it holds anything).
         if not self._recording:
             return
-        watched = self._watched
-        if len(inputs) == 2:  # most ops: the loop below, unrolled (this runs per op)
+        token = self._token
+        if len(inputs) == 2 and not self._watched:  # most ops: the loop below, unrolled
             a, b = inputs
-            entry = watched.get(id(a))
-            ka = entry[1] if entry is not None and entry[0]() is a else None
-            entry = watched.get(id(b))
-            kb = entry[1] if entry is not None and entry[0]() is b else None
+            mark = a._tape_key
+            ka = mark[1] if mark is not None and mark[0] is token else None
+            mark = b._tape_key
+            kb = mark[1] if mark is not None and mark[0] is token else None
             if ka is None and kb is None:
                 return
             keys = (ka, kb)
         else:
-            keys = []
-            hit = False
-            for x in inputs:
-                entry = watched.get(id(x))
-                if entry is not None and entry[0]() is x:
-                    keys.append(entry[1])
-                    hit = True
-                else:
-                    keys.append(None)
-            if not hit:
+            keys = tuple([self._key_of(x) for x in inputs])
+            if keys.count(None) == len(keys):
                 return
-            keys = tuple(keys)
         if prim.n_outputs > 1:
             out_keys = tuple(self._new_key(o) for o in outputs)
-        else:  # _new_key, inlined: this runs for every recorded op
+        else:  # _new_key, inlined
             out_keys = self._next_key
             self._next_key = out_keys + 1
-            try:
-                watched[id(outputs)] = (_weakref(outputs), out_keys)
-            except TypeError:
-                watched[id(outputs)] = (_ref(outputs), out_keys)
+            if outputs._tape_key is None:
+                outputs._tape_key = (token, out_keys)
+            else:
+                self._mark(outputs, out_keys)
         saved_in, saved_out = _saved(prim, inputs, outputs)
         self._records.append((prim, saved_in, saved_out, attrs, keys, out_keys))
 

@@ -43,13 +43,15 @@ def _dtype_name(np_dtype):
 class Tensor(OperatorMixin):
     """An eager value. `.numpy()` gives the array; operators go through `gk.ops`."""
 
-    __slots__ = ("_array", "_keras_mask", "__weakref__")
+    # _tape_key: (tape token, key) of the GradientTape that watches this value (core/tape.py)
+    __slots__ = ("_array", "_keras_mask", "_tape_key", "__weakref__")
     _bind_priority = 0
     _records_gradients = True
 
     def __init__(self, array):
         self._array = _as_array(array)
         self._keras_mask = None
+        self._tape_key = None
 
     # -- bind: the eager mode of every op ---------------------------------------------------
     @classmethod
@@ -72,6 +74,7 @@ class Tensor(OperatorMixin):
             result = _tensor_new(Tensor)
             result._array = out if type(out) is np.ndarray else np.asarray(out)
             result._keras_mask = None
+            result._tape_key = None
             if _CONFIG_STATE["check_numerics"]:
                 _check_numerics(prim, (result,))
             return result
@@ -79,6 +82,14 @@ class Tensor(OperatorMixin):
         if _CONFIG_STATE["check_numerics"]:
             _check_numerics(prim, results)
         return results
+
+    def __getstate__(self):
+        # Copies and pickles are new values: no tape watches them (see _tape_key).
+        return {"_array": self._array, "_keras_mask": self._keras_mask}
+
+    def __setstate__(self, state):
+        self._array, self._keras_mask = state["_array"], state["_keras_mask"]
+        self._tape_key = None
 
     # -- the NumPy-like surface -------------------------------------------------------------
     @property
@@ -172,6 +183,7 @@ def _new_tensor(out):
     t = _tensor_new(Tensor)
     t._array = out if type(out) is np.ndarray else np.asarray(out)
     t._keras_mask = None
+    t._tape_key = None
     return t
 
 

@@ -44,7 +44,7 @@ class TracerError(TypeError):
 class Tracer(OperatorMixin):
     """A value inside a trace: a graph Value plus the Trace that owns it."""
 
-    __slots__ = ("ir_value", "_trace", "_keras_mask", "__weakref__")
+    __slots__ = ("ir_value", "_trace", "_keras_mask", "_tape_key", "__weakref__")
     _bind_priority = 2
     _records_gradients = True
 
@@ -52,6 +52,7 @@ class Tracer(OperatorMixin):
         self.ir_value = ir_value
         self._trace = trace
         self._keras_mask = None
+        self._tape_key = None
 
     @classmethod
     def _bind(cls, prim, args, attrs):

@@ -73,3 +73,38 @@ def test_a_new_value_with_a_dead_values_id_is_not_watched(monkeypatch):
     assert reused, "CPython did not reuse a freed id: the case was not exercised"
     assert tape._key_of(c) is None
     np.testing.assert_allclose(tape.gradient(loss, w).numpy(), 4.0)
+
+
+def test_a_value_watched_by_two_live_tapes_keeps_both_keys():
+    # A value's key lives on the value (`_tape_key`) for the first tape; another live tape
+    # keys it on its own side, so neither loses it: nested tapes, and a persistent tape
+    # asked for its gradient after a later tape watched the same value.
+    x = ops.convert_to_tensor(np.float64(3.0))
+    with gk.GradientTape(persistent=True) as outer:
+        outer.watch(x)
+        with gk.GradientTape() as inner:
+            inner.watch(x)
+            y = ops.multiply(x, x)
+        np.testing.assert_allclose(inner.gradient(y, x).numpy(), 6.0)
+        z = ops.multiply(y, x)
+    with gk.GradientTape() as later:
+        later.watch(x)
+        w = ops.multiply(x, 2.0)
+    np.testing.assert_allclose(later.gradient(w, x).numpy(), 2.0)
+    np.testing.assert_allclose(outer.gradient(z, x).numpy(), 27.0)
+    np.testing.assert_allclose(outer.gradient(y, x).numpy(), 6.0)
+
+
+def test_a_dead_tapes_marks_are_taken_over_and_reset_forgets_its_own():
+    x = ops.convert_to_tensor(np.float64(2.0))
+    with gk.GradientTape() as first:
+        first.watch(x)
+    del first
+    gc.collect()
+    with gk.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = ops.multiply(x, x)
+    assert tape._watched == {}  # the dead tape's mark was taken over, not shadowed
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), 4.0)
+    tape.reset()
+    assert tape._key_of(x) is None and tape._key_of(y) is None
