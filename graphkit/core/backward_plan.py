@@ -47,8 +47,8 @@ class BackwardPlan:
     position is an input's index, -1 for a single output, or -2 - j for output j.
     `template`: the slots' starting contents: the rules' constants (and what the calls on
     constants alone gave, computed once), None elsewhere.
-    `steps`: (kernel, argument slots, attrs, output slot(s), slots freed after it), the
-    kernel being the primitive's `eager`.
+    `steps`: (kernel, argument slots, their count, attrs, output slot(s), slots freed after
+    it), the kernel being the primitive's `eager`.
     `outputs`: one slot (or None) per gradient.
     """
 
@@ -62,13 +62,8 @@ class BackwardPlan:
 
     def input_arrays(self, records):
         """The forward arrays the plan reads, taken from the tape's records."""
-        arrays = []
-        for r, where, _ in self.inputs:
-            _, saved_in, saved_out, *_ = records[r]
-            value = saved_in[where] if where >= 0 else \
-                saved_out if where == -1 else saved_out[-2 - where]
-            arrays.append(value._array)
-        return arrays
+        return [(records[r][1][where] if where >= 0 else records[r][2] if where == -1
+                 else records[r][2][-2 - where])._array for r, where, _ in self.inputs]
 
     def run(self, arrays):
         """The gradients (Tensors or None) from the forward arrays `input_arrays` gave."""
@@ -77,8 +72,7 @@ class BackwardPlan:
             slots[slot] = array
         del arrays[:]  # the slots hold them now, and drop each after its last use
         asarray, ndarray = np.asarray, np.ndarray
-        for kernel, args, attrs, out, frees in self.steps:
-            n = len(args)
+        for kernel, args, n, attrs, out, frees in self.steps:
             if n == 2:
                 result = kernel(slots[args[0]], slots[args[1]], **attrs)
             elif n == 1:
@@ -272,5 +266,5 @@ def _with_frees(steps, kept):
         for slot in ((out,) if type(out) is int else out):
             if slot not in last_use and slot not in kept:
                 frees[i].append(slot)
-    return tuple((kernel, args, attrs, out, tuple(f))
+    return tuple((kernel, args, len(args), attrs, out, tuple(f))
                  for (kernel, args, attrs, out), f in zip(steps, frees))

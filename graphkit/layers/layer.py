@@ -28,6 +28,10 @@ from graphkit.layers import input_spec as input_spec_mod
 from graphkit.layers.call_spec import CallSpec, is_value, shapes_dict, shapes_for
 from graphkit.layers.tracking import CHANGES as _TRACKING_CHANGES, Tracker
 
+# The thread-local stacks read directly on the eager fast path of `__call__`.
+_CALL_CONTEXTS = cc._local
+_AUTOCAST_STACKS = scopes._local
+
 # Attributes the layer machinery sets for itself: never wrapped or tracked.
 _INTERNAL = frozenset({
     "_tracker", "_trainable_variables", "_non_trainable_variables", "_layers", "_metrics",
@@ -509,7 +513,7 @@ class Layer:
         if type(x) is list:
             x = list(x)  # call() gets its own list, as the general path's conversion gives
         self._assert_input_compatibility(x)
-        context = cc.get_call_context()
+        context = getattr(_CALL_CONTEXTS, "context", None)  # cc.get_call_context(), inlined
         if context is not None and _no_masks_in_or_out(self, x, defaults) \
                 and self._call_context_args == _TRAINING_ONLY:
             return self._eager_call_in_context(x, context, defaults)
@@ -524,12 +528,35 @@ class Layer:
         value = outer if outer is not None else defaults.get("training")
         kwargs = {"training": value} if value is not None and "training" in defaults else {}
         if value is outer:
-            return self._eager_outputs((x,), kwargs)
+            return self._call_in_scope(x, kwargs)
         context.values["training"] = value
         try:
-            return self._eager_outputs((x,), kwargs)
+            return self._call_in_scope(x, kwargs)
         finally:
             context.values["training"] = outer
+
+    def _call_in_scope(self, x, kwargs):
+        """`_eager_outputs((x,), kwargs)` in the common case, as one function: this runs for
+        every layer of a model on every step. No autocast scope applies (no scope open, the
+        policy is not mixed), no activity regularizer, and the name scope is not open yet:
+        the name is pushed and popped here."""
+        d = self.__dict__
+        policy = self._dtype_policy
+        if _AUTOCAST_STACKS.autocast or d.get("_scope_open", False) \
+                or self.activity_regularizer is not None \
+                or policy.compute_dtype != policy.variable_dtype:
+            return self._eager_outputs((x,), kwargs)
+        names = naming._stack()
+        names.append(self.name)
+        d["_scope_open"] = True
+        try:
+            outputs = self.call(x, **kwargs)
+        finally:
+            d["_scope_open"] = False
+            names.pop()
+        if type(outputs) is not Tensor:  # a single Tensor (the common case) has no Variable
+            outputs = tree.map_structure(_variable_to_value, outputs)
+        return outputs
 
     def _convert_inputs(self, args, kwargs):
         if not self._convert_input_args:
