@@ -146,7 +146,27 @@ def _promote_tensor_and_floats(xs, dtype):
         return list(xs)
     if target.kind != "f" or _dtype_name(target) not in dtypes.FLOATS:
         return None
-    return [x if type(x) is Tensor else Tensor(np.asarray(x, dtype=target)) for x in xs]
+    return [x if type(x) is Tensor else _scalar_tensor(x, target) for x in xs]
+
+
+def _scalar_tensor(x, dtype):
+    """`Tensor(np.asarray(x, dtype))` for a Python number, one Tensor per (number, dtype)
+    kept for later ops: the constants of a model's `call` (`0.5 * x`, `x + 1.0`) come back
+    on every step. Tensors are immutable, so one can serve every op. Zeros are not kept:
+    0.0 and -0.0 are equal keys with different bits."""
+    key = (x, type(x), dtype)
+    t = _SCALARS.get(key)
+    if t is None:
+        t = Tensor(np.asarray(x, dtype=dtype))
+        if x:
+            if len(_SCALARS) >= _MAX_SCALARS:
+                _SCALARS.clear()
+            _SCALARS[key] = t
+    return t
+
+
+_SCALARS = {}
+_MAX_SCALARS = 1024
 
 
 # graphkit.core.variable registers its class here (it imports this package, so this module
