@@ -22,6 +22,7 @@ import weakref
 from graphkit import tree
 from graphkit.core import backward_plan
 from graphkit.core.autodiff import backward_keyed, shape_only
+from graphkit.core.tensor import Tensor
 from graphkit.ops.primitive import ACTIVE_TAPES
 
 
@@ -65,7 +66,8 @@ def _saved(prim, inputs, outputs):
     for i in unused:  # ascending
         if i >= n:
             break
-        a = getattr(inputs[i], "_array", None)  # _large, inlined: this runs per op
+        x = inputs[i]  # _large, inlined: this runs per op
+        a = x._array if type(x) is Tensor else getattr(x, "_array", None)
         if a is not None and a.nbytes >= STAND_IN_MIN_BYTES:
             if saved_in is inputs:
                 saved_in = list(inputs)
@@ -76,7 +78,7 @@ def _saved(prim, inputs, outputs):
         return saved_in, outputs
     if prim.n_outputs > 1:
         return saved_in, tuple([shape_only(o) if _large(o) else o for o in outputs])
-    a = getattr(outputs, "_array", None)
+    a = outputs._array if type(outputs) is Tensor else getattr(outputs, "_array", None)
     if a is not None and a.nbytes >= STAND_IN_MIN_BYTES:
         return saved_in, shape_only(outputs)
     return saved_in, outputs
@@ -167,9 +169,11 @@ class GradientTape:
 
     def _key_of(self, value):
         """The key of a watched value, or None."""
-        mark = getattr(value, "_tape_key", None)
+        mark = value._tape_key if type(value) is Tensor else getattr(value, "_tape_key", None)
         if mark is not None and mark[0] is self._token:
             return mark[1]
+        if not self._watched:
+            return None
         entry = self._watched.get(id(value))
         return entry[1] if entry is not None and entry[0]() is value else None
 
