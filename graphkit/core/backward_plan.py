@@ -73,8 +73,9 @@ class BackwardPlan:
         del arrays[:]  # the slots hold them now, and drop each after its last use
         asarray, ndarray = np.asarray, np.ndarray
         for kernel, args, n, attrs, out, frees in self.steps:
-            if n == 2:
-                result = kernel(slots[args[0]], slots[args[1]], **attrs)
+            if n == 2:  # no `**` without attributes (see Tensor._bind)
+                result = kernel(slots[args[0]], slots[args[1]], **attrs) if attrs else \
+                    kernel(slots[args[0]], slots[args[1]])
             elif n == 1:
                 result = kernel(slots[args[0]], **attrs)
             else:

@@ -58,11 +58,14 @@ class Tensor(OperatorMixin):
     def _bind(cls, prim, args, attrs):
         # No shape rule runs on the success path: the NumPy kernel's result is the answer,
         # and the rule only runs to explain a kernel's failure. One and two operands (most
-        # ops) are unpacked without building a list: this runs for every eager op.
+        # ops) are unpacked without building a list: this runs for every eager op. Without
+        # attributes, no `**`: a ufunc called with a keyword dict, even an empty one, takes
+        # a slower path (some 700 instructions a call).
         try:
             n = len(args)
             if n == 2:
-                out = prim.eager(args[0]._array, args[1]._array, **attrs)
+                out = prim.eager(args[0]._array, args[1]._array, **attrs) if attrs else \
+                    prim.eager(args[0]._array, args[1]._array)
             elif n == 1:
                 out = prim.eager(args[0]._array, **attrs)
             else:
