@@ -6,7 +6,6 @@
 - An *autocast scope* makes float variables read as the compute dtype (mixed precision).
 """
 import contextlib
-import operator
 import threading
 
 class _ScopeStacks(threading.local):
@@ -19,7 +18,6 @@ class _ScopeStacks(threading.local):
 
 
 _local = _ScopeStacks()
-_first, _second = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def _get(name):
@@ -49,8 +47,7 @@ class StatelessScope(StateScope):
 
     def __init__(self, state_mapping=None):
         mapping = state_mapping if type(state_mapping) is list else list(state_mapping or ())
-        # dict(zip(map(...))) iterates in C: a few scopes of dozens of variables per step
-        self._values = dict(zip(map(id, map(_first, mapping)), map(_second, mapping)))
+        self._values = {id(var): value for var, value in mapping}
         # The values are keyed by id(): the scope holds its variables (the mapping's, and
         # any assigned later) so that no id can be reused by another variable meanwhile.
         # Holding the pairs themselves saves a second dict per scope (several per step).
@@ -101,8 +98,7 @@ def autocast_dtype():
 def donated(arrays):
     """Inside, `is_donated(a)` is True for these arrays: code may overwrite them in place."""
     s = _get("donated")
-    arrays = list(arrays)
-    s.append(dict(zip(map(id, arrays), arrays)))
+    s.append({id(a): a for a in arrays})
     try:
         yield
     finally:
