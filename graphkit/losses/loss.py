@@ -8,6 +8,7 @@ predictions carry, then reduces:
 - `"sum"`: the weighted sum; `"none"` or None: the weighted values themselves.
 """
 from graphkit import config, naming, ops, tree
+from graphkit.core.tensor import Tensor
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean", "mean_with_sample_weight")
 
@@ -49,6 +50,8 @@ def divide_no_nan(a, b):
 
 def num_elements(x, dtype):
     """The element count of `x` as a Python float, or as a value when a dim is unknown."""
+    if type(x) is Tensor:  # eager: every dim is known
+        return float(x._array.size)
     dims = ops.shape(x)
     if all(isinstance(d, int) for d in dims):
         n = 1
@@ -108,6 +111,14 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
     return reduce_values(values, sample_weight, reduction)
 
 
+def _to_tensors(structure, dtype):
+    """Every leaf of `structure` as a tensor of `dtype` (a lone Tensor, the common case,
+    without the tree walk)."""
+    if type(structure) is Tensor:
+        return ops.convert_to_tensor(structure, dtype)
+    return tree.map_structure(lambda x: ops.convert_to_tensor(x, dtype), structure)
+
+
 class Loss:
     """Subclasses define `call(y_true, y_pred)` returning per-sample losses."""
 
@@ -123,9 +134,14 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         in_mask = get_keras_mask(y_pred)
-        with naming.name_scope(self.name):
-            y_pred = tree.map_structure(lambda x: ops.convert_to_tensor(x, self.dtype), y_pred)
-            y_true = tree.map_structure(lambda x: ops.convert_to_tensor(x, self.dtype), y_true)
+        dtype = self.dtype
+        # naming.name_scope's push and pop, without its generator-based context manager:
+        # this runs for every output of every train step.
+        scopes = naming._stack()
+        scopes.append(self.name)
+        try:
+            y_pred = _to_tensors(y_pred, dtype)
+            y_true = _to_tensors(y_true, dtype)
             losses = self.call(y_true, y_pred)
             out_mask = get_keras_mask(losses)
             if in_mask is not None and out_mask is not None:
@@ -133,7 +149,9 @@ class Loss:
             else:
                 mask = in_mask if in_mask is not None else out_mask
             return reduce_weighted_values(losses, sample_weight=sample_weight, mask=mask,
-                                          reduction=self.reduction, dtype=self.dtype)
+                                          reduction=self.reduction, dtype=dtype)
+        finally:
+            scopes.pop()
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred)")

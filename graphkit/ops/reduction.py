@@ -109,10 +109,21 @@ def _reduce(prim, x, axis, keepdims, name):
 
 def sum(x, axis=None, keepdims=False):
     x = to_value(x)
-    x = _o().cast(x, _accumulating_dtype(x.dtype))
+    dtype = x.dtype
+    accumulating = _accumulating_dtype(dtype)
+    if accumulating != dtype:  # the cast of a value to its own dtype would return it
+        x = _o().cast(x, accumulating)
     if x.ndim == 0 and (axis is None or axis == ()):
         return x  # the sum of a scalar is itself (losses and metrics sum scalars each step)
     return _reduce(SUM, x, axis, keepdims, "sum")
+
+
+def _float_sum(x, axes, keepdims):
+    """`sum` of a float value (its own accumulating dtype: no cast) over axes that
+    `normalize_axis` already gave (normalizing them again gives them back)."""
+    if x.ndim == 0:
+        return x  # its normalized axes are (): the sum of a scalar is itself
+    return bind(SUM, x, axis=axes, keepdims=bool(keepdims))
 
 
 def prod(x, axis=None, keepdims=False):
@@ -220,27 +231,27 @@ def _float(x):
 def _in_float32_if_half(fn):
     """float16 statistics are computed in float32 and cast back, as Keras does: float16
     sums overflow and lose precision quickly."""
-    def wrapper(x, *args, **kwargs):
+    def wrapper(x, axis=None, keepdims=False):  # the signature of mean and var
         x = _float(x)
         if x.dtype == "float16":
-            return _o().cast(fn(_o().cast(x, "float32"), *args, **kwargs), "float16")
-        return fn(x, *args, **kwargs)
+            return _o().cast(fn(_o().cast(x, "float32"), axis, keepdims), "float16")
+        return fn(x, axis, keepdims)
     # functools.wraps also gives the signature (x, axis=None, keepdims=False) to inspect,
     # which the symbolic-call wrapper of gk.ops copies.
     return functools.wraps(fn)(wrapper)
 
 
+# The wrapper hands `mean` and `var` a float value (see _float): they convert nothing.
+
 @_in_float32_if_half
 def mean(x, axis=None, keepdims=False):
-    x = _float(x)
     axes = normalize_axis(axis, x.ndim, "mean")
-    return sum(x, axis=axes, keepdims=keepdims) / _count(x, axes, keepdims)
+    return _float_sum(x, axes, keepdims) / _count(x, axes, keepdims)
 
 
 @_in_float32_if_half
 def var(x, axis=None, keepdims=False):
     """The biased (population) variance, as NumPy and Keras compute it."""
-    x = _float(x)
     axes = normalize_axis(axis, x.ndim, "var")
     centered = x - mean(x, axis=axes, keepdims=True)
     return mean(centered * centered, axis=axes, keepdims=keepdims)

@@ -8,6 +8,7 @@ known (that is when "accuracy" can be resolved to binary, categorical or sparse 
 from graphkit import config, ops, tree
 from graphkit import losses as losses_module
 from graphkit import metrics as metrics_module
+from graphkit.core.tensor import Tensor
 
 
 def output_names_for(y_pred, model_output_names=None):
@@ -42,6 +43,8 @@ def _per_output(spec, names, what):
 
 def _pair_structures(y_true, y_pred, names):
     """Flat lists of (y_true, y_pred), matching dict targets to outputs by name."""
+    if type(y_pred) is Tensor and type(y_true) is Tensor:
+        return [y_true], [y_pred]  # one output, eager: what flattening both would give
     flat_pred = tree.flatten(y_pred)
     if isinstance(y_true, dict) and not isinstance(y_pred, dict):
         missing = [n for n in names if n not in y_true]
