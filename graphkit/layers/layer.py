@@ -200,17 +200,17 @@ class Layer:
         return list(self._walk("variables"))
 
     def _walk(self, prop):
-        """What the `prop` property ("variables" or "weights") lists, kept until a tracker's
-        stores change (training reads these lists several times per step). A tree where
-        some sublayer overrides `prop` is walked every time: its list may change anytime.
-        Callers must not modify the list."""
+        """What the `prop` property ("variables", "weights" or "metrics") lists, kept until
+        a tracker's stores change (training reads these lists several times per step). A
+        tree where some sublayer overrides `prop` is walked every time: its list may change
+        anytime. Callers must not modify the list."""
         cache = self.__dict__.get("_walks")
         if cache is not None:
             entry = cache.get(prop)
             if entry is not None and entry[0] == _TRACKING_CHANGES[0]:
                 return entry[1]
         out, seen = [], set()
-        if self._collect(out, seen, prop):
+        if self._collect_metrics(out) if prop == "metrics" else self._collect(out, seen, prop):
             if cache is None:
                 cache = self.__dict__["_walks"] = {}
             cache[prop] = (_TRACKING_CHANGES[0], out)
@@ -276,13 +276,20 @@ class Layer:
 
     @property
     def metrics(self):
-        out = list(self._metrics)
+        return list(self._walk("metrics"))
+
+    def _collect_metrics(self, out):
+        """Append this layer's metrics, then each sublayer's, to `out`; True when no
+        sublayer overrides `metrics` (see `_walk`)."""
+        out.extend(self._metrics)
+        pure = True
         for layer in self._layers:
-            if layer._layers or type(layer).metrics is not Layer.metrics:
+            if type(layer).metrics is Layer.metrics:
+                pure = layer._collect_metrics(out) and pure
+            else:
                 out.extend(layer.metrics)
-            else:  # a leaf layer (most of them): its own metrics, without the recursion
-                out.extend(layer._metrics)
-        return out
+                pure = False
+        return pure
 
     @property
     def metrics_variables(self):

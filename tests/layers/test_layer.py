@@ -189,6 +189,9 @@ def test_variable_lists_follow_later_changes_of_any_layer_in_the_tree():
     assert len(outer.variables) == 7 and len(outer.trainable_weights) == 3
     del inner.deeper
     assert len(outer.variables) == 5 and len(outer._flatten_layers()) == 3
+    assert outer.metrics == []
+    inner.tracker = gk.metrics.Mean()  # a metric tracked deep in the tree
+    assert outer.metrics == [inner.tracker]
 
 
 def test_weights_order_is_keras_order():
