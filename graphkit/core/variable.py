@@ -76,7 +76,12 @@ class Variable(OperatorMixin):
         # step reads its variables dozens of times.
         local = _SCOPES
         state = local.state
-        v = state[-1].read(self) if state else None
+        if state:
+            scope = state[-1]
+            # StatelessScope.read, inlined: a training step reads its variables dozens of times
+            v = scope._values.get(id(self)) if type(scope) is _STATELESS else scope.read(self)
+        else:
+            v = None
         if v is None:
             v = self._value
         # Tapes see the stored value, before any autocast: the cast is then recorded, so a
@@ -182,6 +187,7 @@ class Variable(OperatorMixin):
 
 
 _SCOPES = scopes._local
+_STATELESS = scopes.StatelessScope
 _ACTIVE_TAPES = primitive.ACTIVE_TAPES
 
 
