@@ -93,8 +93,12 @@ class BackwardPlan:
 def _builtin(prim):
     """Built-in primitives' rules decide from shapes, dtypes and attributes alone."""
     plannable = getattr(prim.grad, "__module__", "").startswith("graphkit.ops")
-    prim.extra["plannable"] = plannable
+    if plannable:
+        _PLANNABLE.add(prim)
     return plannable
+
+
+_PLANNABLE = set()  # the primitives `_builtin` found plannable (a set test per record)
 
 
 def signature(records, targets, sources, source_values, unconnected):
@@ -105,16 +109,17 @@ def signature(records, targets, sources, source_values, unconnected):
     if config._state["check_numerics"]:
         return None
     sig = []
+    append, plannable = sig.append, _PLANNABLE
     for prim, saved_in, _, attrs, in_keys, out_keys in records:
-        if not prim.extra.get("plannable", None) and not _builtin(prim):
+        if prim not in plannable and not _builtin(prim):
             return None
         if None in in_keys:
             outside = tuple([(x._array.shape, x._array.dtype) if type(x) is Tensor
                              else (x[0], x[1]) if type(x) is ShapeOnly else (x.shape, x.dtype)
                              for x, k in zip(saved_in, in_keys) if k is None])
-            sig.append((prim, attrs, in_keys, out_keys, outside))
+            append((prim, attrs, in_keys, out_keys, outside))
         else:
-            sig.append((prim, attrs, in_keys, out_keys))
+            append((prim, attrs, in_keys, out_keys))
     sig.append((targets, sources, unconnected, config._state["floatx"],
                 tuple([(v._array.shape, v._array.dtype) for v in source_values])))
     return sig
