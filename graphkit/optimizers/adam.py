@@ -99,25 +99,17 @@ class Adam(AdaptiveMomentsOptimizer):
         (something reassigns the variables every step: the copies would not pay)."""
         if self.__dict__.get("_flat_rebuilds", 0) > _FLAT_REBUILD_LIMIT:
             return False
-        values = []
-        for gradient, variable in zip(grads, variables):
-            value = _eager_value(gradient, variable)
-            if value is None:
+        for gradient in grads:
+            if type(gradient) is not Tensor:
                 return False
-            values.append(value._array)
-        index = self._var_index
-        slots = [(self._momentums[index[id(v)]], self._velocities[index[id(v)]])
-                 for v in variables]
-        arrays = (values, [m.value._array for m, _ in slots], [v.value._array for _, v in slots])
         layout = self.__dict__.get("_flat_slots")
-        fresh = layout is None or not layout.holds(variables, arrays, donated)
+        # The steady state (every step after the first) is told by one identity check per
+        # variable and slot, before any of the per-variable work of laying out anew.
+        fresh = layout is None or not layout.holds(variables, donated)
         if fresh:
-            gradient_arrays = [g._array for g in grads]
-            if not FlatSlots.layable(arrays, gradient_arrays):
-                self._flat_rebuilds = _FLAT_REBUILD_LIMIT + 1  # checked once, not per step
+            layout = self._lay_out_flat(grads, variables)
+            if layout is None:
                 return False
-            layout = self.__dict__["_flat_slots"] = FlatSlots(variables, arrays)
-            self._flat_rebuilds = self.__dict__.get("_flat_rebuilds", 0) + 1
         else:
             self._flat_rebuilds = 0
         g = layout.gather([t._array for t in grads])
@@ -125,11 +117,29 @@ class Adam(AdaptiveMomentsOptimizer):
         _adam_arithmetic(g, w, m, v, tmp, step, self._eager_alpha(learning_rate, layout.dtype),
                          self.beta_1, self.beta_2, self.epsilon)
         if fresh:  # the variables take their views once; later steps update them in place
-            for i, (variable, (m_var, v_var)) in enumerate(zip(variables, slots)):
-                variable.assign(_new_tensor(layout.views[0][i]))
-                m_var.assign(_new_tensor(layout.views[1][i]))
-                v_var.assign(_new_tensor(layout.views[2][i]))
+            layout.hand_out_views()
         return True
+
+    def _lay_out_flat(self, grads, variables):
+        """A new `FlatSlots` over the current weights, momentums and velocities (copies);
+        None when a value is not a plain eager one or they do not fit one layout."""
+        weights = []
+        for gradient, variable in zip(grads, variables):
+            value = _eager_value(gradient, variable)
+            if value is None:
+                return None
+            weights.append(value._array)
+        index = self._var_index
+        owners = (variables, [self._momentums[index[id(v)]] for v in variables],
+                  [self._velocities[index[id(v)]] for v in variables])
+        arrays = (weights, [s.value._array for s in owners[1]],
+                  [s.value._array for s in owners[2]])
+        if not FlatSlots.layable(arrays, [g._array for g in grads]):
+            self._flat_rebuilds = _FLAT_REBUILD_LIMIT + 1  # checked once, not per step
+            return None
+        self._flat_rebuilds = self.__dict__.get("_flat_rebuilds", 0) + 1
+        layout = self.__dict__["_flat_slots"] = FlatSlots(owners, arrays)
+        return layout
 
     def _eager_update_step(self, gradient, variable, value, alpha, donated):
         """`update_step` on concrete arrays, for eager training (run_eagerly=True).

@@ -15,6 +15,8 @@ of them (may overwrite them in place). A variable that was given another value m
 """
 import numpy as np
 
+from graphkit.core.tensor import Tensor, _new_tensor
+
 # The layout saves about a dozen NumPy calls per variable (some 10 us) and costs one copy
 # of the gradients per step: it pays while the variables average fewer elements than this
 # (W4's ten average 11 thousand; W3's six, 110 thousand, gain nothing).
@@ -22,14 +24,15 @@ MAX_MEAN_SIZE = 1 << 15
 
 
 class FlatSlots:
-    """Roles (weights, then each slot) of `variables`, one flat buffer per role.
+    """Roles (weights, then each slot) of some variables, one flat buffer per role.
 
-    `arrays` holds, per role, the current array of each variable: the buffers start with
-    copies of them.
+    `owners` holds, per role, the Variable of each updated variable in that role (the
+    variables themselves, then their slots), and `arrays` their current arrays: the buffers
+    start with copies of them.
     """
 
-    def __init__(self, variables, arrays):
-        self.variables = tuple(variables)  # held, so that their ids stay theirs
+    def __init__(self, owners, arrays):
+        self.variables = tuple(owners[0])  # held, so that their ids stay theirs
         first = arrays[0]
         self.dtype = first[0].dtype
         self.sizes = [a.size for a in first]
@@ -42,6 +45,9 @@ class FlatSlots:
                 view[...] = array
             self.flats.append(flat)
             self.views.append(views)
+        # (owner, view) per variable and role, in the order the views are handed out
+        self._owned = [(role[i], views[i]) for i in range(len(self.variables))
+                       for role, views in zip(owners, self.views)]
         self.gradients = np.empty(total, self.dtype)
         self.scratch = (np.empty(total, self.dtype), np.empty(total, self.dtype))
 
@@ -69,21 +75,29 @@ class FlatSlots:
                     return False
         return all(g.shape == w.shape for g, w in zip(gradients, arrays[0]))
 
-    def holds(self, variables, arrays, donated):
-        """Whether `variables` are this layout's, each holding its views, all donated."""
-        if len(variables) != len(self.variables):
+    def holds(self, variables, donated):
+        """Whether `variables` are this layout's and each of their Variables (weights and
+        slots) still reads as its view, every view donated (`donated`: the step's
+        {id: array} of arrays that may be overwritten in place)."""
+        mine = self.variables
+        if len(variables) != len(mine):
             return False
-        for v, mine in zip(variables, self.variables):
-            if v is not mine:
+        for v, m in zip(variables, mine):
+            if v is not m:
                 return False
-        for role, views in zip(arrays, self.views):
-            for a, view in zip(role, views):
-                if a is not view or donated.get(id(a)) is not a:
-                    return False
+        for owner, view in self._owned:
+            value = owner.value
+            if type(value) is not Tensor or value._array is not view \
+                    or donated.get(id(view)) is not view:
+                return False
         return True
+
+    def hand_out_views(self):
+        """Each Variable takes its view as its value: later steps update it in place."""
+        for owner, view in self._owned:
+            owner.assign(_new_tensor(view))
 
     def gather(self, gradients):
         """The gradients, in the layout's order, as one flat array (of the layout's dtype)."""
-        np.concatenate([g.reshape(-1) for g in gradients], out=self.gradients,
-                       casting="same_kind")
+        np.concatenate(gradients, axis=None, out=self.gradients, casting="same_kind")
         return self.gradients

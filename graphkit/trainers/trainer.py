@@ -583,9 +583,7 @@ class Trainer:
             sample_weight = data_module.class_weight_to_sample_weight(y, class_weight)
         logs = self._run_bound("train", x, y, sample_weight)
         if logs is None:
-            batch = data_module.standardize_batch((x, y, sample_weight))
-            self._prepare(batch, for_training=True)
-            logs = self._run("train", batch)
+            logs = self._run_on_batch("train", x, y, sample_weight)
         logs = _pythonify(logs)
         return logs if return_dict else self._flatten_in_order(logs)
 
@@ -594,9 +592,7 @@ class Trainer:
         self._reset_batch_metrics("test")
         logs = self._run_bound("test", x, y, sample_weight)
         if logs is None:
-            batch = data_module.standardize_batch((x, y, sample_weight))
-            self._prepare(batch, for_training=False)
-            logs = self._run("test", batch)
+            logs = self._run_on_batch("test", x, y, sample_weight)
         logs = _pythonify(logs)
         return logs if return_dict else self._flatten_in_order(logs)
 
@@ -630,6 +626,13 @@ class Trainer:
             return None
         result = step.call_bound(data_module.pack_x_y_sample_weight(x, y, sample_weight))
         return None if result is _MISSED else result
+
+    def _run_on_batch(self, kind, x, y, sample_weight):
+        """`_run` on a batch the caller gave as it is: its leaves are standardized and
+        converted to Tensors in one walk (`_standard_tensors`), not two."""
+        batch = _standard_tensors((x, y, sample_weight))
+        self._prepare(batch, for_training=kind == "train")
+        return self._step_function(kind)(data_module.pack_x_y_sample_weight(*batch))
 
     def predict_on_batch(self, x):
         batch = data_module.standardize_batch((x,))
@@ -710,8 +713,7 @@ class StepFunction:
         if not self.is_compiled:
             # Eager: the step's own arrays are donated to in-place updates too (the eager
             # Adam writes new weights and slots over them instead of allocating).
-            with scopes.donated([t._array for group in state for t in group
-                                 if type(t) is Tensor]):
+            with scopes.donated(self._buffers.arrays):
                 outputs, new_state = self._call_step(state, data)
         else:
             outputs, new_state = self._call_step(state, data)
@@ -796,11 +798,37 @@ class _StateBuffers:
 
     def __init__(self):
         self._own = {}   # id(variable) -> (variable, array)
+        self.arrays = []  # the arrays of the last `state`, in order (a step may donate them)
 
     def state(self, groups):
+        """The step's state: per group, each variable's value over its own array."""
+        own = self._own
+        out = []
+        arrays = []
+        for group in groups:
+            values = []
+            for v in group:
+                array = v._value._array
+                mine = own.get(id(v))
+                if mine is None or mine[0] is not v or mine[1] is not array:
+                    return self._state_with_copies(groups)
+                arrays.append(array)
+                values.append(_new_tensor(array))  # Tensor(array), without its checks
+            out.append(values)
+        # Every variable holds its own array (every step after the first): one check that
+        # no two share an array, instead of one per variable.
+        if len(set(map(id, arrays))) != len(arrays):
+            return self._state_with_copies(groups)
+        self.arrays = arrays
+        return tuple(out)
+
+    def _state_with_copies(self, groups):
+        """`state`, giving a private copy to each variable that does not hold its own
+        array yet, or holds one an earlier place of the state already took."""
         seen = set()
         own = self._own
         out = []
+        arrays = []
         for group in groups:
             values = []
             for v in group:
@@ -813,7 +841,9 @@ class _StateBuffers:
                     values.append(_new_tensor(array))  # Tensor(array), without its checks
                 else:
                     values.append(self._value(v, seen))
+                arrays.append(values[-1]._array)
             out.append(values)
+        self.arrays = arrays
         return tuple(out)
 
     def _value(self, variable, seen):
@@ -1029,6 +1059,19 @@ def _to_tensors(structure):
         if type(a) is np.ndarray and data_module.standardize_array(a) is a:
             return Tensor(a)  # already standard: what convert_to_tensor would make of it
         return ops.convert_to_tensor(data_module.standardize_array(a))
+    return tree.map_structure(convert, structure)
+
+
+def _standard_tensors(data):
+    """`_to_tensors(data_module.standardize_batch(data))`, in one walk: each leaf of
+    `(x, y, sample_weight)` standardized (floats in floatx), then wrapped as a Tensor."""
+    return tuple(_standard_tensors_of(part, name) for part, name in zip(
+        data_module.unpack_x_y_sample_weight(data), ("x", "y", "sample_weight")))
+
+
+def _standard_tensors_of(structure, name):
+    def convert(a):
+        return None if a is None else Tensor(data_module.standardize_array(a, name))
     return tree.map_structure(convert, structure)
 
 

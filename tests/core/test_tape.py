@@ -93,3 +93,25 @@ def test_mixed_precision_gradients_have_the_variable_dtype():
 def test_value_and_grad_has_aux_requires_a_pair():
     with pytest.raises(TypeError, match=r"pair \(value, aux\)"):
         gk.value_and_grad(lambda a: a * a, has_aux=True)(3.0)
+
+
+def test_value_and_grad_over_a_list_of_tensors_or_arrays():
+    # A flat list of Tensors (a training step's weights) is taken without a tree walk;
+    # the function gets a list of its own either way, and NumPy leaves are converted.
+    weights = [ops.convert_to_tensor(np.array([1.0, 2.0], np.float32)),
+               ops.convert_to_tensor(np.array(3.0, np.float32))]
+    mixed = [weights[0], np.array(3.0, np.float32)]
+    seen = []
+
+    def f(ws):
+        seen.append(ws)
+        return ops.sum(ws[0] * ws[1])
+
+    for given in (weights, tuple(weights), mixed):
+        value, grads = gk.value_and_grad(f)(given)
+        assert seen[-1] is not given or type(given) is tuple
+        assert type(seen[-1]) is type(given)
+        np.testing.assert_allclose(value.numpy(), 9.0)
+        assert type(grads) is type(given) and len(grads) == 2
+        np.testing.assert_allclose(grads[0].numpy(), [3.0, 3.0])
+        np.testing.assert_allclose(grads[1].numpy(), 3.0)

@@ -122,3 +122,25 @@ def test_numpy_snapshots_do_not_change_when_training_goes_on():
     np.testing.assert_array_equal(snapshot, kept)
     np.testing.assert_array_equal(weights[0], kept)
     assert not np.array_equal(kernel.numpy(), kept)
+
+
+def test_two_variables_given_one_array_are_updated_apart_eagerly():
+    # After the first step the eager state is the step's own arrays; an assign that makes
+    # two slots share one array must give each its own copy again (donated arrays are
+    # written in place: a shared one would take both updates).
+    x, y = batch()
+    shared, separate = mlp(False), mlp(False)
+    for m in (shared, separate):
+        m.train_on_batch(x, y)
+    value = np.full((12, 16), 0.01, "float32")
+    one_tensor = gk.ops.convert_to_tensor(value)
+    for m in (shared, separate):
+        slots = [v for v in m.optimizer.variables if v.shape == (12, 16)]
+        assert len(slots) == 2                      # the first kernel's m and v
+        for slot in slots:
+            slot.assign(one_tensor if m is shared else value.copy())
+    for _ in range(2):
+        assert shared.train_on_batch(x, y) == separate.train_on_batch(x, y)
+    for a, b in zip(shared.variables + shared.optimizer.variables,
+                    separate.variables + separate.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
