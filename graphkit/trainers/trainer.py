@@ -824,27 +824,12 @@ class _StateBuffers:
 
     def _state_with_copies(self, groups):
         """`state`, giving a private copy to each variable that does not hold its own
-        array yet, or holds one an earlier place of the state already took."""
+        array yet, or holds one an earlier place of the state already took (the first
+        step, or after `assign`/`set_weights`: per variable, so not the fast path)."""
         seen = set()
-        own = self._own
-        out = []
-        arrays = []
-        for group in groups:
-            values = []
-            for v in group:
-                # _value's check, inlined for the common case (the variable's own array)
-                array = v._value._array
-                mine = own.get(id(v))
-                if mine is not None and mine[0] is v and mine[1] is array \
-                        and id(array) not in seen:
-                    seen.add(id(array))
-                    values.append(_new_tensor(array))  # Tensor(array), without its checks
-                else:
-                    values.append(self._value(v, seen))
-                arrays.append(values[-1]._array)
-            out.append(values)
-        self.arrays = arrays
-        return tuple(out)
+        out = tuple([self._value(v, seen) for v in group] for group in groups)
+        self.arrays = [t._array for values in out for t in values]
+        return out
 
     def _value(self, variable, seen):
         key = id(variable)
