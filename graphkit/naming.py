@@ -1,5 +1,4 @@
 """Automatic names (`dense`, `dense_1`, ...) and the name-scope stack that gives layer paths."""
-import contextlib
 import re
 import threading
 
@@ -37,15 +36,26 @@ def _stack():
     return s
 
 
-@contextlib.contextmanager
-def name_scope(name):
-    """Push `name` on the path stack: variables and IR nodes made inside get `outer/name/...`."""
-    s = _stack()
-    s.append(name)
-    try:
-        yield
-    finally:
-        s.pop()
+class name_scope:
+    """Push `name` on the path stack: variables and IR nodes made inside get `outer/name/...`.
+
+    A class, not a generator-based context manager: losses, optimizers and metrics open one
+    on every eager step, and entering a generator costs several calls more."""
+
+    __slots__ = ("name", "stack")
+
+    def __init__(self, name):
+        self.name = name
+        self.stack = None
+
+    def __enter__(self):
+        self.stack = _stack()
+        self.stack.append(self.name)
+        return self
+
+    def __exit__(self, *exc):
+        self.stack.pop()
+        return False
 
 
 def current_path():

@@ -546,7 +546,7 @@ class Layer:
         """`_eager_outputs((x,), kwargs)` in the common case, as one function: this runs for
         every layer of a model on every step. No autocast scope applies (no scope open, the
         policy is not mixed), no activity regularizer, and the name scope is not open yet:
-        the name is pushed and popped here."""
+        `_LayerNameScope`'s push and pop are inlined here."""
         d = self.__dict__
         policy = self._dtype_policy
         if _AUTOCAST_STACKS.autocast or d.get("_scope_open", False) \
@@ -915,8 +915,6 @@ class _LayerNameScope:
         self.stack = None
 
     def __enter__(self):
-        # naming.name_scope's push and pop, without a generator-based context manager:
-        # this runs around every layer call.
         d = self.layer.__dict__
         if not d.get("_scope_open", False):
             self.stack = naming._stack()

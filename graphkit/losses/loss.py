@@ -135,11 +135,7 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         in_mask = get_keras_mask(y_pred)
         dtype = self.dtype
-        # naming.name_scope's push and pop, without its generator-based context manager:
-        # this runs for every output of every train step.
-        scopes = naming._stack()
-        scopes.append(self.name)
-        try:
+        with naming.name_scope(self.name):
             y_pred = _to_tensors(y_pred, dtype)
             y_true = _to_tensors(y_true, dtype)
             losses = self.call(y_true, y_pred)
@@ -150,8 +146,6 @@ class Loss:
                 mask = in_mask if in_mask is not None else out_mask
             return reduce_weighted_values(losses, sample_weight=sample_weight, mask=mask,
                                           reduction=self.reduction, dtype=dtype)
-        finally:
-            scopes.pop()
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred)")

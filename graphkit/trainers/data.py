@@ -70,12 +70,16 @@ def standardize_array(x, name="x"):
     return array
 
 
-def standardize_batch(data):
-    """A batch from any source as NumPy leaves, `(x, y, sample_weight)`."""
+def standardize_batch(data, wrap=None):
+    """A batch from any source as NumPy leaves, `(x, y, sample_weight)`; with `wrap`, each
+    standardized leaf that is not None is passed through it (in the same walk)."""
+    def leaves(part, name):
+        if wrap is None:
+            return tree.map_structure(lambda a: standardize_array(a, name), part)
+        return tree.map_structure(
+            lambda a: None if a is None else wrap(standardize_array(a, name)), part)
     x, y, sw = unpack_x_y_sample_weight(data)
-    return (tree.map_structure(lambda a: standardize_array(a, "x"), x),
-            tree.map_structure(lambda a: standardize_array(a, "y"), y),
-            tree.map_structure(lambda a: standardize_array(a, "sample_weight"), sw))
+    return leaves(x, "x"), leaves(y, "y"), leaves(sw, "sample_weight")
 
 
 def _is_array_like(x):

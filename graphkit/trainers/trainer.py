@@ -629,8 +629,8 @@ class Trainer:
 
     def _run_on_batch(self, kind, x, y, sample_weight):
         """`_run` on a batch the caller gave as it is: its leaves are standardized and
-        converted to Tensors in one walk (`_standard_tensors`), not two."""
-        batch = _standard_tensors((x, y, sample_weight))
+        wrapped as Tensors in one walk, not two."""
+        batch = data_module.standardize_batch((x, y, sample_weight), wrap=Tensor)
         self._prepare(batch, for_training=kind == "train")
         return self._step_function(kind)(data_module.pack_x_y_sample_weight(*batch))
 
@@ -1044,19 +1044,6 @@ def _to_tensors(structure):
         if type(a) is np.ndarray and data_module.standardize_array(a) is a:
             return Tensor(a)  # already standard: what convert_to_tensor would make of it
         return ops.convert_to_tensor(data_module.standardize_array(a))
-    return tree.map_structure(convert, structure)
-
-
-def _standard_tensors(data):
-    """`_to_tensors(data_module.standardize_batch(data))`, in one walk: each leaf of
-    `(x, y, sample_weight)` standardized (floats in floatx), then wrapped as a Tensor."""
-    return tuple(_standard_tensors_of(part, name) for part, name in zip(
-        data_module.unpack_x_y_sample_weight(data), ("x", "y", "sample_weight")))
-
-
-def _standard_tensors_of(structure, name):
-    def convert(a):
-        return None if a is None else Tensor(data_module.standardize_array(a, name))
     return tree.map_structure(convert, structure)
 
 
